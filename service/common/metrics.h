@@ -1,0 +1,31 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace herald {
+
+// Process metrics in Prometheus text format. Thread-safe; cheap to update.
+class Metrics {
+ public:
+  Metrics();
+  ~Metrics();
+
+  void observe_request(std::string_view route, int status, double seconds);
+  void count_redis_error();
+  void count_redis_reconnect();
+  // A named counter with one label, e.g. ("herald_import_lines_total", "result", "accepted").
+  void add(std::string_view name, std::string_view label, std::string_view value, double n = 1);
+  // A gauge read when /metrics is rendered.
+  void gauge(std::string name, std::string help, std::function<double()> read);
+
+  std::string render() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace herald

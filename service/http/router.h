@@ -1,0 +1,42 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "service/http/types.h"
+
+namespace herald::http {
+
+struct RouteOptions {
+  bool streaming = false;  // the handler reads the body through Context::body
+};
+
+// Maps method + path to a handler. Patterns are literal segments and {name}
+// segments, e.g. "/v1/customers/{id}/preferences"; a segment may end in a
+// literal suffix such as "/v1/customers:import".
+class Router {
+ public:
+  void add(bhttp::verb method, std::string pattern, Handler handler, RouteOptions options = {});
+
+  struct Match {
+    const Handler* handler = nullptr;  // null: see error
+    Params params;
+    std::string route;        // the matched pattern, or "unmatched"
+    bool streaming = false;
+    std::optional<ErrorCode> error;  // kNotFound, or kMethodNotAllowed when the path exists
+  };
+  Match match(bhttp::verb method, std::string_view path) const;
+
+ private:
+  struct Route {
+    bhttp::verb method;
+    std::string pattern;
+    std::vector<std::string> segments;
+    Handler handler;
+    RouteOptions options;
+  };
+  std::vector<Route> routes_;
+};
+
+}  // namespace herald::http

@@ -1,0 +1,21 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "service/common/result.h"
+
+namespace herald::redis {
+
+// Where Redis is: parsed from redis://[:password@]host:port[/db].
+struct Endpoint {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  int db = 0;
+  std::string password;  // never logged
+
+  static Result<Endpoint> parse(std::string_view url);
+  std::string describe() const;  // host:port/db, without the password
+};
+
+}  // namespace herald::redis
