@@ -24,6 +24,11 @@ struct Error {
   std::string field;  // the offending field's JSON path, when there is one
 };
 
+// A function, not aggregate init: g++ 12 rejects string literals in aggregates inside coroutines.
+inline Error make_error(ErrorCode code, std::string message, std::string field = {}) {
+  return Error{code, std::move(message), std::move(field)};
+}
+
 inline Error invalid(std::string field, std::string message) {
   return Error{ErrorCode::kInvalidArgument, std::move(message), std::move(field)};
 }

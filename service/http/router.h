@@ -14,7 +14,7 @@ struct RouteOptions {
 
 // Maps method + path to a handler. Patterns are literal segments and {name}
 // segments, e.g. "/v1/customers/{id}/preferences"; a segment may end in a
-// literal suffix such as "/v1/customers:import".
+// literal suffix such as "/v1/customers:import" or "/v1/callbacks/{id}:cancel".
 class Router {
  public:
   void add(bhttp::verb method, std::string pattern, Handler handler, RouteOptions options = {});
@@ -22,9 +22,10 @@ class Router {
   struct Match {
     const Handler* handler = nullptr;  // null: see error
     Params params;
-    std::string route;        // the matched pattern, or "unmatched"
+    std::string route;  // the matched pattern, or "unmatched"
     bool streaming = false;
-    std::optional<ErrorCode> error;  // kNotFound, or kMethodNotAllowed when the path exists
+    std::optional<ErrorCode> error;    // kNotFound, or kMethodNotAllowed when the path exists
+    std::vector<bhttp::verb> allowed;  // with kMethodNotAllowed: the methods the path has
   };
   Match match(bhttp::verb method, std::string_view path) const;
 
@@ -36,6 +37,10 @@ class Router {
     Handler handler;
     RouteOptions options;
   };
+  // Literal segments beat {name} segments, leftmost first; higher is more specific.
+  static bool matches(const Route& route, const std::vector<std::string_view>& segments,
+                      Params* params, unsigned* specificity);
+
   std::vector<Route> routes_;
 };
 

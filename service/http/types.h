@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -23,9 +24,9 @@ class BodyReader {
 };
 
 struct Context {
-  const Request& request;    // for streaming routes: headers only, body empty
-  Params params;             // {name} segments of the route pattern
-  std::string route;         // the pattern, for metrics
+  const Request& request;      // for streaming routes: headers only, body empty
+  Params params;               // {name} segments of the route pattern
+  std::string route;           // the pattern, for metrics
   BodyReader* body = nullptr;  // set only on streaming routes
 
   std::string_view header(bhttp::field f) const;
@@ -35,5 +36,8 @@ struct Context {
 };
 
 using Handler = std::function<awaitable<Response>(Context&)>;
+
+// Decodes %XX escapes (and '+' as a space, for query strings); malformed escapes stay as they are.
+std::string percent_decode(std::string_view in, bool plus_as_space = false);
 
 }  // namespace herald::http

@@ -7,15 +7,16 @@
 
 namespace herald::redis {
 
-// Where Redis is: parsed from redis://[:password@]host:port[/db].
+// Where Redis is: parsed from redis://[[user]:password@]host[:port][/db].
 struct Endpoint {
   std::string host = "127.0.0.1";
   int port = 6379;
   int db = 0;
   std::string password;  // never logged
+  std::string user;      // Redis 6+ ACL user; empty means AUTH with the password alone
 
   static Result<Endpoint> parse(std::string_view url);
-  std::string describe() const;  // host:port/db, without the password
+  std::string describe() const;  // host:port/db, without the credentials
 };
 
 }  // namespace herald::redis

@@ -24,7 +24,6 @@ struct PoolOptions {
   size_t max_queued = 10000;  // batches waiting; past it exec fails with kUnavailable
 };
 
-using Batch = std::vector<Command>;
 using BatchResult = Result<std::vector<Reply>>;
 
 // Connections on their own threads, so the I/O threads never block on Redis.
@@ -40,10 +39,10 @@ class Pool {
 
   // Completes on the awaiting coroutine's executor.
   awaitable<BatchResult> exec(Batch batch);
-  // Callback form; `done` runs on a pool thread.
+  // Callback form; `done` runs on a pool thread, or inline when exec fails fast.
   void exec_async(Batch batch, std::function<void(BatchResult)> done);
 
-  bool healthy() const;  // the last contact with Redis succeeded
+  bool healthy() const;  // at least one connection's last contact with Redis succeeded
   void stop();           // fails what is queued, joins the threads
 
  private:

@@ -2,12 +2,30 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace herald::redis {
 
 // One command as its argument vector; binary-safe.
 using Command = std::vector<std::string>;
+
+// Builders for use inside coroutines: g++ 12 cannot put the array behind a
+// braced list into a coroutine frame ("array used as initializer").
+template <class... Args>
+Command cmd(Args&&... args) {
+  return Command{std::string(std::forward<Args>(args))...};
+}
+
+using Batch = std::vector<Command>;
+
+template <class... Commands>
+Batch batch(Commands&&... commands) {
+  Batch b;
+  b.reserve(sizeof...(commands));
+  (b.push_back(std::forward<Commands>(commands)), ...);
+  return b;
+}
 
 // An owned copy of a Redis reply, so callers never see hiredis types.
 struct Reply {

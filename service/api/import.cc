@@ -1,0 +1,137 @@
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "service/api/access.h"
+#include "service/api/json.h"
+#include "service/api/services.h"
+#include "service/core/validate.h"
+#include "service/http/response.h"
+
+namespace herald::api {
+namespace {
+
+constexpr size_t kBatchSize = 500;
+constexpr size_t kMaxReportedErrors = 1000;
+constexpr size_t kMaxLineBytes = 64 * 1024;
+
+// Parses, validates and stores NDJSON lines batch by batch.
+class Importer {
+ public:
+  explicit Importer(Services& s) : s_(s) {}
+
+  void line(std::string_view text) {
+    ++line_no_;
+    while (!text.empty() && (text.back() == '\r' || text.back() == ' ')) text.remove_suffix(1);
+    if (text.empty()) return;
+    if (text.size() > kMaxLineBytes) {
+      return reject(invalid("", fmt::format("line longer than {} bytes", kMaxLineBytes)));
+    }
+    v1::Customer c;
+    if (auto ok = parse_json(text, c); !ok.ok()) return reject(ok.error());
+    if (c.id().empty()) return reject(invalid("id", "each line needs the customer's id"));
+    if (auto ok = core::validate_customer(c, c.id(), s_.config.default_region); !ok.ok()) {
+      return reject(ok.error());
+    }
+    batch_.push_back(std::move(c));
+  }
+
+  bool batch_full() const { return batch_.size() >= kBatchSize; }
+
+  awaitable<Status> flush() {
+    if (batch_.empty()) co_return ok_status();
+    const size_t n = batch_.size();
+    auto stored = co_await s_.customers.put_batch(std::move(batch_), s_.now_ms());
+    batch_.clear();
+    if (!stored.ok()) co_return std::move(stored).take_error();
+    result_.set_accepted(result_.accepted() + n);
+    s_.metrics.add("herald_import_lines_total", "result", "accepted", static_cast<double>(n));
+    co_return ok_status();
+  }
+
+  v1::ImportResult& result() { return result_; }
+  uint64_t lines() const { return line_no_; }
+
+ private:
+  void reject(const Error& e) {
+    result_.set_rejected(result_.rejected() + 1);
+    s_.metrics.add("herald_import_lines_total", "result", "rejected");
+    if (static_cast<size_t>(result_.errors_size()) >= kMaxReportedErrors) {
+      result_.set_errors_truncated(true);
+      return;
+    }
+    auto* err = result_.add_errors();
+    err->set_line(line_no_);
+    err->set_field(e.field);
+    err->set_message(e.message);
+  }
+
+  Services& s_;
+  uint64_t line_no_ = 0;
+  std::vector<v1::Customer> batch_;
+  v1::ImportResult result_;
+};
+
+awaitable<http::Response> import_customers(http::Context& ctx, Services& s) {
+  auto who = authenticate(ctx, s);
+  if (!who.ok()) co_return http::error_response(who.error());
+  if (auto ok = require_role(*who, {}, "import customers"); !ok.ok()) {
+    co_return http::error_response(ok.error());
+  }
+  auto type = ctx.header(bhttp::field::content_type);
+  if (!type.empty() && type.rfind("application/x-ndjson", 0) != 0 &&
+      type.rfind("application/jsonl", 0) != 0 && type.rfind("text/plain", 0) != 0) {
+    co_return http::error_response(
+        make_error(ErrorCode::kUnsupportedMediaType, "import takes application/x-ndjson"));
+  }
+  Importer importer(s);
+  auto failed = [&importer](Error e) {
+    e.message += fmt::format(" (after {} customers were stored)", importer.result().accepted());
+    return http::error_response(e);
+  };
+  std::string pending;
+  bool skipping = false;  // inside an over-long line, already rejected
+  for (;;) {
+    auto chunk = co_await ctx.body->next();
+    if (!chunk.ok()) co_return failed(chunk.error());
+    if (!chunk->has_value()) break;
+    pending += **chunk;
+    size_t start = 0;
+    if (skipping) {
+      start = pending.find('\n');
+      if (start == std::string::npos) {
+        pending.clear();
+        continue;
+      }
+      ++start;
+      skipping = false;
+    }
+    for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
+      importer.line(std::string_view(pending).substr(start, nl - start));
+      if (importer.batch_full()) {
+        if (auto ok = co_await importer.flush(); !ok.ok()) co_return failed(ok.error());
+      }
+    }
+    pending.erase(0, start);
+    if (pending.size() > kMaxLineBytes) {
+      importer.line(pending);
+      pending.clear();
+      skipping = true;
+    }
+  }
+  if (!pending.empty() && !skipping) importer.line(pending);
+  if (auto ok = co_await importer.flush(); !ok.ok()) co_return failed(ok.error());
+  spdlog::info("import: {} lines, {} accepted, {} rejected", importer.lines(),
+               importer.result().accepted(), importer.result().rejected());
+  co_return reply(ctx, bhttp::status::ok, importer.result());
+}
+
+}  // namespace
+
+void add_import_routes(http::Router& router, Services& s) {
+  router.add(
+      bhttp::verb::post, "/v1/customers:import",
+      [&s](http::Context& ctx) -> awaitable<http::Response> { return import_customers(ctx, s); },
+      http::RouteOptions{.streaming = true});
+}
+
+}  // namespace herald::api

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "service/core/auth.h"
+
+namespace herald::core {
+
+// Start-up only: the message names the offending key, e.g. "listen: expected host:port, ...".
+struct ConfigError : std::runtime_error {
+  using runtime_error::runtime_error;
+};
+
+struct Config {
+  std::string listen_host = "127.0.0.1";  // listen / HERALD_LISTEN ("host:port", port 0 allowed)
+  uint16_t listen_port = 8080;
+  std::string redis_url = "redis://127.0.0.1:6379/0";  // redis.url / HERALD_REDIS_URL
+  int redis_connections = 4;          // redis.connections / HERALD_REDIS_CONNECTIONS, 1..64
+  int redis_timeout_ms = 2000;        // redis.timeout_ms
+  int io_threads = 2;                 // http.io_threads / HERALD_IO_THREADS, 1..64
+  size_t body_limit = 1 << 20;        // http.body_limit_bytes
+  int read_timeout_s = 15;            // http.read_timeout_s
+  int idle_timeout_s = 60;            // http.idle_timeout_s
+  std::string default_region = "US";  // customers.default_phone_region / HERALD_DEFAULT_REGION
+  int token_ttl_s = 30 * 24 * 3600;   // auth.customer_token_ttl_s
+  std::vector<ApiKey> api_keys;       // auth.keys, then HERALD_AUTH_KEYS appended
+  std::string pii_key;                // env HERALD_PII_KEY only (required)
+  std::string token_key;              // env HERALD_TOKEN_KEY only (required)
+  std::string log_level = "info";     // log.level / HERALD_LOG_LEVEL
+  std::string templates_dir = "templates";  // templates.dir / HERALD_TEMPLATES_DIR
+};
+
+using Getenv = std::function<const char*(const char*)>;
+
+// Reads the YAML file (an empty path means defaults only), then applies environment
+// overrides. Throws ConfigError on unknown keys, bad values or missing secrets; messages
+// never contain secret values.
+Config load_config(const std::string& path, const Getenv& getenv = ::getenv);
+
+}  // namespace herald::core

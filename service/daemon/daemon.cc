@@ -1,0 +1,105 @@
+#include "service/daemon/daemon.h"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include "service/api/services.h"
+#include "service/common/metrics.h"
+#include "service/http/server.h"
+#include "service/redis/pool.h"
+#include "service/store/customer_store.h"
+
+namespace herald {
+namespace {
+
+int64_t wall_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// Encodings that keep bucketed hashes and index sets compact (docs/architecture.md).
+awaitable<void> tune_redis(redis::Pool& pool) {
+  auto tune = redis::batch(redis::cmd("CONFIG", "SET", "hash-max-listpack-entries", "256",
+                                      "hash-max-listpack-value", "1024", "set-max-intset-entries",
+                                      "1000000"));
+  auto r = co_await pool.exec(std::move(tune));
+  if (!r.ok() || r->front().is_error()) {
+    spdlog::warn("could not tune Redis encodings (memory per customer will be higher): {}",
+                 r.ok() ? r->front().str : r.error().message);
+  }
+}
+
+}  // namespace
+
+void configure_logging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("heraldd");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+int run_daemon(const core::Config& config, const std::string& ready_file) {
+  auto endpoint = redis::Endpoint::parse(config.redis_url);
+  auto sealer = core::Sealer::from_key(config.pii_key);
+  auto signer = core::TokenSigner::from_key(config.token_key);
+  if (!endpoint.ok() || !sealer.ok() || !signer.ok()) {
+    spdlog::error("start-up: {}", !endpoint.ok() ? endpoint.error().message
+                                  : !sealer.ok() ? sealer.error().message
+                                                 : signer.error().message);
+    return 2;
+  }
+  if (config.api_keys.empty()) spdlog::warn("no API keys configured: only /healthz answers");
+
+  Metrics metrics;
+  redis::PoolOptions pool_options;
+  pool_options.connections = config.redis_connections;
+  pool_options.timeout = std::chrono::milliseconds(config.redis_timeout_ms);
+  redis::Pool pool(*endpoint, pool_options, &metrics);
+  store::CustomerStore customers(pool, *sealer);
+  core::Authenticator auth(config.api_keys, *signer);
+  api::Services services{config, pool, customers, auth, *signer, metrics, wall_ms};
+  http::Router router;
+  api::add_all_routes(router, services);
+
+  net::io_context io(config.io_threads);
+  http::ServerOptions options;
+  options.body_limit = config.body_limit;
+  options.read_timeout = std::chrono::seconds(config.read_timeout_s);
+  options.idle_timeout = std::chrono::seconds(config.idle_timeout_s);
+  http::Server server(io, router, metrics, options);
+  auto bound =
+      server.listen(tcp::endpoint(net::ip::make_address(config.listen_host), config.listen_port));
+  if (!bound.ok()) {
+    spdlog::error("cannot listen on {}:{}: {}", config.listen_host, config.listen_port,
+                  bound.error().message);
+    return 1;
+  }
+  spdlog::info("heraldd listening on {}:{} (redis {})", bound->address().to_string(), bound->port(),
+               endpoint->describe());
+  if (!ready_file.empty()) {
+    std::ofstream(ready_file) << bound->address().to_string() << ':' << bound->port() << '\n';
+  }
+
+  net::co_spawn(io, tune_redis(pool), net::detached);
+  net::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: no new connections, finishing requests in flight", sig);
+    server.stop();
+  });
+
+  std::vector<std::thread> threads;
+  for (int i = 1; i < config.io_threads; ++i) threads.emplace_back([&io] { io.run(); });
+  io.run();
+  for (auto& t : threads) t.join();
+  pool.stop();
+  spdlog::info("heraldd stopped");
+  return 0;
+}
+
+}  // namespace herald

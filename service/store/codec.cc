@@ -1,0 +1,69 @@
+#include "service/store/codec.h"
+
+#include <fmt/format.h>
+#include <google/protobuf/util/time_util.h>
+
+#include "herald/v1/store.pb.h"
+#include "service/store/keys.h"
+
+namespace herald::store {
+
+using google::protobuf::util::TimeUtil;
+
+EncodedCustomer encode_customer(const v1::Customer& customer, const core::Sealer& sealer) {
+  v1::Contact contact;
+  contact.set_name(customer.name());
+  contact.set_phone(customer.phone());
+  contact.set_email(customer.email());
+
+  v1::CustomerRecord record;
+  v1::Customer* profile = record.mutable_customer();
+  *profile = customer;
+  profile->clear_name();
+  profile->clear_phone();
+  profile->clear_email();
+  profile->clear_created_at();
+
+  EncodedCustomer out;
+  for (int k = 0; k < profile->premises_size(); ++k) {
+    v1::Premise* p = profile->mutable_premises(k);
+    contact.add_premise_addresses(p->address());
+    p->clear_address();
+    const bool located = p->has_location();
+    if (!out.index.empty()) out.index += ';';
+    out.index += fmt::format("{},{},{},{},{},{}", p->id(), premise_key(p->id()), p->feeder(),
+                             p->transformer(), p->zip(), located ? 1 : 0);
+    if (located) {
+      if (!out.geo.empty()) out.geo += ';';
+      out.geo += fmt::format("{:.7f} {:.7f}", p->location().lon(), p->location().lat());
+    }
+  }
+  record.set_sealed_contact(sealer.seal(contact.SerializeAsString(), customer.id()));
+  out.record = record.SerializeAsString();
+  return out;
+}
+
+Result<v1::Customer> decode_customer(std::string_view id, std::string_view record,
+                                     int64_t created_ms, const core::Sealer& sealer) {
+  v1::CustomerRecord stored;
+  if (!stored.ParseFromArray(record.data(), static_cast<int>(record.size()))) {
+    return make_error(ErrorCode::kInternal, "stored customer record does not parse");
+  }
+  auto opened = sealer.open(stored.sealed_contact(), id);
+  if (!opened.ok()) return make_error(ErrorCode::kInternal, "stored contact details do not open");
+  v1::Contact contact;
+  if (!contact.ParseFromString(*opened)) {
+    return make_error(ErrorCode::kInternal, "stored contact details do not parse");
+  }
+  v1::Customer customer = std::move(*stored.mutable_customer());
+  customer.set_name(contact.name());
+  customer.set_phone(contact.phone());
+  customer.set_email(contact.email());
+  for (int k = 0; k < customer.premises_size() && k < contact.premise_addresses_size(); ++k) {
+    customer.mutable_premises(k)->set_address(contact.premise_addresses(k));
+  }
+  *customer.mutable_created_at() = TimeUtil::MillisecondsToTimestamp(created_ms);
+  return customer;
+}
+
+}  // namespace herald::store

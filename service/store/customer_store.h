@@ -1,0 +1,50 @@
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "herald/v1/customer.pb.h"
+#include "service/common/net.h"
+#include "service/common/result.h"
+#include "service/core/crypto.h"
+#include "service/redis/pool.h"
+
+namespace herald::store {
+
+struct PutOutcome {
+  bool created = false;
+  int64_t created_ms = 0;
+};
+
+// Customers and their indexes in Redis (layout in docs/architecture.md).
+// Callers validate first; the store only encodes, seals and writes.
+class CustomerStore {
+ public:
+  CustomerStore(redis::Pool& pool, const core::Sealer& sealer) : pool_(pool), sealer_(sealer) {}
+
+  awaitable<Result<PutOutcome>> put(v1::Customer customer, int64_t now_ms);
+  // One script run for the whole batch; one outcome per customer, in order.
+  awaitable<Result<std::vector<PutOutcome>>> put_batch(std::vector<v1::Customer> customers,
+                                                       int64_t now_ms);
+  awaitable<Result<std::optional<v1::Customer>>> get(std::string id);
+  awaitable<Result<bool>> erase(std::string id);  // false: there was no such customer
+  // Read, change, write back unless someone changed it meanwhile (then read again).
+  // kNotFound when there is no such customer; errors from `change` are passed on.
+  awaitable<Result<v1::Customer>> update(std::string id,
+                                         std::function<Status(v1::Customer&)> change,
+                                         int64_t now_ms);
+
+ private:
+  struct Loaded {
+    v1::Customer customer;
+    std::string record_sha1;
+  };
+  awaitable<Result<std::optional<Loaded>>> load(const std::string& id);
+
+  redis::Pool& pool_;
+  const core::Sealer& sealer_;
+};
+
+}  // namespace herald::store
