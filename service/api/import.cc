@@ -1,6 +1,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <charconv>
+
 #include "service/api/access.h"
 #include "service/api/json.h"
 #include "service/api/services.h"
@@ -17,7 +19,8 @@ constexpr size_t kMaxLineBytes = 64 * 1024;
 // Parses, validates and stores NDJSON lines batch by batch.
 class Importer {
  public:
-  explicit Importer(Services& s) : s_(s) {}
+  // first_line: the number of the body's first line in the caller's file (parallel uploads).
+  Importer(Services& s, uint64_t first_line) : s_(s), line_no_(first_line - 1) {}
 
   void line(std::string_view text) {
     ++line_no_;
@@ -66,7 +69,7 @@ class Importer {
   }
 
   Services& s_;
-  uint64_t line_no_ = 0;
+  uint64_t line_no_;
   std::vector<v1::Customer> batch_;
   v1::ImportResult result_;
 };
@@ -83,7 +86,14 @@ awaitable<http::Response> import_customers(http::Context& ctx, Services& s) {
     co_return http::error_response(
         make_error(ErrorCode::kUnsupportedMediaType, "import takes application/x-ndjson"));
   }
-  Importer importer(s);
+  uint64_t first_line = 1;
+  if (auto q = ctx.query("firstLine")) {
+    auto [end, ec] = std::from_chars(q->data(), q->data() + q->size(), first_line);
+    if (ec != std::errc{} || end != q->data() + q->size() || first_line == 0) {
+      co_return http::error_response(invalid("firstLine", "firstLine must be a positive number"));
+    }
+  }
+  Importer importer(s, first_line);
   auto failed = [&importer](Error e) {
     e.message += fmt::format(" (after {} customers were stored)", importer.result().accepted());
     return http::error_response(e);

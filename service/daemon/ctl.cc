@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "service/core/auth.h"
+#include "service/daemon/ctl_parts.h"
 
 namespace herald::ctl {
 namespace {
@@ -89,13 +90,17 @@ int customer_get(const Options& opts, const std::string& customer_id) {
   return call(opts, "GET", "/v1/customers/" + customer_id, nullptr, nullptr);
 }
 
-int import_file(const Options& opts, const std::string& path) {
-  std::unique_ptr<FILE, FileCloser> file(path == "-" ? stdin : std::fopen(path.c_str(), "rb"));
-  if (!file) {
-    std::cerr << "heraldctl: cannot open " << path << "\n";
+int import_file(const Options& opts, const std::string& path, int jobs) {
+  if (path == "-") {
+    std::unique_ptr<FILE, FileCloser> in(stdin);
+    return call(opts, "POST", "/v1/customers:import", in.get(), "application/x-ndjson");
+  }
+  auto parts = split_lines(path, std::max(jobs, 1));
+  if (parts.empty()) {
+    std::cerr << "heraldctl: cannot read " << path << "\n";
     return 2;
   }
-  return call(opts, "POST", "/v1/customers:import", file.get(), "application/x-ndjson");
+  return import_parts(opts, path, parts);
 }
 
 }  // namespace herald::ctl

@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   auto* import = app.add_subcommand("import", "bulk-load customers from an NDJSON file");
   import->add_option("file", file, "NDJSON file, one customer per line ('-' for stdin)")
       ->required();
+  int jobs = 2;
+  import->add_option("--jobs", jobs, "parallel uploads (default 2)")->check(CLI::Range(1, 64));
 
   auto* get = app.add_subcommand("customer", "read a customer")->require_subcommand(1);
   auto* get_one = get->add_subcommand("get", "print one customer as JSON");
@@ -31,7 +33,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (*key_new) return herald::ctl::key_new(role);
   if (*token_new) return herald::ctl::token_new(opts, customer);
-  if (*import) return herald::ctl::import_file(opts, file);
+  if (*import) return herald::ctl::import_file(opts, file, jobs);
   if (*get_one) return herald::ctl::customer_get(opts, customer);
   return 2;
 }

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Herald's benchmarks: per-customer CPU of the import path, bulk import of N customers
+# (throughput, Redis bytes per customer), and GET/PATCH of customers under wrk.
+#   bash scripts/bench.sh            # 1,000,000 customers, 30 s of wrk per route
+#   bash scripts/bench.sh --quick    # a short smoke (CI): 20,000 customers, 3 s per route
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+COUNT=1000000
+SECONDS_PER_ROUTE=30
+if [ "${1:-}" = "--quick" ]; then COUNT=20000; SECONDS_PER_ROUTE=3; fi
+WORK=$HERALD_ROOT/.bench
+mkdir -p "$WORK"
+
+bash "$HERALD_ROOT/scripts/setup.sh"
+build_herald customer_path_bench
+
+echo "== per-customer CPU (tests/bench/customer_path_bench)"
+"$BUILD_DIR/tests/bench/customer_path_bench" --benchmark_min_time=0.2 2>/dev/null | grep BM_
+
+DATA=$WORK/customers-$COUNT.ndjson
+[ -s "$DATA" ] || python3 "$HERALD_ROOT/scripts/gen_customers.py" --count "$COUNT" --seed 11 --out "$DATA"
+
+rm -rf "$WORK/redis" && start_redis "$WORK/redis"
+new_keys "$WORK"
+start_heraldd "$WORK"
+sleep 0.3  # heraldd tunes Redis encodings right after start
+mem() { redis-cli -p "$REDIS_PORT" info memory | awk -F: '/^used_memory:/{print $2}' | tr -d '\r'; }
+before=$(mem)
+start=$(date +%s.%N)
+"$BUILD_DIR/service/heraldctl" import "$DATA" >"$WORK/import.json"
+end=$(date +%s.%N)
+after=$(mem)
+python3 - "$WORK/import.json" "$start" "$end" "$before" "$after" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+secs = float(sys.argv[3]) - float(sys.argv[2])
+n = int(r.get("accepted", 0))
+print(f"== import: {n} accepted, {r.get('rejected', 0)} rejected in {secs:.1f} s"
+      f" = {n / secs:,.0f} customers/s")
+b, a = int(sys.argv[4]), int(sys.argv[5])
+print(f"== redis used_memory: {b:,} -> {a:,} bytes = {(a - b) / max(n, 1):.0f} bytes/customer")
+PY
+
+for mode in get patch; do
+  echo "== wrk $mode: 2 threads, 16 connections, ${SECONDS_PER_ROUTE}s"
+  BENCH_MODE=$mode BENCH_COUNT=$COUNT wrk -t2 -c16 -d"${SECONDS_PER_ROUTE}s" --latency \
+    -s "$HERALD_ROOT/tests/bench/wrk_customers.lua" "$HERALD_URL" |
+    grep -E 'Requests/sec|^ +(50|90|99)%|Non-2xx|Socket errors'
+done

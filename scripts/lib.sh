@@ -1,0 +1,83 @@
+# Shared helpers for Herald's scripts: local Redis and heraldd on free loopback ports,
+# stopped by their PIDs when the calling script exits. Source it; do not run it.
+
+HERALD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$HERALD_ROOT/build}
+HERALD_PIDS=()
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+stop_started() {
+  local pid
+  for pid in "${HERALD_PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${HERALD_PIDS[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  HERALD_PIDS=()
+}
+trap stop_started EXIT
+
+build_herald() {
+  cmake -S "$HERALD_ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$BUILD_DIR" -j"$(nproc)" --target heraldd heraldctl "$@" >/dev/null
+}
+
+# start_redis DIR: redis-server with AOF in DIR; sets REDIS_PORT and REDIS_URL.
+start_redis() {
+  local dir=$1
+  mkdir -p "$dir"
+  REDIS_PORT=$(free_port)
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$dir" --save '' \
+    --appendonly yes --appendfsync everysec --daemonize no \
+    --logfile "$dir/redis.log" &
+  HERALD_PIDS+=($!)
+  for _ in $(seq 1 100); do
+    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+}
+
+# new_keys DIR: an admin key for this run (its hash goes to heraldd), plus the server secrets.
+new_keys() {
+  local dir=$1 out
+  out=$("$BUILD_DIR/service/heraldctl" key new --role admin 2>/dev/null)
+  ADMIN_KEY=$(awk '/^key:/{print $2}' <<<"$out")
+  export HERALD_AUTH_KEYS
+  HERALD_AUTH_KEYS=$(awk '/^line:/{print $2}' <<<"$out")
+  export HERALD_PII_KEY HERALD_TOKEN_KEY
+  HERALD_PII_KEY=$(head -c 32 /dev/urandom | base64)
+  HERALD_TOKEN_KEY=$(head -c 32 /dev/urandom | base64)
+  printf '%s\n' "$ADMIN_KEY" >"$dir/admin.key"
+  chmod 600 "$dir/admin.key"
+}
+
+# start_heraldd DIR: heraldd on a free port against REDIS_URL; sets HERALD_URL.
+start_heraldd() {
+  local dir=$1
+  rm -f "$dir/ready"
+  HERALD_REDIS_URL=$REDIS_URL HERALD_LISTEN=127.0.0.1:0 \
+    "$BUILD_DIR/service/heraldd" --config "$HERALD_ROOT/config/heraldd.example.yaml" \
+    --ready-file "$dir/ready" 2>"$dir/heraldd.log" &
+  HERALD_PIDS+=($!)
+  for _ in $(seq 1 100); do
+    [ -s "$dir/ready" ] && break
+    sleep 0.1
+  done
+  [ -s "$dir/ready" ] || { echo "heraldd did not start; see $dir/heraldd.log" >&2; cat "$dir/heraldd.log" >&2; return 1; }
+  export HERALD_URL="http://$(cat "$dir/ready")"
+  export HERALD_API_KEY=$ADMIN_KEY
+}
+
+# api METHOD PATH [BODY]: one request with the admin key, body pretty-printed.
+api() {
+  local method=$1 path=$2 body=${3:-}
+  local args=(-sS -X "$method" -H "Authorization: Bearer $ADMIN_KEY")
+  [ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data "$body")
+  curl "${args[@]}" "$HERALD_URL$path" | python3 -m json.tool
+}

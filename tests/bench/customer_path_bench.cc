@@ -1,0 +1,55 @@
+// Per-customer CPU cost of the import path: JSON parse, validation, sealing.
+// Run: build/tests/bench/customer_path_bench (scripts/bench.sh runs it too).
+#include <benchmark/benchmark.h>
+
+#include "herald/v1/customer.pb.h"
+#include "service/api/json.h"
+#include "service/core/validate.h"
+#include "service/store/codec.h"
+
+namespace {
+
+const char* kLine =
+    R"({"id":"C-0000001","name":"Helen Chapman","phone":"+15519107100",)"
+    R"("email":"helen.chapman+1@example.org","language":"en","timeZone":"America/New_York",)"
+    R"("premises":[{"id":"P-00000010","address":"496 Cherry Pl","feeder":"F-0161",)"
+    R"("transformer":"T-000001","zip":"10009","location":{"lat":40.734682,"lon":-73.984429}}],)"
+    R"("preferences":{"channels":{"OUTAGE":["EMAIL","SMS"],"PLANNED_MAINTENANCE":["SMS"],)"
+    R"("BOIL_WATER_ADVISORY":["EMAIL"]},"cadence":"EVERY_UPDATE",)"
+    R"("quietHours":{"start":"21:00","end":"07:00"},"maxPerDay":9}})";
+
+herald::v1::Customer parsed() {
+  herald::v1::Customer c;
+  (void)herald::api::parse_json(kLine, c);
+  return c;
+}
+
+void BM_ParseJson(benchmark::State& state) {
+  for (auto _ : state) {
+    herald::v1::Customer c;
+    benchmark::DoNotOptimize(herald::api::parse_json(kLine, c).ok());
+  }
+}
+BENCHMARK(BM_ParseJson);
+
+void BM_Validate(benchmark::State& state) {
+  const auto base = parsed();
+  for (auto _ : state) {
+    auto c = base;
+    benchmark::DoNotOptimize(herald::core::validate_customer(c, c.id(), "US").ok());
+  }
+}
+BENCHMARK(BM_Validate);
+
+void BM_Encode(benchmark::State& state) {
+  const auto c = parsed();
+  auto sealer = herald::core::Sealer::from_key("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(herald::store::encode_customer(c, *sealer));
+  }
+}
+BENCHMARK(BM_Encode);
+
+}  // namespace
+
+BENCHMARK_MAIN();

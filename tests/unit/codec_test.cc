@@ -1,0 +1,79 @@
+#include <gtest/gtest.h>
+
+#include "herald/v1/store.pb.h"
+#include "service/store/codec.h"
+#include "service/store/keys.h"
+
+namespace herald::store {
+namespace {
+
+const char* kKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+v1::Customer sample() {
+  v1::Customer c;
+  c.set_id("C-1001");
+  c.set_name("Ada Lovelace");
+  c.set_phone("+12125550101");
+  c.set_email("ada@example.com");
+  c.set_time_zone("America/New_York");
+  auto* p = c.add_premises();
+  p->set_id("P-77");
+  p->set_address("12 Elm St");
+  p->set_feeder("F-12");
+  p->set_transformer("T-9");
+  p->set_zip("10001");
+  p->mutable_location()->set_lat(40.7506);
+  p->mutable_location()->set_lon(-73.9935);
+  auto* q = c.add_premises();
+  q->set_id("P-78");
+  q->set_address("9 Oak Ave");
+  q->set_feeder("F-13");
+  return c;
+}
+
+TEST(Codec, RecordCarriesNoContactDetailInClear) {
+  auto sealer = core::Sealer::from_key(kKey);
+  ASSERT_TRUE(sealer.ok());
+  auto e = encode_customer(sample(), *sealer);
+  for (const char* secret : {"Ada Lovelace", "2125550101", "ada@example.com", "12 Elm St",
+                             "9 Oak Ave"}) {
+    EXPECT_EQ(e.record.find(secret), std::string::npos) << secret;
+  }
+}
+
+TEST(Codec, RoundTripRestoresEveryField) {
+  auto sealer = core::Sealer::from_key(kKey);
+  auto e = encode_customer(sample(), *sealer);
+  auto back = decode_customer("C-1001", e.record, 1700000000123, *sealer);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->name(), "Ada Lovelace");
+  EXPECT_EQ(back->phone(), "+12125550101");
+  EXPECT_EQ(back->premises(1).address(), "9 Oak Ave");
+  EXPECT_EQ(back->premises(0).feeder(), "F-12");
+  EXPECT_EQ(back->created_at().seconds(), 1700000000);
+}
+
+TEST(Codec, SealedDetailsDoNotOpenUnderAnotherCustomersId) {
+  auto sealer = core::Sealer::from_key(kKey);
+  auto e = encode_customer(sample(), *sealer);
+  EXPECT_FALSE(decode_customer("C-1002", e.record, 0, *sealer).ok());
+}
+
+TEST(Codec, IndexListNamesEveryPremiseAndOnlyLocatedOnesInGeo) {
+  auto sealer = core::Sealer::from_key(kKey);
+  auto e = encode_customer(sample(), *sealer);
+  EXPECT_EQ(e.index, "P-77," + premise_key("P-77") + ",F-12,T-9,10001,1;P-78," +
+                         premise_key("P-78") + ",F-13,,,0");
+  EXPECT_EQ(e.geo, "-73.9935000 40.7506000");
+}
+
+TEST(Keys, BucketsAreStableAndTagged) {
+  EXPECT_EQ(record_key(0), "c:{0}");
+  EXPECT_EQ(record_key(64), "c:{1}");
+  EXPECT_EQ(record_field(65), "1");
+  EXPECT_EQ(fnv1a("a"), 0xe40c292cu);
+  EXPECT_EQ(customer_id_key("C-1").rfind("cid:{", 0), 0u);
+}
+
+}  // namespace
+}  // namespace herald::store
