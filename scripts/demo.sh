@@ -49,7 +49,7 @@ echo "customers within 1 km of 40.75,-73.99: $(redis-cli -p "$REDIS_PORT" geosea
 echo "Redis memory: $(redis-cli -p "$REDIS_PORT" info memory | awk -F: '/^used_memory_human/{print $2}' | tr -d '\r')"
 
 step "Metrics (excerpt)"
-curl -sS "$HERALD_URL/metrics" | grep -E '^herald_(http_requests_total|import_lines_total)' | head -8
+curl -sS "$HERALD_URL/metrics" | grep -E '^herald_(http_requests_total|import_lines_total)' | awk 'NR <= 8'
 
 if [ "$KEEP" = "--keep" ]; then
   step "Running; Ctrl-C stops Redis and heraldd"

@@ -31,8 +31,8 @@ local function pm_remove(key, pid, n)
   if #keep == 0 then redis.call('HDEL', key, pid) else redis.call('HSET', key, pid, table.concat(keep, ',')) end
 end
 local function pm_add(key, pid, n)
+  if redis.call('HSETNX', key, pid, n) == 1 then return end
   local v = redis.call('HGET', key, pid)
-  if not v then redis.call('HSET', key, pid, n) return end
   for m in string.gmatch(v, '[^,]+') do if m == n then return end end
   redis.call('HSET', key, pid, v .. ',' .. n)
 end
