@@ -46,7 +46,7 @@ class Importer {
     auto stored = co_await s_.customers.put_batch(std::move(batch_), s_.now_ms());
     batch_.clear();
     if (!stored.ok()) co_return std::move(stored).take_error();
-    result_.set_accepted(result_.accepted() + n);
+    result_.set_accepted(result_.accepted() + static_cast<uint32_t>(n));
     s_.metrics.add("herald_import_lines_total", "result", "accepted", static_cast<double>(n));
     co_return ok_status();
   }
@@ -63,7 +63,7 @@ class Importer {
       return;
     }
     auto* err = result_.add_errors();
-    err->set_line(line_no_);
+    err->set_line(static_cast<uint32_t>(line_no_));
     err->set_field(e.field);
     err->set_message(e.message);
   }

@@ -1,0 +1,144 @@
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "tests/support/heraldd_process.h"
+
+namespace herald::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr int kCustomers = 25;
+
+class Persistence : public HeralddSuite {
+ public:
+  static void SetUpTestSuite() {
+    RedisServerOptions options;
+    options.aof = true;
+    start_servers(std::move(options));
+  }
+
+ protected:
+  // Each test starts with both servers up, whatever the previous one did.
+  void SetUp() override {
+    if (!redis_server().running()) redis_server().restart();
+    if (!heraldd().running()) heraldd().restart();
+  }
+
+  static SampleCustomer numbered(int i) {
+    SampleCustomer c;
+    c.id = "C-keep-" + std::to_string(i);
+    c.name = "Keeper Number" + std::string(1, static_cast<char>('A' + i % 26));
+    c.premises[0].id = "P-keep-" + std::to_string(i);
+    c.premises[0].feeder = "F-keep";
+    return c;
+  }
+
+  // Polls `path` until it answers `status`; the last response either way.
+  HttpResponse wait_for(const std::string& path, long status, std::chrono::seconds limit) {
+    const auto deadline = Clock::now() + limit;
+    HttpResponse r;
+    do {
+      r = http().request("GET", path);
+      if (r.status == status) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    } while (Clock::now() < deadline);
+    return r;
+  }
+};
+
+std::string read_tree(const std::string& dir) {
+  std::string all;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    all += ss.str();
+  }
+  return all;
+}
+
+TEST_F(Persistence, CustomersSurviveARestartOfHeralddAndRedis) {
+  for (int i = 0; i < kCustomers; ++i) ASSERT_EQ(put_customer(numbered(i)).status, 201);
+  auto before = redis_connection().command(redis::cmd("SCARD", "ix:f:F-keep"));
+  ASSERT_TRUE(before.ok());
+
+  EXPECT_EQ(heraldd().stop(), 0) << heraldd().log();
+  redis_server().stop();
+  redis_server().restart();
+  heraldd().restart();
+
+  for (int i = 0; i < kCustomers; ++i) {
+    const SampleCustomer want = numbered(i);
+    auto got = get_customer(want.id);
+    ASSERT_EQ(got.status, 200) << want.id << " " << got.body;
+    EXPECT_EQ(json_at(got.body, "name"), want.name);
+    EXPECT_EQ(json_at(got.body, "phone"), "+12014316859");
+    EXPECT_EQ(json_at(got.body, "premises[0].address"), want.premises[0].address);
+  }
+  // A new customer still gets a number of its own after the restart, not a reused one.
+  SampleCustomer late = numbered(kCustomers);
+  ASSERT_EQ(put_customer(late).status, 201);
+  auto after = redis_connection().command(redis::cmd("SCARD", "ix:f:F-keep"));
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->integer, before->integer + 1);
+}
+
+TEST_F(Persistence, TheAppendOnlyFileHoldsNoContactDetailsInClear) {
+  SampleCustomer c = numbered(100);
+  c.name = "Hedy Lamarr Kiesler";
+  c.email = "hedy.kiesler@frequency.example.com";
+  c.phone = "+1 415 867 5309";
+  c.premises[0].address = "42 Spread Spectrum Way";
+  ASSERT_EQ(put_customer(c).status, 201);
+  const std::string files = read_tree(redis_server().dir());
+  ASSERT_NE(files.find("P-keep-100"), std::string::npos) << "the AOF has not got the customer";
+  for (const std::string secret :
+       {"Hedy Lamarr", "Kiesler", "4158675309", "hedy.kiesler", "Spread Spectrum"}) {
+    EXPECT_EQ(files.find(secret), std::string::npos) << secret << " is on disk in clear";
+  }
+}
+
+TEST_F(Persistence, ReadinessFollowsRedisAndThePoolReconnects) {
+  SampleCustomer c = numbered(200);
+  ASSERT_EQ(put_customer(c).status, 201);
+  EXPECT_EQ(http().request("GET", "/readyz").status, 200);
+
+  redis_server().kill();
+  auto down = wait_for("/readyz", 503, std::chrono::seconds(3));
+  EXPECT_EQ(down.status, 503) << down.body;
+  EXPECT_EQ(json_at(down.body, "error.code"), "unavailable") << down.body;
+  auto unavailable = get_customer(c.id);
+  EXPECT_EQ(unavailable.status, 503) << unavailable.body;
+  EXPECT_EQ(json_at(unavailable.body, "error.code"), "unavailable");
+  EXPECT_EQ(http().request("GET", "/healthz").status, 200) << "liveness must not follow Redis";
+
+  redis_server().restart();
+  auto up = wait_for("/readyz", 200, std::chrono::seconds(10));
+  EXPECT_EQ(up.status, 200) << up.body;
+  auto got = get_customer(c.id);
+  EXPECT_EQ(got.status, 200) << got.body;
+  EXPECT_EQ(json_at(got.body, "name"), c.name);
+}
+
+TEST_F(Persistence, SigtermExitsZeroPromptlyAndStopsAccepting) {
+  ASSERT_EQ(http().request("GET", "/healthz").status, 200);  // leaves an idle keep-alive connection
+  const int port = heraldd().port();
+  const auto started = Clock::now();
+  EXPECT_EQ(heraldd().stop(), 0) << heraldd().log();
+  EXPECT_LT(Clock::now() - started, std::chrono::seconds(5)) << "an idle connection held it up";
+  EXPECT_NE(heraldd().log().find("heraldd stopped"), std::string::npos);
+
+  HttpClient fresh("http://127.0.0.1:" + std::to_string(port), std::chrono::seconds(2));
+  auto r = fresh.request("GET", "/healthz");
+  EXPECT_EQ(r.status, 0) << "something still answers on the port";
+  EXPECT_FALSE(r.transport_error.empty());
+}
+
+}  // namespace
+}  // namespace herald::testing
