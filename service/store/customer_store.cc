@@ -4,6 +4,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <charconv>
+#include <unordered_set>
 
 #include "service/store/codec.h"
 #include "service/store/keys.h"
@@ -56,24 +57,32 @@ awaitable<Result<PutOutcome>> CustomerStore::put(v1::Customer customer, int64_t 
 
 awaitable<Result<std::vector<PutOutcome>>> CustomerStore::put_batch(
     std::vector<v1::Customer> customers, int64_t now_ms) {
-  std::vector<std::string> args;
-  args.reserve(1 + customers.size() * 7);
-  args.push_back(std::to_string(now_ms));
-  for (auto& c : customers) {
-    stamp(c, now_ms);
-    append_upsert(args, c, sealer_, "");
-  }
-  auto reply = co_await customer_batch_script().run(pool_, std::move(args));
-  if (!reply.ok()) co_return std::move(reply).take_error();
-  if (reply->elements.size() != customers.size()) {
-    co_return make_error(ErrorCode::kInternal, "customer script answered for the wrong count");
-  }
   std::vector<PutOutcome> outcomes;
   outcomes.reserve(customers.size());
-  for (const auto& r : reply->elements) {
-    auto o = outcome_of(r);
-    if (!o.ok()) co_return std::move(o).take_error();
-    outcomes.push_back(*o);
+  size_t begin = 0;
+  while (begin < customers.size()) {
+    // The script wants each id once per call: a repeated id starts the next call.
+    std::unordered_set<std::string_view> ids;
+    size_t end = begin;
+    while (end < customers.size() && ids.insert(customers[end].id()).second) ++end;
+    std::vector<std::string> args;
+    args.reserve(1 + (end - begin) * 7);
+    args.push_back(std::to_string(now_ms));
+    for (size_t k = begin; k < end; ++k) {
+      stamp(customers[k], now_ms);
+      append_upsert(args, customers[k], sealer_, "");
+    }
+    auto reply = co_await customer_batch_script().run(pool_, std::move(args));
+    if (!reply.ok()) co_return std::move(reply).take_error();
+    if (reply->elements.size() != end - begin) {
+      co_return make_error(ErrorCode::kInternal, "customer script answered for the wrong count");
+    }
+    for (const auto& r : reply->elements) {
+      auto o = outcome_of(r);
+      if (!o.ok()) co_return std::move(o).take_error();
+      outcomes.push_back(*o);
+    }
+    begin = end;
   }
   co_return outcomes;
 }

@@ -9,10 +9,14 @@ namespace {
 // ARGV[1] = now (ms); then per operation either
 //   'U', id, cid-key, record, index-list, geo, expect   (expect: '' or SHA-1 of the current record)
 //   'D', id, cid-key
-// Replies per operation: 'C<created_ms>', 'U<created_ms>', 'D', 'N' (not found), 'X' (changed
-// meanwhile). index-list: premise entries joined by ';', each
-// "premise,pm-key,feeder,transformer,zip,hasgeo". geo: "lon lat" for each premise with a location,
-// joined by ';'.
+// Each customer id appears at most once per call (the caller splits batches). Replies per
+// operation: 'C<created_ms>', 'U<created_ms>', 'D', 'N' (not found), 'X' (changed meanwhile).
+// index-list: premise entries joined by ';', each "premise,pm-key,feeder,transformer,zip,hasgeo";
+// geo: "lon lat" for each premise with a location, joined by ';'.
+// Writes are grouped by key (one SADD per set, one GEOADD, one HSET per record bucket): each
+// redis.call from Lua costs several microseconds, more than most of the commands themselves.
+// With ids unique per call, removing every old entry before adding every new one is the same as
+// doing it customer by customer.
 constexpr std::string_view kBatchLua = R"lua(
 local function entries(idx)
   local list = {}
@@ -23,26 +27,19 @@ local function entries(idx)
   end
   return list
 end
-local function pm_remove(key, pid, n)
-  local v = redis.call('HGET', key, pid)
-  if not v then return end
-  local keep = {}
-  for m in string.gmatch(v, '[^,]+') do if m ~= n then keep[#keep + 1] = m end end
-  if #keep == 0 then redis.call('HDEL', key, pid) else redis.call('HSET', key, pid, table.concat(keep, ',')) end
+local function push(groups, key, value)
+  local g = groups[key]
+  if not g then g = {}; groups[key] = g end
+  g[#g + 1] = value
 end
-local function pm_add(key, pid, n)
-  if redis.call('HSETNX', key, pid, n) == 1 then return end
-  local v = redis.call('HGET', key, pid)
-  for m in string.gmatch(v, '[^,]+') do if m == n then return end end
-  redis.call('HSET', key, pid, v .. ',' .. n)
-end
+local sets_rem, sets_add, pm_rem, pm_add, geo_rem, geo_add, records = {}, {}, {}, {}, {}, {}, {}
 local function unindex(n, idx)
   for k, f in ipairs(entries(idx)) do
-    pm_remove(f[2], f[1], n)
-    if f[3] ~= '' then redis.call('SREM', 'ix:f:' .. f[3], n) end
-    if f[4] ~= '' then redis.call('SREM', 'ix:t:' .. f[4], n) end
-    if f[5] ~= '' then redis.call('SREM', 'ix:z:' .. f[5], n) end
-    if f[6] == '1' then redis.call('ZREM', 'geo', n .. '.' .. (k - 1)) end
+    pm_rem[#pm_rem + 1] = {f[2], f[1], n}
+    if f[3] ~= '' then push(sets_rem, 'ix:f:' .. f[3], n) end
+    if f[4] ~= '' then push(sets_rem, 'ix:t:' .. f[4], n) end
+    if f[5] ~= '' then push(sets_rem, 'ix:z:' .. f[5], n) end
+    if f[6] == '1' then geo_rem[#geo_rem + 1] = n .. '.' .. (k - 1) end
   end
 end
 local function index(n, idx, geo, sets)
@@ -51,15 +48,17 @@ local function index(n, idx, geo, sets)
   local j = 0
   for k, f in ipairs(entries(idx)) do
     if sets then
-      pm_add(f[2], f[1], n)
-      if f[3] ~= '' then redis.call('SADD', 'ix:f:' .. f[3], n) end
-      if f[4] ~= '' then redis.call('SADD', 'ix:t:' .. f[4], n) end
-      if f[5] ~= '' then redis.call('SADD', 'ix:z:' .. f[5], n) end
+      pm_add[#pm_add + 1] = {f[2], f[1], n}
+      if f[3] ~= '' then push(sets_add, 'ix:f:' .. f[3], n) end
+      if f[4] ~= '' then push(sets_add, 'ix:t:' .. f[4], n) end
+      if f[5] ~= '' then push(sets_add, 'ix:z:' .. f[5], n) end
     end
     if f[6] == '1' then
       j = j + 1
       local lon, lat = string.match(gs[j], '^(%S+) (%S+)$')
-      redis.call('GEOADD', 'geo', lon, lat, n .. '.' .. (k - 1))
+      geo_add[#geo_add + 1] = lon
+      geo_add[#geo_add + 1] = lat
+      geo_add[#geo_add + 1] = n .. '.' .. (k - 1)
     end
   end
 end
@@ -67,52 +66,93 @@ local function record_of(n)
   local num = tonumber(n)
   return 'c:{' .. string.format('%x', math.floor(num / 64)) .. '}', string.format('%d', num % 64)
 end
+local function each_chunk(list, width, fn)
+  local step = 900 * width
+  for i = 1, #list, step do fn(unpack(list, i, math.min(i + step - 1, #list))) end
+end
+
 local now = ARGV[1]
-local out = {}
+local ops, new_count = {}, 0
 local i = 2
 while i <= #ARGV do
-  local op, id, cidkey = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local cur = redis.call('HGET', cidkey, id)
-  local n, created, oldidx
-  if cur then n, created, oldidx = string.match(cur, '^(%d+)|(%d+)|(.*)$') end
-  if op == 'U' then
-    local blob, idx, geo, expect = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
+  local op = {kind = ARGV[i], id = ARGV[i + 1], cidkey = ARGV[i + 2]}
+  if op.kind == 'U' then
+    op.blob, op.idx, op.geo, op.expect = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
     i = i + 7
-    if cur then
-      local rk, rf = record_of(n)
-      if expect ~= '' and redis.sha1hex(redis.call('HGET', rk, rf) or '') ~= expect then
-        out[#out + 1] = 'X'
-      else
-        local changed = oldidx ~= idx
-        if changed then unindex(n, oldidx) end
-        index(n, idx, geo, changed)
-        redis.call('HSET', rk, rf, blob)
-        redis.call('HSET', cidkey, id, n .. '|' .. created .. '|' .. idx)
-        out[#out + 1] = 'U' .. created
-      end
-    elseif expect ~= '' then
-      out[#out + 1] = 'N'
-    else
-      n = string.format('%d', redis.call('INCR', 'seq:customer'))
-      local rk, rf = record_of(n)
-      index(n, idx, geo, true)
-      redis.call('HSET', rk, rf, blob)
-      redis.call('HSET', cidkey, id, n .. '|' .. now .. '|' .. idx)
-      out[#out + 1] = 'C' .. now
-    end
   else
     i = i + 3
-    if cur then
-      local rk, rf = record_of(n)
-      unindex(n, oldidx)
-      redis.call('HDEL', rk, rf)
-      redis.call('HDEL', cidkey, id)
-      out[#out + 1] = 'D'
-    else
+  end
+  local cur = redis.call('HGET', op.cidkey, op.id)
+  if cur then op.n, op.created, op.oldidx = string.match(cur, '^(%d+)|(%d+)|(.*)$') end
+  if op.kind == 'U' and not cur and op.expect == '' then new_count = new_count + 1 end
+  ops[#ops + 1] = op
+end
+local next_n = 0
+if new_count > 0 then next_n = redis.call('INCRBY', 'seq:customer', new_count) - new_count end
+
+local out, cid_writes, cid_dels, rec_dels = {}, {}, {}, {}
+for _, op in ipairs(ops) do
+  if op.kind == 'U' then
+    if op.n then
+      local rk, rf = record_of(op.n)
+      if op.expect ~= '' and redis.sha1hex(redis.call('HGET', rk, rf) or '') ~= op.expect then
+        out[#out + 1] = 'X'
+      else
+        local changed = op.oldidx ~= op.idx
+        if changed then unindex(op.n, op.oldidx) end
+        index(op.n, op.idx, op.geo, changed)
+        push(records, rk, rf); push(records, rk, op.blob)
+        cid_writes[#cid_writes + 1] = {op.cidkey, op.id, op.n .. '|' .. op.created .. '|' .. op.idx}
+        out[#out + 1] = 'U' .. op.created
+      end
+    elseif op.expect ~= '' then
       out[#out + 1] = 'N'
+    else
+      next_n = next_n + 1
+      local n = string.format('%d', next_n)
+      local rk, rf = record_of(n)
+      index(n, op.idx, op.geo, true)
+      push(records, rk, rf); push(records, rk, op.blob)
+      cid_writes[#cid_writes + 1] = {op.cidkey, op.id, n .. '|' .. now .. '|' .. op.idx}
+      out[#out + 1] = 'C' .. now
     end
+  elseif op.n then
+    unindex(op.n, op.oldidx)
+    local rk, rf = record_of(op.n)
+    rec_dels[#rec_dels + 1] = {rk, rf}
+    cid_dels[#cid_dels + 1] = {op.cidkey, op.id}
+    out[#out + 1] = 'D'
+  else
+    out[#out + 1] = 'N'
   end
 end
+
+for key, members in pairs(sets_rem) do each_chunk(members, 1, function(...) redis.call('SREM', key, ...) end) end
+each_chunk(geo_rem, 1, function(...) redis.call('ZREM', 'geo', ...) end)
+for _, e in ipairs(pm_rem) do
+  local key, pid, n = e[1], e[2], e[3]
+  local v = redis.call('HGET', key, pid)
+  if v then
+    local keep = {}
+    for m in string.gmatch(v, '[^,]+') do if m ~= n then keep[#keep + 1] = m end end
+    if #keep == 0 then redis.call('HDEL', key, pid) else redis.call('HSET', key, pid, table.concat(keep, ',')) end
+  end
+end
+for key, members in pairs(sets_add) do each_chunk(members, 1, function(...) redis.call('SADD', key, ...) end) end
+each_chunk(geo_add, 3, function(...) redis.call('GEOADD', 'geo', ...) end)
+for _, e in ipairs(pm_add) do
+  local key, pid, n = e[1], e[2], e[3]
+  if redis.call('HSETNX', key, pid, n) == 0 then
+    local v = redis.call('HGET', key, pid)
+    local seen = false
+    for m in string.gmatch(v, '[^,]+') do if m == n then seen = true end end
+    if not seen then redis.call('HSET', key, pid, v .. ',' .. n) end
+  end
+end
+for key, fields in pairs(records) do each_chunk(fields, 2, function(...) redis.call('HSET', key, ...) end) end
+for _, e in ipairs(rec_dels) do redis.call('HDEL', e[1], e[2]) end
+for _, e in ipairs(cid_writes) do redis.call('HSET', e[1], e[2], e[3]) end
+for _, e in ipairs(cid_dels) do redis.call('HDEL', e[1], e[2]) end
 return out
 )lua";
 
