@@ -11,7 +11,7 @@ PACKAGES=(
   libkainjow-mustache-dev libhowardhinnant-date-dev tzdata
   libphonenumber-dev libsodium-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libsimdjson-dev
   redis-server redis-tools python3 python3-aiosmtpd wrk curl
 )
 

@@ -3,6 +3,7 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/util/json_util.h>
 
+#include "service/api/fast_json.h"
 #include "service/http/response.h"
 
 namespace herald::api {
@@ -103,6 +104,8 @@ bool is_protobuf(std::string_view content_type) {
 }  // namespace
 
 Status parse_json(std::string_view json, google::protobuf::Message& msg) {
+  if (fast_parse(json, msg)) return ok_status();
+  msg.Clear();  // the fast path may have stopped half-way
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
   auto status = google::protobuf::util::JsonStringToMessage(

@@ -109,7 +109,7 @@ const Setting kSettings[] = {
      [](Config& c, std::string_view k, std::string_view t) {
        c.redis_connections = static_cast<int>(parse_int(k, t, 1, 64));
      }},
-    {"redis.timeout_ms", nullptr,
+    {"redis.timeout_ms", "HERALD_REDIS_TIMEOUT_MS",
      [](Config& c, std::string_view k, std::string_view t) {
        c.redis_timeout_ms = static_cast<int>(parse_int(k, t, 1, 60'000));
      }},
@@ -117,20 +117,20 @@ const Setting kSettings[] = {
      [](Config& c, std::string_view k, std::string_view t) {
        c.io_threads = static_cast<int>(parse_int(k, t, 1, 64));
      }},
-    {"http.body_limit_bytes", nullptr,
+    {"http.body_limit_bytes", "HERALD_BODY_LIMIT_BYTES",
      [](Config& c, std::string_view k, std::string_view t) {
        c.body_limit = static_cast<size_t>(parse_int(k, t, 1024, int64_t{1} << 30));
      }},
-    {"http.read_timeout_s", nullptr,
+    {"http.read_timeout_s", "HERALD_READ_TIMEOUT_S",
      [](Config& c, std::string_view k, std::string_view t) {
        c.read_timeout_s = static_cast<int>(parse_int(k, t, 1, 3600));
      }},
-    {"http.idle_timeout_s", nullptr,
+    {"http.idle_timeout_s", "HERALD_IDLE_TIMEOUT_S",
      [](Config& c, std::string_view k, std::string_view t) {
        c.idle_timeout_s = static_cast<int>(parse_int(k, t, 1, 86'400));
      }},
     {"customers.default_phone_region", "HERALD_DEFAULT_REGION", set_region},
-    {"auth.customer_token_ttl_s", nullptr,
+    {"auth.customer_token_ttl_s", "HERALD_TOKEN_TTL_S",
      [](Config& c, std::string_view k, std::string_view t) {
        c.token_ttl_s = static_cast<int>(parse_int(k, t, 60, 366 * 86'400));
      }},

@@ -5,10 +5,12 @@
 
 #include <chrono>
 #include <fstream>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "service/api/services.h"
+#include "templates/catalog.h"
 #include "service/common/metrics.h"
 #include "service/http/server.h"
 #include "service/redis/pool.h"
@@ -53,6 +55,15 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
                                                  : signer.error().message);
     return 2;
   }
+  // Every template must be present and parse before anything is accepted.
+  std::optional<templates::Catalog> catalog;
+  try {
+    catalog.emplace(templates::Catalog::load(config.templates_dir));
+  } catch (const std::exception& e) {
+    spdlog::error("start-up: templates: {}", e.what());
+    return 2;
+  }
+  spdlog::info("templates: {} loaded from {}", catalog->size(), config.templates_dir);
   if (config.api_keys.empty()) spdlog::warn("no API keys configured: only /healthz answers");
 
   Metrics metrics;

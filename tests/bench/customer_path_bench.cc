@@ -1,8 +1,10 @@
 // Per-customer CPU cost of the import path: JSON parse, validation, sealing.
 // Run: build/tests/bench/customer_path_bench (scripts/bench.sh runs it too).
 #include <benchmark/benchmark.h>
+#include <google/protobuf/util/json_util.h>
 
 #include "herald/v1/customer.pb.h"
+#include "service/api/fast_json.h"
 #include "service/api/json.h"
 #include "service/core/validate.h"
 #include "service/store/codec.h"
@@ -31,6 +33,23 @@ void BM_ParseJson(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_ParseJson);
+
+void BM_FastParseJson(benchmark::State& state) {
+  for (auto _ : state) {
+    herald::v1::Customer c;
+    benchmark::DoNotOptimize(herald::api::fast_parse(kLine, c));
+  }
+}
+BENCHMARK(BM_FastParseJson);
+
+// protobuf's own parser: parse_json's fallback and its cost before the fast path.
+void BM_ProtobufParseJson(benchmark::State& state) {
+  for (auto _ : state) {
+    herald::v1::Customer c;
+    benchmark::DoNotOptimize(google::protobuf::util::JsonStringToMessage(kLine, &c).ok());
+  }
+}
+BENCHMARK(BM_ProtobufParseJson);
 
 void BM_Validate(benchmark::State& state) {
   const auto base = parsed();

@@ -6,6 +6,8 @@
 #include <sstream>
 #include <thread>
 
+#include <unistd.h>
+
 #include "tests/support/heraldd_process.h"
 
 namespace herald::testing {
@@ -138,6 +140,25 @@ TEST_F(Persistence, SigtermExitsZeroPromptlyAndStopsAccepting) {
   auto r = fresh.request("GET", "/healthz");
   EXPECT_EQ(r.status, 0) << "something still answers on the port";
   EXPECT_FALSE(r.transport_error.empty());
+}
+
+TEST_F(Persistence, StartUpRefusesABrokenTemplateAndNamesTheFile) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("herald-tmpl-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::copy(HERALD_SOURCE_DIR "/templates", dir, fs::copy_options::recursive);
+  const fs::path broken = dir / "es" / "outage" / "restored.sms.mustache";
+  std::ofstream(broken) << "{{#etr_local}} never closed";
+  HeralddOptions options;
+  options.redis_url = redis_server().url();
+  options.extra_env = {{"HERALD_TEMPLATES_DIR", dir.string()}};
+  try {
+    HeralddProcess refused(options);
+    ADD_FAILURE() << "heraldd started with a broken template";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("restored.sms.mustache"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
 }
 
 }  // namespace

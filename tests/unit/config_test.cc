@@ -207,3 +207,30 @@ TEST_F(ConfigTest, ExampleConfigLoads) {
 
 }  // namespace
 }  // namespace herald::core
+
+namespace herald::core {
+namespace {
+
+TEST(ConfigEveryEnv, EverySettingHasAnEnvironmentOverride) {
+  std::map<std::string, std::string> env = {
+      {"HERALD_PII_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="},
+      {"HERALD_TOKEN_KEY", "HyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4="},
+      {"HERALD_REDIS_TIMEOUT_MS", "750"},
+      {"HERALD_BODY_LIMIT_BYTES", "4096"},
+      {"HERALD_READ_TIMEOUT_S", "7"},
+      {"HERALD_IDLE_TIMEOUT_S", "9"},
+      {"HERALD_TOKEN_TTL_S", "3600"},
+  };
+  Config c = load_config("", [&env](const char* name) -> const char* {
+    auto it = env.find(name);
+    return it == env.end() ? nullptr : it->second.c_str();
+  });
+  EXPECT_EQ(c.redis_timeout_ms, 750);
+  EXPECT_EQ(c.body_limit, 4096u);
+  EXPECT_EQ(c.read_timeout_s, 7);
+  EXPECT_EQ(c.idle_timeout_s, 9);
+  EXPECT_EQ(c.token_ttl_s, 3600);
+}
+
+}  // namespace
+}  // namespace herald::core

@@ -1,0 +1,214 @@
+#include <gtest/gtest.h>
+
+#include <array>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <unistd.h>
+
+#include "templates/catalog.h"
+
+namespace herald::templates {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::array kKinds = {v1::OUTAGE, v1::PLANNED_MAINTENANCE, v1::BOIL_WATER_ADVISORY};
+
+// The longest data we expect in practice: SMS budgets are checked against this.
+Vars worst_en() {
+  return Vars{.first_name = "Alexandrina",
+              .premises = "1250 Riverside Dr and 48 Oak Ave",
+              .etr_local = "11:30 PM",
+              .window_start_local = "Sat Nov 22, 9:00 AM",
+              .window_end_local = "Sat Nov 22, 5:00 PM",
+              .cause = "a fallen tree on a power line",
+              .event_ref = "OUT-2211-0042",
+              .manage_link = "https://alerts.example-utility.com/p/8f3KqZ2xWv9TnB4yLm7RcD5h",
+              .callback_line = "Reply CALL for a callback."};
+}
+
+// Accented street names make Spanish SMS UCS-2: 134 UTF-16 units for two segments.
+Vars worst_es() {
+  return Vars{.first_name = "María José",
+              .premises = "1250 Calle del Río y 48 Av. Colón",
+              .etr_local = "23:30",
+              .window_start_local = "sáb 22 nov, 09:00",
+              .window_end_local = "17:00",  // same day: the caller gives the time only
+              .cause = "caída de un árbol sobre la línea",
+              .event_ref = "OUT-2211-0042",
+              .manage_link = "https://alerts.example-utility.com/p/8f3KqZ2xWv9TnB4yLm7RcD5h",
+              .callback_line = "Responda CALL y le llamamos."};
+}
+
+// What the caller knows early on: no ETR, window, cause, name or callback offer.
+Vars sparse(Vars v) {
+  v.first_name.clear();
+  v.etr_local.clear();
+  v.window_start_local.clear();
+  v.window_end_local.clear();
+  v.cause.clear();
+  v.callback_line.clear();
+  return v;
+}
+
+const Catalog& catalog() {
+  static const Catalog c = Catalog::load(HERALD_SOURCE_DIR "/templates");
+  return c;
+}
+
+std::string sms(v1::EventKind kind, v1::Stage stage, std::string_view lang, const Vars& v) {
+  return catalog().render(kind, stage, Part::kSmsText, lang, v).value();
+}
+
+TEST(Templates, EveryKindStagePartAndLanguageLoads) {
+  EXPECT_EQ(catalog().size(), 12u * 5u * 2u);
+}
+
+TEST(Templates, EverySmsFitsTwoSegmentsWithWorstCaseData) {
+  for (const auto lang : languages()) {
+    const Vars full = lang == "es" ? worst_es() : worst_en();
+    for (const Vars& v : {full, sparse(full)}) {
+      for (const auto kind : kKinds) {
+        for (const auto stage : stages_of(kind)) {
+          const std::string text = sms(kind, stage, lang, v);
+          const SmsInfo info = sms_info(text);
+          SCOPED_TRACE(template_path(kind, stage, Part::kSmsText, lang) + ": " + text + " (" +
+                       std::to_string(info.units) + " units)");
+          EXPECT_LE(info.segments, 2);
+          if (lang == "en") {
+            EXPECT_TRUE(info.gsm7);
+          }
+          EXPECT_NE(text.find(v.event_ref), std::string::npos);
+          EXPECT_NE(text.find(v.premises), std::string::npos);
+          EXPECT_EQ(text.find('\n'), std::string::npos);
+          EXPECT_EQ(text.find("  "), std::string::npos);
+          EXPECT_EQ(text.find("{{"), std::string::npos);
+        }
+      }
+    }
+  }
+}
+
+TEST(Templates, EveryPartRendersInBothLanguages) {
+  for (const auto lang : languages()) {
+    const Vars v = lang == "es" ? worst_es() : worst_en();
+    for (const auto kind : kKinds) {
+      for (const auto stage : stages_of(kind)) {
+        SCOPED_TRACE(template_path(kind, stage, Part::kSmsText, lang));
+        const auto r = catalog().render_all(kind, stage, lang, v);
+        ASSERT_TRUE(r.has_value());
+        EXPECT_NE(r->subject.find(v.premises), std::string::npos);
+        EXPECT_EQ(r->subject.find('\n'), std::string::npos);
+        EXPECT_NE(r->text.find(v.manage_link), std::string::npos);
+        EXPECT_NE(r->text.find(v.first_name), std::string::npos);
+        EXPECT_NE(r->html.find("href=\"" + v.manage_link + "\""), std::string::npos);
+        EXPECT_NE(r->html.find("<html lang=\"" + std::string(lang) + "\">"), std::string::npos);
+        EXPECT_EQ(r->voice.find("http"), std::string::npos);
+        EXPECT_NE(r->voice.find("O U T, 2 2 1 1, 0 0 4 2"), std::string::npos);
+        for (const auto* part : {&r->sms, &r->subject, &r->text, &r->html, &r->voice}) {
+          EXPECT_EQ(part->find("{{"), std::string::npos) << *part;
+        }
+      }
+    }
+  }
+}
+
+TEST(Templates, OutageSmsShowsEtrWhenKnownAndPromisesOneWhenNot) {
+  const Vars v = worst_en();
+  EXPECT_NE(sms(v1::OUTAGE, v1::DETECTED, "en", v).find("Estimated restoration: 11:30 PM."),
+            std::string::npos);
+  const std::string unknown = sms(v1::OUTAGE, v1::DETECTED, "en", sparse(v));
+  EXPECT_EQ(unknown.find("Estimated restoration:"), std::string::npos);
+  EXPECT_NE(unknown.find("estimated restoration time soon"), std::string::npos);
+  EXPECT_NE(sms(v1::OUTAGE, v1::DETECTED, "es", worst_es()).find("23:30"), std::string::npos);
+}
+
+TEST(Templates, MaintenanceSmsShowsTheWindow) {
+  const std::string text = sms(v1::PLANNED_MAINTENANCE, v1::SCHEDULED, "en", worst_en());
+  EXPECT_NE(text.find("from Sat Nov 22, 9:00 AM to Sat Nov 22, 5:00 PM"), std::string::npos);
+}
+
+TEST(Templates, CallbackLineOnlyWhenOffered) {
+  EXPECT_NE(sms(v1::OUTAGE, v1::UPDATED, "en", worst_en()).find("Reply CALL for a callback."),
+            std::string::npos);
+  EXPECT_EQ(sms(v1::OUTAGE, v1::UPDATED, "en", sparse(worst_en())).find("CALL"),
+            std::string::npos);
+  EXPECT_NE(sms(v1::BOIL_WATER_ADVISORY, v1::UPDATED, "es", worst_es()).find("Responda CALL"),
+            std::string::npos);
+  const auto email = catalog().render(v1::OUTAGE, v1::DETECTED, Part::kEmailText, "es",
+                                      sparse(worst_es()));
+  EXPECT_EQ(email->find("CALL"), std::string::npos);
+}
+
+TEST(Templates, FirstMessageCarriesOptOutAndRestorationAsksStillOut) {
+  EXPECT_NE(sms(v1::OUTAGE, v1::DETECTED, "en", worst_en()).find("Reply STOP to opt out."),
+            std::string::npos);
+  EXPECT_NE(sms(v1::OUTAGE, v1::DETECTED, "es", worst_es()).find("Responda STOP"),
+            std::string::npos);
+  EXPECT_NE(sms(v1::OUTAGE, v1::RESTORED, "en", worst_en()).find("Still out? Reply OUT."),
+            std::string::npos);
+  EXPECT_NE(sms(v1::OUTAGE, v1::RESTORED, "es", worst_es()).find("Responda OUT"),
+            std::string::npos);
+}
+
+TEST(Templates, HtmlEscapesVariablesAndTextKeepsThemVerbatim) {
+  Vars v = worst_en();
+  v.cause = "<script>alert(1)</script> & storms";
+  const auto html = catalog().render(v1::OUTAGE, v1::DETECTED, Part::kEmailHtml, "en", v);
+  EXPECT_EQ(html->find("<script>"), std::string::npos);
+  EXPECT_NE(html->find("&lt;script&gt;alert(1)&lt;/script&gt; &amp; storms"), std::string::npos);
+  const auto text = catalog().render(v1::OUTAGE, v1::DETECTED, Part::kEmailText, "en", v);
+  EXPECT_NE(text->find("Cause: <script>alert(1)</script> & storms."), std::string::npos);
+  const auto voice = catalog().render(v1::OUTAGE, v1::DETECTED, Part::kVoiceScript, "en", v);
+  EXPECT_EQ(voice->find("&amp;"), std::string::npos);
+}
+
+TEST(Templates, UnknownLanguageFallsBackToEnglish) {
+  EXPECT_EQ(sms(v1::OUTAGE, v1::RESTORED, "fr", worst_en()),
+            sms(v1::OUTAGE, v1::RESTORED, "en", worst_en()));
+}
+
+TEST(Templates, StageOfAnotherKindHasNoTemplate) {
+  EXPECT_FALSE(catalog().render(v1::OUTAGE, v1::LIFTED, Part::kSmsText, "en", worst_en()));
+  EXPECT_FALSE(catalog().render_all(v1::BOIL_WATER_ADVISORY, v1::DETECTED, "en", worst_en()));
+}
+
+class BrokenCatalog : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("herald-templates-" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::copy(HERALD_SOURCE_DIR "/templates", dir_, fs::copy_options::recursive);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string load_error() {
+    try {
+      Catalog::load(dir_.string());
+    } catch (const std::runtime_error& e) {
+      return e.what();
+    }
+    return "loaded";
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(BrokenCatalog, MissingFileIsNamed) {
+  fs::remove(dir_ / "es/boil_water_advisory/lifted.voice.mustache");
+  const std::string error = load_error();
+  EXPECT_NE(error.find("es/boil_water_advisory/lifted.voice.mustache"), std::string::npos)
+      << error;
+}
+
+TEST_F(BrokenCatalog, UnclosedSectionIsNamed) {
+  std::ofstream(dir_ / "en/outage/updated.sms.mustache") << "Out {{#etr_local}}ETR {{etr_local}}";
+  const std::string error = load_error();
+  EXPECT_NE(error.find("en/outage/updated.sms.mustache"), std::string::npos) << error;
+  EXPECT_NE(error.find("Unclosed section"), std::string::npos) << error;
+}
+
+}  // namespace
+}  // namespace herald::templates
