@@ -48,6 +48,41 @@ echo "located premises in the GEO index: $(redis-cli -p "$REDIS_PORT" zcard geo)
 echo "customers within 1 km of 40.75,-73.99: $(redis-cli -p "$REDIS_PORT" geosearch geo fromlonlat -73.99 40.75 byradius 1 km | wc -l)"
 echo "Redis memory: $(redis-cli -p "$REDIS_PORT" info memory | awk -F: '/^used_memory_human/{print $2}' | tr -d '\r')"
 
+step "Grid operations raise an outage on feeder $FEEDER"
+ETR1=$(date -u -d '+3 hours' +%Y-%m-%dT%H:%M:00Z)
+ETR2=$(date -u -d '+5 hours' +%Y-%m-%dT%H:%M:00Z)
+api POST /v1/events "{\"id\": \"OUT-DEMO-1\", \"kind\": \"OUTAGE\", \"stage\": \"DETECTED\",
+  \"severity\": \"ADVISORY\", \"area\": {\"feeders\": [\"$FEEDER\"]},
+  \"cause\": \"storm damage\", \"estimatedRestoration\": \"$ETR1\"}"
+settle() {  # until the sandbox files stop growing (bounded)
+  local last=-1 now
+  for _ in $(seq 1 50); do
+    now=$(cat "$WORK"/sandbox/*.jsonl 2>/dev/null | wc -l)
+    [ "$now" = "$last" ] && [ "$now" != 0 ] && return 0
+    last=$now
+    sleep 0.3
+  done
+}
+settle
+step "The restoration estimate moves by two hours, then power is restored"
+api POST /v1/events/OUT-DEMO-1/updates "{\"stage\": \"UPDATED\", \"estimatedRestoration\": \"$ETR2\"}"
+settle
+api POST /v1/events/OUT-DEMO-1/updates '{"stage": "RESTORED"}'
+settle
+
+step "The event's funnel (audience, queued, held for quiet hours, suppressed by reason, sent)"
+redis-cli -p "$REDIS_PORT" hgetall 'fn:{OUT-DEMO-1}' | paste - - | sort | awk -F'\t' '{printf "  %-40s %s\n", $1, $2}'
+
+step "What went out, per channel (sandbox files in $WORK/sandbox)"
+wc -l "$WORK"/sandbox/*.jsonl | sed 's|'"$WORK"'/sandbox/||'
+ONE=$(head -1 "$WORK/sandbox/sms.jsonl" | python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["customerId"])')
+echo "Every SMS customer $ONE received:"
+grep "\"customerId\":\"$ONE\"" "$WORK/sandbox/sms.jsonl" |
+  python3 -c 'import json,sys
+for line in sys.stdin:
+    m = json.loads(line)
+    print(" -", m.get("sms", ""))'
+
 step "Metrics (excerpt)"
 curl -sS "$HERALD_URL/metrics" | grep -E '^herald_(http_requests_total|import_lines_total)' | awk 'NR <= 8'
 

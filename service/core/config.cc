@@ -87,6 +87,18 @@ void set_templates_dir(Config& c, std::string_view key, std::string_view text) {
   c.templates_dir = std::string(text);
 }
 
+void set_sandbox_dir(Config& c, std::string_view key, std::string_view text) {
+  if (text.empty()) fail(key, "expected a directory, got an empty value");
+  c.sandbox_dir = std::string(text);
+}
+
+void set_public_url(Config& c, std::string_view key, std::string_view text) {
+  if (text.rfind("http://", 0) != 0 && text.rfind("https://", 0) != 0) {
+    fail(key, "expected an http:// or https:// URL, got " + quoted(text));
+  }
+  c.public_url = std::string(text);
+}
+
 void append_api_keys(Config& c, std::string_view key, std::string_view text) {
   auto keys = parse_api_keys(text, key);
   if (!keys.ok()) throw ConfigError(keys.error().message);
@@ -136,9 +148,16 @@ const Setting kSettings[] = {
      }},
     {"log.level", "HERALD_LOG_LEVEL", set_log_level},
     {"templates.dir", "HERALD_TEMPLATES_DIR", set_templates_dir},
+    {"channels.sandbox_dir", "HERALD_SANDBOX_DIR", set_sandbox_dir},
+    {"fanout.public_url", "HERALD_PUBLIC_URL", set_public_url},
+    {"fanout.etr_threshold_min", "HERALD_ETR_THRESHOLD_MIN",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.etr_threshold_min = static_cast<int>(parse_int(k, t, 1, 24 * 60));
+     }},
 };
 
-constexpr std::string_view kSections[] = {"redis", "http", "customers", "auth", "log", "templates"};
+constexpr std::string_view kSections[] = {"redis", "http", "customers", "auth", "log", "templates",
+                                            "channels", "fanout"};
 
 const Setting* find_setting(std::string_view path) {
   for (const auto& s : kSettings) {

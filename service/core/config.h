@@ -34,6 +34,9 @@ struct Config {
   std::string token_key;              // env HERALD_TOKEN_KEY only (required)
   std::string log_level = "info";     // log.level / HERALD_LOG_LEVEL
   std::string templates_dir = "templates";  // templates.dir / HERALD_TEMPLATES_DIR
+  std::string sandbox_dir = "var/sandbox";  // channels.sandbox_dir / HERALD_SANDBOX_DIR
+  std::string public_url = "http://127.0.0.1:8080";  // fanout.public_url / HERALD_PUBLIC_URL
+  int etr_threshold_min = 30;  // fanout.etr_threshold_min / HERALD_ETR_THRESHOLD_MIN
 };
 
 using Getenv = std::function<const char*(const char*)>;

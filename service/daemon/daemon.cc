@@ -1,7 +1,9 @@
 #include "service/daemon/daemon.h"
 
+#include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
@@ -9,12 +11,16 @@
 #include <thread>
 #include <vector>
 
+#include "channels/sandbox.h"
 #include "service/api/services.h"
-#include "templates/catalog.h"
 #include "service/common/metrics.h"
+#include "service/dispatch/dispatcher.h"
+#include "service/events/event_store.h"
+#include "service/fanout/planner.h"
 #include "service/http/server.h"
 #include "service/redis/pool.h"
 #include "service/store/customer_store.h"
+#include "templates/catalog.h"
 
 namespace herald {
 namespace {
@@ -73,7 +79,8 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
   redis::Pool pool(*endpoint, pool_options, &metrics);
   store::CustomerStore customers(pool, *sealer);
   core::Authenticator auth(config.api_keys, *signer);
-  api::Services services{config, pool, customers, auth, *signer, metrics, wall_ms};
+  events::EventStore events(pool);
+  api::Services services{config, pool, customers, auth, *signer, metrics, wall_ms, events};
   http::Router router;
   api::add_all_routes(router, services);
 
@@ -96,6 +103,29 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
     std::ofstream(ready_file) << bound->address().to_string() << ':' << bound->port() << '\n';
   }
 
+  // Fan-out and delivery run on threads of their own with their own Redis connections.
+  std::vector<std::shared_ptr<channels::Channel>> outlets;
+  try {
+    for (v1::Channel ch : {v1::SMS, v1::EMAIL, v1::VOICE, v1::WEBHOOK}) {
+      outlets.push_back(std::make_shared<channels::SandboxChannel>(config.sandbox_dir, ch));
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("start-up: channels.sandbox_dir: {}", e.what());
+    return 2;
+  }
+  fanout::PlannerOptions planner_options;
+  planner_options.consumer = fmt::format("heraldd-{}", ::getpid());
+  planner_options.settings.etr_threshold = std::chrono::minutes(config.etr_threshold_min);
+  planner_options.compose.manage_url = config.public_url + "/v1/customers";
+  planner_options.compose.token_ttl_s = config.token_ttl_s;
+  fanout::Planner planner(*endpoint, *sealer, *signer, *catalog, planner_options);
+  dispatch::DispatcherOptions dispatch_options;
+  dispatch_options.consumer = planner_options.consumer;
+  dispatch::Dispatcher dispatcher(*endpoint, *sealer, outlets, dispatch_options);
+  planner.start();
+  dispatcher.start();
+  spdlog::info("fan-out started; sandbox channels write to {}", config.sandbox_dir);
+
   net::co_spawn(io, tune_redis(pool), net::detached);
   net::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
@@ -108,6 +138,8 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
   for (int i = 1; i < config.io_threads; ++i) threads.emplace_back([&io] { io.run(); });
   io.run();
   for (auto& t : threads) t.join();
+  planner.stop();
+  dispatcher.stop();
   pool.stop();
   spdlog::info("heraldd stopped");
   return 0;

@@ -1,0 +1,144 @@
+#include "channels/sandbox.h"
+
+#include <fmt/format.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace herald::channels {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+void append_quoted(std::string& out, std::string_view s) {
+  out += '"';
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        // Other control characters are escaped; UTF-8 bytes (>= 0x80) pass through as they are.
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+class JsonObject {
+ public:
+  JsonObject() { out_ += '{'; }
+  void str(std::string_view key, std::string_view value) {
+    name(key);
+    append_quoted(out_, value);
+  }
+  void str_if(std::string_view key, std::string_view value) {
+    if (!value.empty()) str(key, value);
+  }
+  void num(std::string_view key, uint64_t value) {
+    name(key);
+    out_ += std::to_string(value);
+  }
+  std::string finish() && {
+    out_ += '}';
+    return std::move(out_);
+  }
+
+ private:
+  void name(std::string_view key) {
+    if (out_.size() > 1) out_ += ',';
+    append_quoted(out_, key);
+    out_ += ':';
+  }
+  std::string out_;
+};
+
+}  // namespace
+
+std::string sandbox_line(const v1::OutboundMessage& msg, const v1::MessageContent& content,
+                         int64_t sent_at_ms) {
+  JsonObject j;
+  j.str("id", msg.id());
+  j.str("customerId", msg.customer_id());
+  j.str("eventId", msg.event_id());
+  j.num("revision", msg.revision());
+  j.str("channel", v1::Channel_Name(msg.channel()));
+  j.str("priority", v1::Priority_Name(msg.priority()));
+  j.str("language", msg.language());
+  j.str("to", content.to());
+  j.str_if("sms", content.sms());
+  j.str_if("subject", content.subject());
+  j.str_if("text", content.text());
+  j.str_if("html", content.html());
+  j.str_if("voice", content.voice());
+  if (!content.sms().empty()) j.num("smsSegments", content.sms_segments());
+  if (msg.has_queued_at()) j.str("queuedAt", TimeUtil::ToString(msg.queued_at()));
+  j.str("sentAt", TimeUtil::ToString(TimeUtil::MillisecondsToTimestamp(sent_at_ms)));
+  return std::move(j).finish();
+}
+
+SandboxChannel::SandboxChannel(const std::filesystem::path& dir, v1::Channel kind)
+    : kind_(kind), path_(dir / (std::string(channel_key(kind)) + ".jsonl")) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw std::runtime_error("sandbox: cannot create " + dir.string() + ": " + ec.message());
+  file_.reset(std::fopen(path_.c_str(), "a"));
+  if (!file_) {
+    throw std::runtime_error("sandbox: cannot open " + path_.string() + ": " +
+                             std::strerror(errno));
+  }
+}
+
+SandboxChannel::~SandboxChannel() = default;
+
+SendResult SandboxChannel::send(const v1::OutboundMessage& msg, const v1::MessageContent& content) {
+  SendResult result;
+  if (msg.channel() != kind_) {
+    result.status = SendResult::Status::kPermanent;
+    result.error_code = "wrong_channel";
+    result.detail = fmt::format("message {} is for {}, this sandbox writes {}", msg.id(),
+                                channel_key(msg.channel()), channel_key(kind_));
+    return result;
+  }
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  std::string line = sandbox_line(msg, content, now_ms);
+  line += '\n';
+
+  std::lock_guard lock(mu_);
+  // A short write or failed flush is worth another try: the entry stays pending.
+  if (std::fwrite(line.data(), 1, line.size(), file_.get()) != line.size() ||
+      std::fflush(file_.get()) != 0) {
+    result.status = SendResult::Status::kRetry;
+    result.error_code = "write_failed";
+    result.detail = "sandbox: cannot write " + path_.string() + ": " + std::strerror(errno);
+    result.retry_after = std::chrono::milliseconds(1000);
+    return result;
+  }
+  result.provider_id = "sandbox-" + std::to_string(++sent_);
+  return result;
+}
+
+}  // namespace herald::channels

@@ -1,0 +1,98 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "herald/v1/customer.pb.h"
+#include "herald/v1/event.pb.h"
+#include "service/common/result.h"
+#include "service/fanout/geometry.h"
+#include "service/redis/connection.h"
+
+namespace herald::fanout {
+
+// One affected customer. `premises` are indexes into the customer's premises, filled for GEO
+// sources (members "n.k"); empty for premises/feeder/transformer/ZIP sources, where the
+// planner calls premises_in_area() on the record it loads anyway. A customer whose premises
+// fall in two different GEO tiles names only the first tile's premises: call
+// premises_in_area() when the notice must name every affected premise.
+struct Recipient {
+  uint64_t num = 0;
+  std::vector<int> premises;
+};
+
+// Indexes of the customer's premises that `area` covers, by any of its criteria.
+std::vector<int> premises_in_area(const v1::Customer& customer, const v1::Area& area);
+
+enum class AudienceSource { kPremises, kFeeders, kTransformers, kZips, kPolygon, kCircle, kEnd };
+
+// Where a reader stands: a page (one HGET pipeline, one SSCAN reply, one GEO leaf tile) is named
+// by its start, and `offset` counts the candidates of that page already handed out.
+struct AudienceCursor {
+  int source = 0;                 // AudienceSource
+  int item = 0;                   // index into the source's list, or top-level GEO tile
+  int digits = -1;                // sets: MATCH partitions on the last digits; -1 = not chosen
+  int part = 0;                   // sets: partition being scanned
+  std::string scan_cursor = "0";  // sets: SSCAN cursor of the current page
+  std::string path;               // GEO: quadtree path ('0'..'3') inside tile `item`
+  uint64_t offset = 0;            // candidates of the current page already consumed
+  bool done = false;
+
+  std::string encode() const;  // printable, no '|' (it is stored inside a Redis value)
+  static std::optional<AudienceCursor> decode(std::string_view text);
+};
+
+// Streams the audience of an Area from the customer indexes in batches, with memory bounded by
+// one page (at most ~20,000 numbers) whatever the audience size. Blocking: runs on a worker
+// thread with its own Connection, one reader per seen_key at a time.
+//
+// Each customer is returned once per seen_key (e.g. "seen:{event}:<rev>"), across sources and
+// restarts: a Lua script sets the customer's bit in the seen bitmap and records the claimed
+// numbers in "<seen_key>:last" under the batch's starting cursor. A reader resumed from that
+// same cursor (the caller crashed before handling the batch) gets the batch again, so nothing
+// claimed is lost; the caller's own per-channel markers absorb the replay. Both keys are the
+// caller's to expire once the revision is planned.
+class AudienceReader {
+ public:
+  AudienceReader(redis::Connection& redis, v1::Area area, std::string seen_key,
+                 AudienceCursor start = {});
+
+  // Up to `max` (at least 1) recipients not returned before for seen_key; empty only when the
+  // audience is exhausted. On error the cursor goes back to the batch start, so a retry (or a
+  // reader resumed from the saved cursor) replays the batch.
+  Result<std::vector<Recipient>> next(size_t max);
+  // Save it after the caller has durably handled the batch.
+  const AudienceCursor& cursor() const { return cursor_; }
+
+ private:
+  struct Candidate {
+    uint64_t num = 0;
+    std::vector<int> premises;
+  };
+
+  Status load_page();
+  Status load_premises();
+  Status load_set(const std::string& key);
+  Status load_geo();
+  bool has_geo() const;  // the current source is a usable polygon or circle
+  Box geo_area() const;
+  void finish_page();
+  void next_source();
+  Error rewind(const std::string& batch_start, Error error);
+  Result<std::vector<bool>> claim(const std::string& batch_start, size_t from, size_t count);
+
+  redis::Connection& redis_;
+  v1::Area area_;
+  std::string seen_key_;
+  std::string last_key_;
+  AudienceCursor cursor_;
+  std::vector<GeoPoint> polygon_;
+  bool loaded_ = false;
+  std::vector<Candidate> page_;
+  AudienceCursor page_next_;  // where the page after the loaded one starts
+};
+
+}  // namespace herald::fanout

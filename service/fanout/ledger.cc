@@ -1,0 +1,92 @@
+#include "service/fanout/ledger.h"
+
+#include <fmt/format.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <charconv>
+
+#include "herald/v1/store.pb.h"
+#include "herald/v1/touchpoint.pb.h"
+#include "service/dispatch/queue.h"
+#include "service/store/codec.h"
+
+namespace herald::fanout {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+int64_t secs(std::optional<Time> t) {
+  return t ? std::chrono::duration_cast<std::chrono::seconds>(t->time_since_epoch()).count() : 0;
+}
+std::optional<Time> time_of(int64_t s) {
+  if (s == 0) return std::nullopt;
+  return Time(std::chrono::seconds(s));
+}
+int64_t ms_of(Time t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+std::string encode_history_text(const History& h) {
+  return fmt::format("{}|{}|{}|{}|{}|{}", h.last_revision_sent, static_cast<int>(h.last_stage_sent),
+                     static_cast<int>(h.last_severity_sent), secs(h.last_etr_sent),
+                     secs(h.last_window_start_sent), secs(h.last_window_end_sent));
+}
+
+History decode_history_text(std::string_view text) {
+  History h;
+  int64_t f[6] = {0, 0, 0, 0, 0, 0};
+  size_t i = 0;
+  for (size_t start = 0; i < 6 && start <= text.size(); ++i) {
+    auto bar = text.find('|', start);
+    auto end = bar == std::string_view::npos ? text.size() : bar;
+    std::from_chars(text.data() + start, text.data() + end, f[i]);
+    start = end + 1;
+  }
+  h.last_revision_sent = static_cast<uint32_t>(f[0]);
+  h.last_stage_sent = static_cast<v1::Stage>(f[1]);
+  h.last_severity_sent = static_cast<v1::Severity>(f[2]);
+  h.last_etr_sent = time_of(f[3]);
+  h.last_window_start_sent = time_of(f[4]);
+  h.last_window_end_sent = time_of(f[5]);
+  return h;
+}
+
+Result<redis::Reply> check_reply(Result<redis::Reply> r) {
+  if (r.ok() && r->is_error()) return make_error(ErrorCode::kInternal, "redis: " + r->str);
+  return r;
+}
+
+// The customer, from its record (erased customers have none: nullopt).
+std::optional<v1::Customer> customer_from(const redis::Reply& r, const core::Sealer& sealer) {
+  if (r.type != redis::Reply::Type::kString) return std::nullopt;
+  v1::CustomerRecord record;
+  if (!record.ParseFromString(r.str)) return std::nullopt;
+  auto c = store::decode_customer(record.customer().id(), r.str, 0, sealer);
+  if (!c.ok()) return std::nullopt;
+  return std::move(*c);
+}
+
+void add_touchpoint(redis::Batch& tx, uint64_t num, const v1::Customer& c, const v1::Event& e,
+                    v1::Channel ch, const char* status, const Decision& d, std::string detail,
+                    Time now) {
+  v1::Touchpoint tp;
+  tp.set_customer_id(c.id());
+  tp.set_kind(v1::DECISION);
+  *tp.mutable_at() = TimeUtil::MillisecondsToTimestamp(ms_of(now));
+  tp.set_event_id(e.id());
+  tp.set_revision(e.revision());
+  tp.set_channel(ch);
+  tp.set_status(status);
+  tp.set_reason(reason_name(d.reason));
+  tp.set_detail(std::move(detail));
+  tx.push_back(redis::cmd("XADD", touchpoint_key(num), "*", "c", std::to_string(num), "t",
+                          tp.SerializeAsString()));
+}
+
+std::string history_key(std::string_view event_id) { return fmt::format("hist:{{{}}}", event_id); }
+std::string funnel_key_of(std::string_view event_id) { return dispatch::funnel_key(event_id); }
+std::string touchpoint_key(uint64_t num) { return fmt::format("tp:{{{:x}}}", num / 64); }
+
+}  // namespace herald::fanout

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "herald/v1/customer.pb.h"
+#include "herald/v1/event.pb.h"
+#include "service/common/result.h"
+#include "service/core/crypto.h"
+#include "service/fanout/decide.h"
+#include "service/redis/reply.h"
+
+// What the planner records in Redis besides the messages: each customer's history per event
+// and channel, decision touchpoints, and the keys they live under.
+namespace herald::fanout {
+
+std::string history_key(std::string_view event_id);    // hist:{id}, field "<n>:<channel>"
+std::string funnel_key_of(std::string_view event_id);  // fn:{id}
+std::string touchpoint_key(uint64_t num);              // tp:{n/64}: entries c=<n>, t=Touchpoint
+
+// History as "revision|stage|severity|etr|window start|window end" (seconds; 0 for none).
+std::string encode_history_text(const History& h);
+History decode_history_text(std::string_view text);
+
+// A Redis error reply as an Error.
+Result<redis::Reply> check_reply(Result<redis::Reply> r);
+
+// The customer of a record reply, contact details opened; nullopt for an erased customer.
+std::optional<v1::Customer> customer_from(const redis::Reply& r, const core::Sealer& sealer);
+
+// Appends the XADD of one decision touchpoint to a transaction.
+void add_touchpoint(redis::Batch& tx, uint64_t num, const v1::Customer& c, const v1::Event& e,
+                    v1::Channel ch, const char* status, const Decision& d, std::string detail,
+                    Time now);
+
+}  // namespace herald::fanout

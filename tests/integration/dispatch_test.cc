@@ -1,0 +1,325 @@
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "channels/sandbox.h"
+#include "service/dispatch/dispatcher.h"
+#include "service/dispatch/queue.h"
+#include "tests/support/redis_server.h"
+
+namespace herald::dispatch {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::string_view kKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+constexpr std::string_view kEvent = "ev-storm";
+
+bool wait_until(const std::function<bool()>& cond, milliseconds limit) {
+  const auto deadline = Clock::now() + limit;
+  while (Clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  return cond();
+}
+
+std::string phone(uint64_t num) { return "+1555" + std::to_string(1000000 + num); }
+std::string email(uint64_t num) { return "resident" + std::to_string(num) + "@example.com"; }
+
+class DispatchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "herald-dispatch-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    dir_ = tmpl;
+    core::init_crypto();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  core::Sealer sealer() const { return *core::Sealer::from_key(kKey); }
+
+  DispatchQueue queue() {
+    auto conn = redis::Connection::connect(server_.endpoint(), milliseconds(2000));
+    if (!conn.ok()) throw std::runtime_error(conn.error().message);
+    return DispatchQueue(std::move(*conn));
+  }
+
+  v1::OutboundMessage message(v1::Channel channel, v1::Priority priority, uint64_t num) const {
+    v1::OutboundMessage m;
+    m.set_id(fmt::format("{}:1:{}:{}", kEvent, channels::channel_key(channel), num));
+    m.set_customer_id("cust-" + std::to_string(num));
+    m.set_customer_num(num);
+    m.set_event_id(std::string(kEvent));
+    m.set_revision(1);
+    m.set_channel(channel);
+    m.set_priority(priority);
+    m.set_language("en");
+    v1::MessageContent c;
+    if (channel == v1::EMAIL) {
+      c.set_to(email(num));
+      c.set_subject("Power outage at 12 Elm St");
+      c.set_text("Crews are on the way to 12 Elm St.");
+      c.set_html("<p>Crews are on the way to 12 Elm St.</p>");
+    } else {
+      c.set_to(phone(num));
+      c.set_sms("Outage at 12 Elm St, ETR 6 PM");
+      c.set_sms_segments(1);
+      c.set_voice("There is an outage at 12 Elm St");
+    }
+    m.set_sealed_content(sealer().seal(c.SerializeAsString(), m.id()));
+    return m;
+  }
+
+  void enqueue_all(const std::vector<v1::OutboundMessage>& msgs) {
+    redis::Batch cmds;
+    for (const auto& m : msgs) cmds.push_back(enqueue_command(m));
+    auto replies = queue().connection().pipeline(cmds);
+    ASSERT_TRUE(replies.ok());
+    for (const auto& r : *replies) ASSERT_FALSE(r.is_error()) << r.str;
+  }
+
+  std::vector<std::shared_ptr<channels::Channel>> sandboxes() const {
+    std::vector<std::shared_ptr<channels::Channel>> out;
+    for (auto c : kChannels) out.push_back(std::make_shared<channels::SandboxChannel>(dir_, c));
+    return out;
+  }
+
+  std::unique_ptr<Dispatcher> dispatcher(std::vector<std::shared_ptr<channels::Channel>> chans,
+                                         DispatcherOptions o = {}) {
+    o.consumer = "test";
+    o.block = milliseconds(100);
+    return std::make_unique<Dispatcher>(server_.endpoint(), sealer(), std::move(chans), o);
+  }
+
+  // The sandbox file's lines as (message id, priority) in file order.
+  std::vector<std::pair<std::string, std::string>> delivered(std::string_view channel) const {
+    std::ifstream in(dir_ / (std::string(channel) + ".jsonl"));
+    std::vector<std::pair<std::string, std::string>> out;
+    for (std::string line; std::getline(in, line);) {
+      auto value = [&line](const std::string& key) {
+        auto at = line.find("\"" + key + "\":\"");
+        if (at == std::string::npos) return std::string();
+        at += key.size() + 4;
+        return line.substr(at, line.find('"', at) - at);
+      };
+      out.emplace_back(value("id"), value("priority"));
+    }
+    return out;
+  }
+
+  std::map<std::string, long long> funnel() {
+    auto r = queue().connection().command(redis::cmd("HGETALL", funnel_key(kEvent)));
+    std::map<std::string, long long> out;
+    for (size_t i = 0; r.ok() && i + 1 < r->elements.size(); i += 2) {
+      out[r->elements[i].str] = std::stoll(r->elements[i + 1].str);
+    }
+    return out;
+  }
+
+  testing::RedisServer server_;
+  fs::path dir_;
+};
+
+// Per channel (i % 4): a tenth emergency, a fifth medical, the rest normal.
+v1::Priority priority_of(uint64_t i) {
+  const uint64_t k = (i / 4) % 10;
+  if (k == 0) return v1::PRIORITY_EMERGENCY;
+  if (k < 3) return v1::PRIORITY_MEDICAL;
+  return v1::PRIORITY_NORMAL;
+}
+
+TEST_F(DispatchTest, DrainsThousandMessagesOnceEachEmergencyFirst) {
+  constexpr uint64_t kCount = 1000;
+  std::vector<v1::OutboundMessage> msgs;
+  std::map<std::string, std::set<std::string>> expected;  // channel -> ids
+  // Normal first, emergency last: the dispatcher must not serve them in arrival order.
+  for (auto p : {v1::PRIORITY_NORMAL, v1::PRIORITY_MEDICAL, v1::PRIORITY_EMERGENCY}) {
+    for (uint64_t i = 0; i < kCount; ++i) {
+      if (priority_of(i) != p) continue;
+      auto channel = kChannels[i % 4];
+      msgs.push_back(message(channel, p, i));
+      expected[std::string(channels::channel_key(channel))].insert(msgs.back().id());
+    }
+  }
+  enqueue_all(msgs);
+
+  DispatcherOptions o;
+  o.batch = 16;
+  auto d = dispatcher(sandboxes(), o);
+  d->start();
+  ASSERT_TRUE(wait_until([&] { return d->counts().sent >= kCount; }, milliseconds(30000)))
+      << d->counts().sent;
+  d->stop();
+  EXPECT_EQ(d->counts().sent, kCount);
+  EXPECT_EQ(d->counts().failed, 0u);
+
+  auto f = funnel();
+  auto q = queue();
+  for (auto channel : kChannels) {
+    const std::string key(channels::channel_key(channel));
+    auto lines = delivered(key);
+    std::set<std::string> ids;
+    for (const auto& [id, prio] : lines) ids.insert(id);
+    EXPECT_EQ(lines.size(), 250u) << key << ": a message was delivered twice or lost";
+    EXPECT_EQ(ids, expected[key]) << key;
+    EXPECT_EQ(f[key + ":sent"], 250) << key;
+
+    // Priority names sort EMERGENCY < MEDICAL < NORMAL: the file must already be in that order.
+    for (size_t i = 1; i < lines.size(); ++i) {
+      ASSERT_LE(lines[i - 1].second, lines[i].second) << key << " line " << i;
+    }
+    EXPECT_EQ(lines.front().second, "PRIORITY_EMERGENCY");
+    EXPECT_EQ(lines.back().second, "PRIORITY_NORMAL");
+
+    auto pending = q.pending(channel);
+    ASSERT_TRUE(pending.ok());
+    EXPECT_EQ(*pending, 0) << key;
+    for (auto p : kPriorities) {
+      auto len = q.connection().command(redis::cmd("XLEN", stream_key(channel, p)));
+      EXPECT_EQ(len->integer, 0) << stream_key(channel, p) << " keeps delivered entries";
+    }
+  }
+}
+
+TEST_F(DispatchTest, ContentIsSealedInRedisAndClearInTheSandbox) {
+  std::vector<v1::OutboundMessage> msgs;
+  for (uint64_t i = 0; i < 5; ++i) msgs.push_back(message(v1::SMS, v1::PRIORITY_NORMAL, i));
+  for (uint64_t i = 0; i < 5; ++i) msgs.push_back(message(v1::EMAIL, v1::PRIORITY_NORMAL, i));
+  enqueue_all(msgs);
+
+  auto q = queue();
+  std::string raw;
+  for (auto c : {v1::SMS, v1::EMAIL}) {
+    auto r =
+        q.connection().command(redis::cmd("XRANGE", stream_key(c, v1::PRIORITY_NORMAL), "-", "+"));
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->elements.size(), 5u);
+    for (const auto& e : r->elements) raw += e.elements[1].elements[1].str;
+  }
+  for (const char* clear : {"1555", "example.com", "Elm St", "ETR 6 PM", "outage"}) {
+    EXPECT_EQ(raw.find(clear), std::string::npos) << clear << " is in clear in Redis";
+  }
+
+  auto d = dispatcher(sandboxes());
+  d->start();
+  ASSERT_TRUE(wait_until([&] { return d->counts().sent >= 10; }, milliseconds(10000)));
+  d->stop();
+  std::ifstream sms(dir_ / "sms.jsonl"), mail(dir_ / "email.jsonl");
+  std::string sms_text((std::istreambuf_iterator<char>(sms)), {});
+  std::string mail_text((std::istreambuf_iterator<char>(mail)), {});
+  EXPECT_NE(sms_text.find(phone(3)), std::string::npos);
+  EXPECT_NE(sms_text.find("Outage at 12 Elm St, ETR 6 PM"), std::string::npos);
+  EXPECT_NE(mail_text.find(email(4)), std::string::npos);
+  EXPECT_NE(mail_text.find("<p>Crews are on the way to 12 Elm St.</p>"), std::string::npos);
+}
+
+TEST_F(DispatchTest, DeadConsumersEntriesAreClaimedAndDeliveredOnce) {
+  std::vector<v1::OutboundMessage> msgs;
+  for (uint64_t i = 0; i < 50; ++i) msgs.push_back(message(v1::SMS, v1::PRIORITY_NORMAL, i));
+  for (uint64_t i = 50; i < 60; ++i) msgs.push_back(message(v1::SMS, v1::PRIORITY_EMERGENCY, i));
+  enqueue_all(msgs);
+  {
+    auto dead = queue();
+    ASSERT_TRUE(dead.ensure_groups().ok());
+    auto taken = dead.read("dead", v1::SMS, 100, milliseconds(0));
+    ASSERT_TRUE(taken.ok());
+    ASSERT_EQ(taken->size(), 60u);
+    for (size_t i = 0; i < 10; ++i)
+      EXPECT_EQ((*taken)[i].message.priority(), v1::PRIORITY_EMERGENCY);
+    EXPECT_EQ(*dead.pending(v1::SMS), 60);
+  }  // the consumer dies without acking
+
+  DispatcherOptions o;
+  o.min_idle = milliseconds(400);
+  o.claim_every = milliseconds(50);
+  auto d = dispatcher(sandboxes(), o);
+  const auto started = Clock::now();
+  d->start();
+  ASSERT_TRUE(wait_until([&] { return d->counts().sent >= 60; }, milliseconds(10000)));
+  const auto took = Clock::now() - started;
+  // Let a second claim round run: nothing may be sent again.
+  std::this_thread::sleep_for(milliseconds(200));
+  d->stop();
+
+  EXPECT_GE(took, milliseconds(350)) << "entries were taken before they were idle";
+  auto lines = delivered("sms");
+  std::set<std::string> ids;
+  for (const auto& [id, prio] : lines) ids.insert(id);
+  EXPECT_EQ(lines.size(), 60u);
+  EXPECT_EQ(ids.size(), 60u);
+  EXPECT_EQ(d->counts().sent, 60u);
+  EXPECT_EQ(funnel()["sms:sent"], 60);
+  EXPECT_EQ(*queue().pending(v1::SMS), 0);
+}
+
+// Fails permanently for odd customer numbers; even ones ask for a retry once, then go.
+class FlakyChannel : public channels::Channel {
+ public:
+  v1::Channel kind() const override { return v1::VOICE; }
+  channels::SendResult send(const v1::OutboundMessage& msg, const v1::MessageContent&) override {
+    channels::SendResult r;
+    if (msg.customer_num() % 2 == 1) {
+      r.status = channels::SendResult::Status::kPermanent;
+      r.error_code = "21211";
+    } else if (seen_.insert(msg.id()).second) {
+      r.status = channels::SendResult::Status::kRetry;
+    } else {
+      ++sent_;
+    }
+    return r;
+  }
+  std::set<std::string> seen_;  // one dispatcher thread: no lock needed
+  std::atomic<int> sent_{0};
+};
+
+TEST_F(DispatchTest, RetriesComeBackAfterIdleAndFailuresAreCounted) {
+  std::vector<v1::OutboundMessage> msgs;
+  for (uint64_t i = 0; i < 20; ++i) msgs.push_back(message(v1::VOICE, v1::PRIORITY_MEDICAL, i));
+  auto wrong_key = message(v1::VOICE, v1::PRIORITY_MEDICAL, 100);
+  wrong_key.set_sealed_content(sealer().seal("x", "another message"));
+  msgs.push_back(wrong_key);
+  enqueue_all(msgs);
+
+  auto flaky = std::make_shared<FlakyChannel>();
+  DispatcherOptions o;
+  o.min_idle = milliseconds(200);
+  o.claim_every = milliseconds(50);
+  auto d = dispatcher({flaky}, o);
+  d->start();
+  ASSERT_TRUE(wait_until([&] { return flaky->sent_ >= 10; }, milliseconds(10000)));
+  d->stop();
+
+  EXPECT_EQ(flaky->sent_, 10);
+  auto f = funnel();
+  EXPECT_EQ(f["voice:sent"], 10);
+  EXPECT_EQ(f["voice:failed"], 11);  // 10 refused by the provider, 1 that does not open
+  EXPECT_EQ(d->counts().retried, 10u);
+  EXPECT_EQ(*queue().pending(v1::VOICE), 0);
+}
+
+TEST_F(DispatchTest, StopReturnsPromptlyWhileWaiting) {
+  auto d = dispatcher(sandboxes());
+  d->start();
+  std::this_thread::sleep_for(milliseconds(150));
+  const auto t0 = Clock::now();
+  d->stop();
+  EXPECT_LT(Clock::now() - t0, milliseconds(2000));
+}
+
+}  // namespace
+}  // namespace herald::dispatch
