@@ -1,9 +1,12 @@
+#include <cstdlib>
+
 #include "herald/v1/event_api.pb.h"
 #include "service/api/access.h"
 #include "service/api/json.h"
 #include "service/api/services.h"
 #include "service/core/crypto.h"
 #include "service/core/validate.h"
+#include "service/dispatch/queue.h"
 #include "service/events/event_store.h"
 #include "service/events/validate_event.h"
 #include "service/http/response.h"
@@ -103,6 +106,13 @@ awaitable<http::Response> get_event(http::Context& ctx, Services& s) {
   v1::EventView view;
   *view.mutable_state() = std::move((*found)->state);
   for (auto& r : (*found)->revisions) *view.add_revisions() = std::move(r);
+  auto funnel =
+      co_await s.redis.exec(redis::batch(redis::cmd("HGETALL", dispatch::funnel_key(id))));
+  if (!funnel.ok()) co_return http::error_response(funnel.error());
+  const auto& fields = funnel->front().elements;
+  for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+    (*view.mutable_funnel())[fields[i].str] = std::atoll(fields[i + 1].str.c_str());
+  }
   co_return reply(ctx, bhttp::status::ok, view);
 }
 

@@ -4,7 +4,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <map>
 #include <optional>
+
+#include "service/events/event_store.h"
+#include "service/fanout/decide.h"
 
 namespace herald::dispatch {
 namespace {
@@ -118,9 +122,55 @@ void Dispatcher::run(channels::Channel& channel, std::string consumer) {
   }
 }
 
+namespace {
+
+// Never stale: a queued message whose event moved on (e.g. "ETR 6 pm" after "restored", or
+// anything after a cancellation) is dropped unsent. One lookup per event and revision per batch;
+// a message whose event is not stored (or cannot be read) is sent.
+class StaleCheck {
+ public:
+  explicit StaleCheck(redis::Connection& conn) : conn_(conn) {}
+
+  bool stale(const v1::OutboundMessage& m) {
+    const v1::Event* current = event(m.event_id(), 0);
+    if (!current || current->revision() <= m.revision()) return false;
+    const v1::Event* planned = event(m.event_id(), m.revision());
+    return planned && fanout::overtaken(*planned, *current);
+  }
+
+ private:
+  // revision 0: the current state.
+  const v1::Event* event(const std::string& id, uint32_t revision) {
+    auto key = std::make_pair(id, revision);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) return it->second ? &*it->second : nullptr;
+    std::optional<v1::Event> found;
+    auto r = revision == 0 ? conn_.command(redis::cmd("GET", events::event_key(id)))
+                           : conn_.command(redis::cmd("LINDEX", events::revisions_key(id),
+                                                      std::to_string(revision - 1)));
+    if (r.ok() && r->type == redis::Reply::Type::kString) {
+      if (revision == 0) {
+        v1::EventState state;
+        if (state.ParseFromString(r->str)) found = state.event();
+      } else {
+        v1::Event e;
+        if (e.ParseFromString(r->str)) found = std::move(e);
+      }
+    }
+    auto& slot = cache_[key] = std::move(found);
+    return slot ? &*slot : nullptr;
+  }
+
+  redis::Connection& conn_;
+  std::map<std::pair<std::string, uint32_t>, std::optional<v1::Event>> cache_;
+};
+
+}  // namespace
+
 bool Dispatcher::settle(DispatchQueue& queue, channels::Channel& channel,
                         std::vector<Entry>& entries) {
   redis::Batch cmds;
+  StaleCheck check(queue.connection());
   for (const auto& e : entries) {
     // Entries not reached before a stop stay pending and are claimed after min_idle.
     if (stopping()) break;
@@ -128,6 +178,10 @@ bool Dispatcher::settle(DispatchQueue& queue, channels::Channel& channel,
       spdlog::warn("dispatch: entry {} of {} holds no message; dropped", e.id, e.stream);
       for (auto& c : ack_commands(e)) cmds.push_back(std::move(c));
       ++malformed_;
+      continue;
+    }
+    if (check.stale(e.message)) {
+      cmds.push_back(settle_command(e, "stale"));
       continue;
     }
     SendResult r = deliver(e.message, sealer_, channel);

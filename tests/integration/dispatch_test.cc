@@ -17,6 +17,7 @@
 #include "channels/sandbox.h"
 #include "service/dispatch/dispatcher.h"
 #include "service/dispatch/queue.h"
+#include "service/events/event_store.h"
 #include "tests/support/redis_server.h"
 
 namespace herald::dispatch {
@@ -319,6 +320,46 @@ TEST_F(DispatchTest, StopReturnsPromptlyWhileWaiting) {
   const auto t0 = Clock::now();
   d->stop();
   EXPECT_LT(Clock::now() - t0, milliseconds(2000));
+}
+
+TEST_F(DispatchTest, AMessageOvertakenBeforeItsSendIsDroppedUnsent) {
+  // Revision 1 said "ETR 6 PM"; revision 2, accepted before the dispatcher got to it, restored.
+  v1::Event first;
+  first.set_id(std::string(kEvent));
+  first.set_kind(v1::OUTAGE);
+  first.set_stage(v1::DETECTED);
+  first.set_revision(1);
+  first.mutable_estimated_restoration()->set_seconds(1900000000);
+  v1::Event restored = first;
+  restored.set_stage(v1::RESTORED);
+  restored.set_revision(2);
+  v1::EventState state;
+  *state.mutable_event() = restored;
+  auto q = queue();
+  ASSERT_TRUE(q.connection()
+                  .command(redis::cmd("RPUSH", events::revisions_key(kEvent),
+                                      first.SerializeAsString(), restored.SerializeAsString()))
+                  .ok());
+  ASSERT_TRUE(q.connection()
+                  .command(redis::cmd("SET", events::event_key(kEvent), state.SerializeAsString()))
+                  .ok());
+  auto current = message(v1::SMS, v1::PRIORITY_NORMAL, 2);
+  current.set_revision(2);
+  current.set_id(fmt::format("{}:2:sms:2", kEvent));
+  v1::MessageContent c;
+  c.set_to(phone(2));
+  c.set_sms("Power is back on at 12 Elm St");
+  current.set_sealed_content(sealer().seal(c.SerializeAsString(), current.id()));
+  enqueue_all({message(v1::SMS, v1::PRIORITY_NORMAL, 1), current});
+
+  auto d = dispatcher(sandboxes());
+  d->start();
+  ASSERT_TRUE(wait_until([&] { return funnel()["sms:stale"] == 1 && d->counts().sent == 1; },
+                         milliseconds(10000)));
+  d->stop();
+  const auto lines = delivered("sms");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].first, current.id()) << "only the current state reaches the customer";
 }
 
 }  // namespace

@@ -55,8 +55,7 @@ class Fanout : public ::testing::Test {
   }
 
   void put(const std::string& id, const std::string& body) {
-    auto r = http_->request("PUT", "/v1/customers/" + id, body,
-                            bearer(heraldd_->admin_key()));
+    auto r = http_->request("PUT", "/v1/customers/" + id, body, bearer(heraldd_->admin_key()));
     ASSERT_EQ(r.status, 201) << r.body;
   }
   void event(const std::string& path, const std::string& body) {
@@ -108,6 +107,12 @@ TEST_F(Fanout, OutageLifecycleReachesTheRightCustomersOncePerMilestone) {
   EXPECT_EQ(lines_for(dir_ / "sms.jsonl", "C-A").size(), 3u) << "one message per milestone";
   EXPECT_EQ(lines_for(dir_ / "sms.jsonl", "C-B").size(), 1u);
   EXPECT_TRUE(lines_for(dir_ / "sms.jsonl", "C-C").empty()) << "a customer outside the area";
+
+  auto view = http_->request("GET", "/v1/events/OUT-1", "", bearer(heraldd_->analyst_key()));
+  ASSERT_EQ(view.status, 200) << view.body;
+  EXPECT_NE(view.body.find(R"("audience":")"), std::string::npos) << view.body;
+  EXPECT_NE(view.body.find(R"("sms:sent":"4")"), std::string::npos) << view.body;
+  EXPECT_NE(view.body.find(R"("sms:suppressed:cadence")"), std::string::npos) << view.body;
 }
 
 TEST_F(Fanout, ARestartSendsNothingTwice) {
