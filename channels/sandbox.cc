@@ -10,48 +10,19 @@
 #include <string>
 #include <string_view>
 
+#include "service/common/json_string.h"
+
 namespace herald::channels {
 namespace {
 
 using google::protobuf::util::TimeUtil;
-
-void append_quoted(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        // Other control characters are escaped; UTF-8 bytes (>= 0x80) pass through as they are.
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-}
 
 class JsonObject {
  public:
   JsonObject() { out_ += '{'; }
   void str(std::string_view key, std::string_view value) {
     name(key);
-    append_quoted(out_, value);
+    herald::append_json_string(out_, value);
   }
   void str_if(std::string_view key, std::string_view value) {
     if (!value.empty()) str(key, value);
@@ -68,7 +39,7 @@ class JsonObject {
  private:
   void name(std::string_view key) {
     if (out_.size() > 1) out_ += ',';
-    append_quoted(out_, key);
+    herald::append_json_string(out_, key);
     out_ += ':';
   }
   std::string out_;

@@ -2,46 +2,10 @@
 
 #include <cstdio>
 
+#include "service/common/json_string.h"
+
 namespace herald::http {
 namespace {
-
-void append_json_string(std::string& out, std::string_view s) {
-  out.push_back('"');
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(c));
-          out += escaped;
-        } else {
-          out.push_back(c);  // UTF-8 passes through unchanged
-        }
-    }
-  }
-  out.push_back('"');
-}
 
 Response make(bhttp::status status, std::string body, const char* content_type) {
   Response res{status, 11};
@@ -81,12 +45,12 @@ bhttp::status status_for(ErrorCode code) {
 
 std::string error_body(const Error& error) {
   std::string out = R"({"error":{"code":)";
-  append_json_string(out, code_name(error.code));
+  herald::append_json_string(out, code_name(error.code));
   out += R"(,"message":)";
-  append_json_string(out, error.message);
+  herald::append_json_string(out, error.message);
   if (!error.field.empty()) {
     out += R"(,"field":)";
-    append_json_string(out, error.field);
+    herald::append_json_string(out, error.field);
   }
   out += "}}";
   return out;
