@@ -86,7 +86,6 @@ void add_touchpoint(redis::Batch& tx, uint64_t num, const v1::Customer& c, const
 }
 
 std::string history_key(std::string_view event_id) { return fmt::format("hist:{{{}}}", event_id); }
-std::string funnel_key_of(std::string_view event_id) { return dispatch::funnel_key(event_id); }
 std::string touchpoint_key(uint64_t num) { return fmt::format("tp:{{{:x}}}", num / 64); }
 
 }  // namespace herald::fanout

@@ -122,7 +122,8 @@ Status Planner::plan_revision(redis::Connection& conn, const std::string& event_
   if ((*reads)[2].str == "done") return ok_status();
   if (state.event().revision() > revision && overtaken(planned, state.event())) {
     // The newer revision's own intake entry tells everyone the current state.
-    auto r = conn.command(redis::cmd("HINCRBY", funnel_key_of(event_id), "revisions_skipped", "1"));
+    auto r = conn.command(
+        redis::cmd("HINCRBY", dispatch::funnel_key(event_id), "revisions_skipped", "1"));
     (void)r;
     return ok_status();
   }

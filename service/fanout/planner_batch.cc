@@ -117,7 +117,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     }
   }
   for (const auto& [field, n] : funnel) {
-    tx.push_back(redis::cmd("HINCRBY", funnel_key_of(event.id()), field, std::to_string(n)));
+    tx.push_back(redis::cmd("HINCRBY", dispatch::funnel_key(event.id()), field, std::to_string(n)));
   }
   for (auto& t : tail) tx.push_back(std::move(t));
   tx.push_back(redis::cmd("EXEC"));
