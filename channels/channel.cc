@@ -4,6 +4,13 @@ namespace herald::channels {
 
 Channel::~Channel() = default;
 
+std::vector<SendResult> Channel::send_batch(std::span<const Outgoing> batch) {
+  std::vector<SendResult> results;
+  results.reserve(batch.size());
+  for (const auto& out : batch) results.push_back(send(*out.msg, *out.content));
+  return results;
+}
+
 std::string_view channel_key(v1::Channel channel) {
   switch (channel) {
     case v1::SMS:

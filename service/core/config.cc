@@ -156,8 +156,10 @@ const Setting kSettings[] = {
      }},
 };
 
-constexpr std::string_view kSections[] = {"redis", "http", "customers", "auth", "log", "templates",
-                                            "channels", "fanout"};
+constexpr std::string_view kSections[] = {
+    "redis",    "http",    "customers", "auth",      "log",        "templates", "channels",
+    "fanout",   "dispatch", "twilio",   "smtp",      "webhook",    "sendgrid",  "inbound",
+    "callbacks", "journeys", "complaints", "retention"};
 
 const Setting* find_setting(std::string_view path) {
   for (const auto& s : kSettings) {
@@ -169,8 +171,10 @@ const Setting* find_setting(std::string_view path) {
 bool is_secret_name(std::string_view name) {
   std::string lower(name);
   for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return lower == "pii_key" || lower == "token_key" || lower == "herald_pii_key" ||
-         lower == "herald_token_key";
+  if (lower.rfind("herald_", 0) == 0) lower.erase(0, 7);
+  auto ends_with = [&](std::string_view tail) { return std::string_view(lower).ends_with(tail); };
+  return lower == "pii_key" || lower == "token_key" || lower == "api_key" ||
+         ends_with("password") || ends_with("secret") || ends_with("auth_token");
 }
 
 std::string scalar(const YAML::Node& node, const std::string& path) {
@@ -192,6 +196,7 @@ void apply_file_entry(Config& c, const std::string& path, const YAML::Node& valu
   setting->apply(c, path, scalar(value, path));
 }
 
+// A section may nest ("channels: {sms: {provider: twilio}}" is "channels.sms.provider").
 void apply_section(Config& c, const std::string& section, const YAML::Node& node) {
   if (node.IsNull()) return;
   if (!node.IsMap()) fail(section, "expected a mapping");
@@ -201,7 +206,11 @@ void apply_section(Config& c, const std::string& section, const YAML::Node& node
     if (is_secret_name(name)) {
       fail(path, "secrets come from the environment, never the config file");
     }
-    apply_file_entry(c, path, entry.second);
+    if (entry.second.IsMap() && find_setting(path) == nullptr) {
+      apply_section(c, path, entry.second);
+    } else {
+      apply_file_entry(c, path, entry.second);
+    }
   }
 }
 

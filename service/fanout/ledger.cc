@@ -9,6 +9,7 @@
 #include "herald/v1/touchpoint.pb.h"
 #include "service/dispatch/queue.h"
 #include "service/store/codec.h"
+#include "service/store/touchpoints.h"
 
 namespace herald::fanout {
 namespace {
@@ -81,11 +82,9 @@ void add_touchpoint(redis::Batch& tx, uint64_t num, const v1::Customer& c, const
   tp.set_status(status);
   tp.set_reason(reason_name(d.reason));
   tp.set_detail(std::move(detail));
-  tx.push_back(redis::cmd("XADD", touchpoint_key(num), "*", "c", std::to_string(num), "t",
-                          tp.SerializeAsString()));
+  tx.push_back(store::touchpoint_command(num, tp));
 }
 
 std::string history_key(std::string_view event_id) { return fmt::format("hist:{{{}}}", event_id); }
-std::string touchpoint_key(uint64_t num) { return fmt::format("tp:{{{:x}}}", num / 64); }
 
 }  // namespace herald::fanout

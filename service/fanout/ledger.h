@@ -16,7 +16,6 @@
 namespace herald::fanout {
 
 std::string history_key(std::string_view event_id);  // hist:{id}, field "<n>:<channel>"
-std::string touchpoint_key(uint64_t num);            // tp:{n/64}: entries c=<n>, t=Touchpoint
 
 // History as "revision|stage|severity|etr|window start|window end" (seconds; 0 for none).
 std::string encode_history_text(const History& h);
