@@ -82,7 +82,7 @@ void add_touchpoint(redis::Batch& tx, uint64_t num, const v1::Customer& c, const
   tp.set_status(status);
   tp.set_reason(reason_name(d.reason));
   tp.set_detail(std::move(detail));
-  tx.push_back(store::touchpoint_command(num, tp));
+  store::append_touchpoint(tx, num, tp);
 }
 
 std::string history_key(std::string_view event_id) { return fmt::format("hist:{{{}}}", event_id); }

@@ -14,7 +14,8 @@ namespace herald::store {
 // tp:{n/64}: a stream shared by 64 customers; entries c=<customer number>, t=Touchpoint bytes.
 std::string touchpoint_key(uint64_t num);
 
-// The XADD recording one touchpoint of customer `num`, for a caller's pipeline or MULTI/EXEC.
-redis::Command touchpoint_command(uint64_t num, const v1::Touchpoint& tp);
+// Appends the commands recording one touchpoint of customer `num` (and any index the journey
+// and report reads keep beside it) to a caller's pipeline or MULTI/EXEC.
+void append_touchpoint(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp);
 
 }  // namespace herald::store
