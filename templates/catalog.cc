@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <filesystem>
 #include <fstream>
 #include <kainjow/mustache.hpp>
 #include <sstream>
@@ -115,6 +116,37 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+std::string notice_path(std::string_view lang, std::string_view name, Part part) {
+  return fmt::format("{}/notice/{}.{}.mustache", lang, name, part_suffix(part));
+}
+
+std::unique_ptr<kainjow::mustache::mustache> compile(const std::string& path, Part part) {
+  auto tmpl = std::make_unique<kainjow::mustache::mustache>(read_file(path));
+  if (!tmpl->is_valid()) {
+    throw std::runtime_error(fmt::format("template broken: {}: {}", path, tmpl->error_message()));
+  }
+  if (part != Part::kEmailHtml) tmpl->set_custom_escape([](const std::string& s) { return s; });
+  return tmpl;
+}
+
+// Notices are whatever files <fallback language>/notice/ holds; every other language must have
+// the same files, so that no customer gets a notice in the wrong language.
+std::vector<std::pair<std::string, Part>> notice_files(const std::string& dir) {
+  std::vector<std::pair<std::string, Part>> out;
+  const auto root = std::filesystem::path(dir) / std::string(kLanguages.front()) / "notice";
+  if (!std::filesystem::is_directory(root)) return out;
+  for (const auto& entry : std::filesystem::directory_iterator(root)) {
+    const std::string file = entry.path().filename().string();
+    for (const auto part : kParts) {
+      const std::string suffix = fmt::format(".{}.mustache", part_suffix(part));
+      if (file.size() > suffix.size() && file.ends_with(suffix)) {
+        out.emplace_back(file.substr(0, file.size() - suffix.size()), part);
+      }
+    }
+  }
+  return out;
+}
+
 std::string_view pick_language(std::string_view lang) {
   for (const auto l : kLanguages) {
     if (l == lang) return l;
@@ -154,20 +186,32 @@ Catalog Catalog::load(const std::string& dir) {
         for (const auto part : kParts) {
           const std::string rel = template_path(kind, stage, part, lang);
           const std::string path = dir + "/" + rel;
-          auto tmpl = std::make_unique<Template>(read_file(path));
-          if (!tmpl->is_valid()) {
-            throw std::runtime_error(
-                fmt::format("template broken: {}: {}", path, tmpl->error_message()));
-          }
-          if (part != Part::kEmailHtml) {
-            tmpl->set_custom_escape([](const std::string& s) { return s; });
-          }
-          catalog.templates_.emplace(rel, std::move(tmpl));
+          catalog.templates_.emplace(rel, compile(path, part));
         }
       }
     }
   }
+  for (const auto& [name, part] : notice_files(dir)) {
+    for (const auto lang : kLanguages) {
+      const std::string rel = notice_path(lang, name, part);
+      catalog.templates_.emplace(rel, compile(dir + "/" + rel, part));
+    }
+  }
   return catalog;
+}
+
+std::optional<std::string> Catalog::render_notice(std::string_view name, Part part,
+                                                  std::string_view lang,
+                                                  const NoticeVars& vars) const {
+  const auto it = templates_.find(notice_path(pick_language(lang), name, part));
+  if (it == templates_.end()) return std::nullopt;
+  mustache::data d{mustache::data::type::object};
+  for (const auto& [key, value] : vars) {
+    if (!value.empty()) d.set(key, value);
+  }
+  std::string out = it->second->render(d);
+  if (one_line(part)) return collapse_whitespace(out);
+  return out;
 }
 
 std::optional<std::string> Catalog::render(v1::EventKind kind, v1::Stage stage, Part part,

@@ -33,6 +33,9 @@ struct Vars {
   std::string callback_line;  // SMS wording: "Reply CALL for a callback."; empty unless offered
 };
 
+// Variables of a one-off notice, by name; empty values are unset (as with Vars).
+using NoticeVars = std::map<std::string, std::string, std::less<>>;
+
 // The stages an event kind goes through, in order; empty for an unknown kind.
 std::span<const v1::Stage> stages_of(v1::EventKind kind);
 
@@ -66,6 +69,11 @@ class Catalog {
                                     std::string_view lang, const Vars& vars) const;
   std::optional<Rendered> render_all(v1::EventKind kind, v1::Stage stage, std::string_view lang,
                                      const Vars& vars) const;
+
+  // A one-off notice part, <lang>/notice/<name>.<part>.mustache (the same escaping and
+  // one-line rules as above); nullopt when there is no such notice part.
+  std::optional<std::string> render_notice(std::string_view name, Part part,
+                                           std::string_view lang, const NoticeVars& vars) const;
 
   size_t size() const { return templates_.size(); }
 
