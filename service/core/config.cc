@@ -99,6 +99,28 @@ void set_public_url(Config& c, std::string_view key, std::string_view text) {
   c.public_url = std::string(text);
 }
 
+std::string one_of(std::string_view key, std::string_view text,
+                   std::initializer_list<std::string_view> allowed) {
+  std::string names;
+  for (std::string_view a : allowed) {
+    if (a == text) return std::string(text);
+    names += (names.empty() ? "" : ", ") + std::string(a);
+  }
+  fail(key, "expected one of " + names + ", got " + quoted(text));
+}
+
+std::string http_url(std::string_view key, std::string_view text) {
+  if (text.rfind("http://", 0) != 0 && text.rfind("https://", 0) != 0) {
+    fail(key, "expected an http:// or https:// URL, got " + quoted(text));
+  }
+  return std::string(text);
+}
+
+std::string nonempty(std::string_view key, std::string_view text) {
+  if (text.empty()) fail(key, "expected a value, got an empty one");
+  return std::string(text);
+}
+
 void append_api_keys(Config& c, std::string_view key, std::string_view text) {
   auto keys = parse_api_keys(text, key);
   if (!keys.ok()) throw ConfigError(keys.error().message);
@@ -153,6 +175,56 @@ const Setting kSettings[] = {
     {"fanout.etr_threshold_min", "HERALD_ETR_THRESHOLD_MIN",
      [](Config& c, std::string_view k, std::string_view t) {
        c.etr_threshold_min = static_cast<int>(parse_int(k, t, 1, 24 * 60));
+     }},
+    {"channels.sms.provider", "HERALD_SMS_PROVIDER",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.sms_provider = one_of(k, t, {"sandbox", "twilio"});
+     }},
+    {"channels.voice.provider", "HERALD_VOICE_PROVIDER",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.voice_provider = one_of(k, t, {"sandbox", "twilio"});
+     }},
+    {"channels.webhook.provider", "HERALD_WEBHOOK_PROVIDER",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.webhook_provider = one_of(k, t, {"sandbox", "http"});
+     }},
+    {"twilio.base_url", "HERALD_TWILIO_BASE_URL",
+     [](Config& c, std::string_view k, std::string_view t) { c.twilio.base_url = http_url(k, t); }},
+    {"twilio.account_sid", "HERALD_TWILIO_ACCOUNT_SID",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.twilio.account_sid = nonempty(k, t);
+     }},
+    {"twilio.sms_from", "HERALD_TWILIO_SMS_FROM",
+     [](Config& c, std::string_view k, std::string_view t) { c.twilio.sms_from = nonempty(k, t); }},
+    {"twilio.messaging_service_sid", "HERALD_TWILIO_MESSAGING_SERVICE_SID",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.twilio.messaging_service_sid = nonempty(k, t);
+     }},
+    {"twilio.voice_from", "HERALD_TWILIO_VOICE_FROM",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.twilio.voice_from = nonempty(k, t);
+     }},
+    {"twilio.max_connections", "HERALD_TWILIO_MAX_CONNECTIONS",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.twilio.max_connections = static_cast<int>(parse_int(k, t, 1, 1024));
+     }},
+    {"twilio.max_in_flight", "HERALD_TWILIO_MAX_IN_FLIGHT",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.twilio.max_in_flight = static_cast<int>(parse_int(k, t, 1, 100'000));
+     }},
+    {"twilio.timeout_ms", "HERALD_TWILIO_TIMEOUT_MS",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.twilio.timeout_ms = static_cast<int>(parse_int(k, t, 100, 600'000));
+     }},
+    {"webhook.url", "HERALD_WEBHOOK_URL",
+     [](Config& c, std::string_view k, std::string_view t) { c.webhook.url = http_url(k, t); }},
+    {"webhook.max_connections", "HERALD_WEBHOOK_MAX_CONNECTIONS",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.webhook.max_connections = static_cast<int>(parse_int(k, t, 1, 1024));
+     }},
+    {"webhook.timeout_ms", "HERALD_WEBHOOK_TIMEOUT_MS",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.webhook.timeout_ms = static_cast<int>(parse_int(k, t, 100, 600'000));
      }},
 };
 
@@ -263,6 +335,42 @@ std::string required_key(const Getenv& getenv, const char* name) {
   return *value;
 }
 
+// A provider chosen without what it needs stops start-up, naming the missing setting.
+void require(bool present, std::string_view setting, std::string_view env, std::string_view why) {
+  if (!present) {
+    fail(setting, "required when " + std::string(why) + " (or set " + std::string(env) + ")");
+  }
+}
+
+void apply_channel_secrets(Config& c, const Getenv& getenv) {
+  c.twilio.auth_token = env_value(getenv, "HERALD_TWILIO_AUTH_TOKEN").value_or("");
+  c.webhook.secret = env_value(getenv, "HERALD_WEBHOOK_SECRET").value_or("");
+  for (auto [provider, name] : {std::pair{&c.sms_provider, "channels.sms.provider is twilio"},
+                                std::pair{&c.voice_provider, "channels.voice.provider is twilio"}}) {
+    if (*provider != "twilio") continue;
+    require(!c.twilio.account_sid.empty(), "twilio.account_sid", "HERALD_TWILIO_ACCOUNT_SID", name);
+    if (c.twilio.auth_token.empty()) {
+      fail("HERALD_TWILIO_AUTH_TOKEN", std::string("required in the environment when ") + name);
+    }
+  }
+  if (c.sms_provider == "twilio") {
+    require(!c.twilio.sms_from.empty() || !c.twilio.messaging_service_sid.empty(),
+            "twilio.sms_from", "HERALD_TWILIO_SMS_FROM, or twilio.messaging_service_sid",
+            "channels.sms.provider is twilio");
+  }
+  if (c.voice_provider == "twilio") {
+    require(!c.twilio.voice_from.empty(), "twilio.voice_from", "HERALD_TWILIO_VOICE_FROM",
+            "channels.voice.provider is twilio");
+  }
+  if (c.webhook_provider == "http") {
+    require(!c.webhook.url.empty(), "webhook.url", "HERALD_WEBHOOK_URL",
+            "channels.webhook.provider is http");
+    if (c.webhook.secret.empty()) {
+      fail("HERALD_WEBHOOK_SECRET", "required in the environment when channels.webhook.provider is http");
+    }
+  }
+}
+
 }  // namespace
 
 Config load_config(const std::string& path, const Getenv& getenv) {
@@ -277,6 +385,7 @@ Config load_config(const std::string& path, const Getenv& getenv) {
   }
   c.pii_key = required_key(getenv, "HERALD_PII_KEY");
   c.token_key = required_key(getenv, "HERALD_TOKEN_KEY");
+  apply_channel_secrets(c, getenv);
   return c;
 }
 

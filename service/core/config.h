@@ -17,6 +17,28 @@ struct ConfigError : std::runtime_error {
   using runtime_error::runtime_error;
 };
 
+// twilio.*: the Twilio SMS and voice channels (docs/architecture.md, "Delivery: channels");
+// every key has a HERALD_TWILIO_... twin.
+struct TwilioSettings {
+  std::string base_url = "https://api.twilio.com";  // twilio.base_url: any Twilio-compatible API
+  std::string account_sid;                          // twilio.account_sid (AC...)
+  std::string sms_from;                             // twilio.sms_from (E.164)
+  std::string messaging_service_sid;  // twilio.messaging_service_sid (MG...), or sms_from
+  std::string voice_from;             // twilio.voice_from (E.164), for voice
+  int max_connections = 16;           // twilio.max_connections, 1..1024
+  int max_in_flight = 64;             // twilio.max_in_flight, 1..100000
+  int timeout_ms = 10'000;            // twilio.timeout_ms: one request, 100..600000
+  std::string auth_token;             // env HERALD_TWILIO_AUTH_TOKEN only
+};
+
+// webhook.*: the signed-JSON channel to a CRM / CCM; HERALD_WEBHOOK_... twins.
+struct WebhookSettings {
+  std::string url;           // webhook.url (http:// or https://)
+  int max_connections = 8;   // webhook.max_connections, 1..1024
+  int timeout_ms = 10'000;   // webhook.timeout_ms, 100..600000
+  std::string secret;        // env HERALD_WEBHOOK_SECRET only: the HMAC-SHA256 key
+};
+
 struct Config {
   std::string listen_host = "127.0.0.1";  // listen / HERALD_LISTEN ("host:port", port 0 allowed)
   uint16_t listen_port = 8080;
@@ -37,6 +59,11 @@ struct Config {
   std::string sandbox_dir = "var/sandbox";  // channels.sandbox_dir / HERALD_SANDBOX_DIR
   std::string public_url = "http://127.0.0.1:8080";  // fanout.public_url / HERALD_PUBLIC_URL
   int etr_threshold_min = 30;  // fanout.etr_threshold_min / HERALD_ETR_THRESHOLD_MIN
+  std::string sms_provider = "sandbox";      // channels.sms.provider: sandbox | twilio
+  std::string voice_provider = "sandbox";    // channels.voice.provider: sandbox | twilio
+  std::string webhook_provider = "sandbox";  // channels.webhook.provider: sandbox | http
+  TwilioSettings twilio;
+  WebhookSettings webhook;
 };
 
 using Getenv = std::function<const char*(const char*)>;

@@ -14,6 +14,7 @@
 #include "channels/sandbox.h"
 #include "service/api/services.h"
 #include "service/common/metrics.h"
+#include "service/daemon/outlets.h"
 #include "service/dispatch/dispatcher.h"
 #include "service/events/event_store.h"
 #include "service/fanout/planner.h"
@@ -106,11 +107,9 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
   // Fan-out and delivery run on threads of their own with their own Redis connections.
   std::vector<std::shared_ptr<channels::Channel>> outlets;
   try {
-    for (v1::Channel ch : {v1::SMS, v1::EMAIL, v1::VOICE, v1::WEBHOOK}) {
-      outlets.push_back(std::make_shared<channels::SandboxChannel>(config.sandbox_dir, ch));
-    }
+    outlets = build_outlets(config);
   } catch (const std::exception& e) {
-    spdlog::error("start-up: channels.sandbox_dir: {}", e.what());
+    spdlog::error("start-up: channels: {}", e.what());
     return 2;
   }
   fanout::PlannerOptions planner_options;

@@ -37,6 +37,10 @@ std::optional<std::string> TwilioRequest::form(std::string_view field) const {
   return json_at(line, "form." + std::string(field));
 }
 
+std::optional<std::string> TwilioRequest::get(std::string_view path) const {
+  return json_at(line, path);
+}
+
 TwilioPeer::TwilioPeer(TwilioPeerOptions options) : options_(std::move(options)) {
   std::string tmpl = "/tmp/herald-twilio-XXXXXX";
   if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("TwilioPeer: mkdtemp failed");
@@ -53,7 +57,9 @@ TwilioPeer::TwilioPeer(TwilioPeerOptions options) : options_(std::move(options))
                                    "--account-sid",
                                    options_.account_sid,
                                    "--auth-token",
-                                   options_.auth_token};
+                                   options_.auth_token,
+                                   "--webhook-secret",
+                                   options_.webhook_secret};
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -14,6 +14,7 @@ struct TwilioPeerOptions {
   std::string auth_token = "peer-auth-token";
   int lifetime_s = 300;  // the peer exits by itself after this, even if the test crashed
   bool log = true;       // record every request (off for throughput runs)
+  std::string webhook_secret;  // when set, /hook requests are checked for X-Herald-Signature
 };
 
 // One request the peer answered, as it logged it (tests/support/twilio_peer.py).
@@ -24,11 +25,13 @@ struct TwilioRequest {
   std::string sid;  // "SM…"/"CA…" when it answered 201
   long conn = 0;    // the peer's connection number: equal numbers shared one keep-alive connection
   std::optional<std::string> form(std::string_view field) const;  // a form field as sent
+  std::optional<std::string> get(std::string_view path) const;    // any member, e.g. "body"
 };
 
-// A stand-in for Twilio's REST API (python3 on PATH) on 127.0.0.1, owned by the test and
-// stopped by PID. Faults: set_mode() or the magic To numbers documented in twilio_peer.py.
-// Throws std::runtime_error when it does not start (a set-up failure).
+// A stand-in for Twilio's REST API and a CRM endpoint (/hook, for the webhook channel) on
+// 127.0.0.1 (python3 on PATH), owned by the test and stopped by PID. Faults: set_mode() or the
+// magic To numbers documented in twilio_peer.py. Throws std::runtime_error when it does not
+// start (a set-up failure).
 class TwilioPeer {
  public:
   explicit TwilioPeer(TwilioPeerOptions options = {});

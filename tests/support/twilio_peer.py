@@ -15,6 +15,9 @@ Faults, per test:
       zeroes the counters below.
   GET /_stats  {"requests", "connections", "concurrent_requests", "max_concurrent_requests",
                 "concurrent_connections", "max_concurrent_connections"}
+  POST /hook...  a CRM endpoint for Herald's webhook channel: records the body and the
+      X-Herald-* headers, with "signature_ok" when --webhook-secret is given (HMAC-SHA256 over
+      timestamp + "." + body), and answers 200 {"id": "crm-<n>"} or the fault's status.
   Magic To numbers (Twilio's test numbers where they exist):
       +15005550001 21211 invalid number      +15005550002 21612 cannot route
       +15005550003 21408 no geo permission   +15005550004 21610 unsubscribed
@@ -25,6 +28,8 @@ Faults, per test:
 import argparse
 import base64
 import email.utils
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -66,8 +71,10 @@ MAGIC = {
 
 
 class State:
-    def __init__(self, account_sid, auth_token, log_path):
+    def __init__(self, account_sid, auth_token, log_path, webhook_secret=""):
         self.lock = threading.Lock()
+        self.webhook_secret = webhook_secret
+        self.hooks = 0
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.log = open(log_path, "a", encoding="utf-8") if log_path else None
@@ -76,12 +83,13 @@ class State:
         self.reset_stats()
 
     def reset_stats(self):
+        # Live counts stay: connections open now will still close.
         self.requests = 0
         self.connections = 0
-        self.concurrent_requests = 0
-        self.max_concurrent_requests = 0
-        self.concurrent_connections = 0
-        self.max_concurrent_connections = 0
+        self.concurrent_requests = getattr(self, "concurrent_requests", 0)
+        self.max_concurrent_requests = self.concurrent_requests
+        self.concurrent_connections = getattr(self, "concurrent_connections", 0)
+        self.max_concurrent_connections = self.concurrent_connections
 
     def stats(self):
         return {
@@ -186,7 +194,10 @@ class Handler(BaseHTTPRequestHandler):
             st.concurrent_requests += 1
             st.max_concurrent_requests = max(st.max_concurrent_requests, st.concurrent_requests)
         try:
-            self.api(path, body)
+            if path.startswith("/hook"):
+                self.hook(path, body)
+            else:
+                self.api(path, body)
         finally:
             with st.lock:
                 st.concurrent_requests -= 1
@@ -215,7 +226,7 @@ class Handler(BaseHTTPRequestHandler):
         for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items():
             form[k] = v[0] if len(v) == 1 else v
         status, answer, headers = self.answer(path, form)
-        self.send_json(status, answer, headers)
+        # Logged before the reply goes out, so a client that has its reply finds the line.
         st.record({
             "time": started,
             "answered": time.time(),
@@ -227,6 +238,44 @@ class Handler(BaseHTTPRequestHandler):
             "status": status,
             "answer": answer,
         })
+        self.send_json(status, answer, headers)
+
+    def hook(self, path, body):
+        st = self.server.state
+        started = time.time()
+        fault = st.take_fault()
+        if fault.get("delay_ms"):
+            time.sleep(fault["delay_ms"] / 1000.0)
+        timestamp = self.headers.get("X-Herald-Timestamp", "")
+        signature = self.headers.get("X-Herald-Signature", "")
+        entry = {"time": started, "method": self.command, "path": path, "conn": self.conn_id,
+                 "content_type": self.headers.get("Content-Type", ""),
+                 "timestamp": timestamp, "signature": signature,
+                 "body": body.decode("utf-8", "replace")}
+        if st.webhook_secret:
+            mac = hmac.new(st.webhook_secret.encode(), timestamp.encode() + b"." + body,
+                           hashlib.sha256).hexdigest()
+            entry["signature_ok"] = hmac.compare_digest("sha256=" + mac, signature)
+        mode = fault["mode"]
+        headers = None
+        if mode == "429":
+            status, answer = 429, {"error": "slow down"}
+            headers = {"Retry-After": str(fault.get("retry_after", 1))}
+        elif mode == "500":
+            status, answer = 500, {"error": "internal"}
+        elif mode == "error":
+            status, answer = int(fault.get("status", 422)), {"error": "rejected"}
+        elif st.webhook_secret and not entry["signature_ok"]:
+            status, answer = 401, {"error": "bad signature"}
+        else:
+            with st.lock:
+                st.hooks += 1
+                n = st.hooks
+            status, answer = 200, {"id": "crm-%d" % n}
+        entry["status"] = status
+        entry["answer"] = answer
+        st.record(entry)
+        self.send_json(status, answer, headers)
 
     def authorized(self, account_sid):
         st = self.server.state
@@ -347,10 +396,11 @@ def main():
     ap.add_argument("--account-sid", default="AC" + "0" * 32)
     ap.add_argument("--auth-token", default="peer-auth-token")
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--webhook-secret", default="", help="verify X-Herald-Signature on /hook")
     args = ap.parse_args()
 
     server = Server(("127.0.0.1", args.port), Handler)
-    server.state = State(args.account_sid, args.auth_token, args.log)
+    server.state = State(args.account_sid, args.auth_token, args.log, args.webhook_secret)
     tmp = args.port_file + ".tmp"
     with open(tmp, "w") as f:
         f.write("%d\n" % server.server_address[1])
