@@ -127,6 +127,12 @@ void append_api_keys(Config& c, std::string_view key, std::string_view text) {
   c.api_keys.insert(c.api_keys.end(), keys->begin(), keys->end());
 }
 
+// An integer dispatch.* setting within [Lo, Hi].
+template <int DispatchSettings::*Field, int64_t Lo, int64_t Hi>
+void set_dispatch(Config& c, std::string_view key, std::string_view text) {
+  c.dispatch.*Field = static_cast<int>(parse_int(key, text, Lo, Hi));
+}
+
 using Apply = void (*)(Config&, std::string_view key, std::string_view text);
 
 struct Setting {
@@ -226,6 +232,39 @@ const Setting kSettings[] = {
      [](Config& c, std::string_view k, std::string_view t) {
        c.webhook.timeout_ms = static_cast<int>(parse_int(k, t, 100, 600'000));
      }},
+    {"dispatch.consumer", "HERALD_DISPATCH_CONSUMER",
+     [](Config& c, std::string_view k, std::string_view t) {
+       if (t.empty() || t.find_first_of(" /") != std::string_view::npos) {
+         fail(k, "expected a name without spaces or slashes, got " + quoted(t));
+       }
+       c.dispatch.consumer = std::string(t);
+     }},
+    {"dispatch.threads_per_channel", "HERALD_DISPATCH_THREADS_PER_CHANNEL",
+     set_dispatch<&DispatchSettings::threads_per_channel, 1, 64>},
+    {"dispatch.batch", "HERALD_DISPATCH_BATCH",
+     set_dispatch<&DispatchSettings::batch, 1, 1000>},
+    {"dispatch.claim_idle_ms", "HERALD_DISPATCH_CLAIM_IDLE_MS",
+     set_dispatch<&DispatchSettings::claim_idle_ms, 1000, 86'400'000>},
+    {"dispatch.max_attempts", "HERALD_DISPATCH_MAX_ATTEMPTS",
+     set_dispatch<&DispatchSettings::max_attempts, 1, 100>},
+    {"dispatch.max_age_s", "HERALD_DISPATCH_MAX_AGE_S",
+     set_dispatch<&DispatchSettings::max_age_s, 1, 7 * 86'400>},
+    {"dispatch.backoff_base_ms", "HERALD_DISPATCH_BACKOFF_BASE_MS",
+     set_dispatch<&DispatchSettings::backoff_base_ms, 1, 3'600'000>},
+    {"dispatch.backoff_cap_ms", "HERALD_DISPATCH_BACKOFF_CAP_MS",
+     set_dispatch<&DispatchSettings::backoff_cap_ms, 1, 86'400'000>},
+    {"dispatch.sms.rate_per_s", "HERALD_DISPATCH_SMS_RATE_PER_S",
+     set_dispatch<&DispatchSettings::sms_rate_per_s, 0, 100'000>},
+    {"dispatch.email.rate_per_s", "HERALD_DISPATCH_EMAIL_RATE_PER_S",
+     set_dispatch<&DispatchSettings::email_rate_per_s, 0, 100'000>},
+    {"dispatch.voice.rate_per_s", "HERALD_DISPATCH_VOICE_RATE_PER_S",
+     set_dispatch<&DispatchSettings::voice_rate_per_s, 0, 100'000>},
+    {"dispatch.webhook.rate_per_s", "HERALD_DISPATCH_WEBHOOK_RATE_PER_S",
+     set_dispatch<&DispatchSettings::webhook_rate_per_s, 0, 100'000>},
+    {"dispatch.voice.max_concurrent_calls", "HERALD_DISPATCH_VOICE_MAX_CONCURRENT_CALLS",
+     set_dispatch<&DispatchSettings::voice_max_concurrent_calls, 0, 100'000>},
+    {"dispatch.voice.call_ceiling_s", "HERALD_DISPATCH_VOICE_CALL_CEILING_S",
+     set_dispatch<&DispatchSettings::voice_call_ceiling_s, 10, 86'400>},
 };
 
 constexpr std::string_view kSections[] = {

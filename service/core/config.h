@@ -39,6 +39,24 @@ struct WebhookSettings {
   std::string secret;        // env HERALD_WEBHOOK_SECRET only: the HMAC-SHA256 key
 };
 
+// dispatch.*: the dispatcher (README "Dispatch settings"); every key has a HERALD_DISPATCH_... twin.
+struct DispatchSettings {
+  std::string consumer;        // dispatch.consumer: stable consumer name; empty: the host name
+  int threads_per_channel = 1;   // dispatch.threads_per_channel, 1..64
+  int batch = 64;                // dispatch.batch, 1..1000
+  int claim_idle_ms = 60'000;    // dispatch.claim_idle_ms: a dead process's entries after this
+  int max_attempts = 6;          // dispatch.max_attempts, 1..100
+  int max_age_s = 3600;          // dispatch.max_age_s: older messages are expired
+  int backoff_base_ms = 1000;    // dispatch.backoff_base_ms
+  int backoff_cap_ms = 300'000;  // dispatch.backoff_cap_ms
+  int sms_rate_per_s = 0;        // dispatch.<channel>.rate_per_s; 0: no limit
+  int email_rate_per_s = 0;
+  int voice_rate_per_s = 0;
+  int webhook_rate_per_s = 0;
+  int voice_max_concurrent_calls = 0;  // dispatch.voice.max_concurrent_calls; 0: no limit
+  int voice_call_ceiling_s = 900;      // dispatch.voice.call_ceiling_s
+};
+
 struct Config {
   std::string listen_host = "127.0.0.1";  // listen / HERALD_LISTEN ("host:port", port 0 allowed)
   uint16_t listen_port = 8080;
@@ -59,6 +77,7 @@ struct Config {
   std::string sandbox_dir = "var/sandbox";  // channels.sandbox_dir / HERALD_SANDBOX_DIR
   std::string public_url = "http://127.0.0.1:8080";  // fanout.public_url / HERALD_PUBLIC_URL
   int etr_threshold_min = 30;  // fanout.etr_threshold_min / HERALD_ETR_THRESHOLD_MIN
+  DispatchSettings dispatch;
   std::string sms_provider = "sandbox";      // channels.sms.provider: sandbox | twilio
   std::string voice_provider = "sandbox";    // channels.voice.provider: sandbox | twilio
   std::string webhook_provider = "sandbox";  // channels.webhook.provider: sandbox | http

@@ -118,8 +118,8 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
   planner_options.compose.manage_url = config.public_url + "/v1/customers";
   planner_options.compose.token_ttl_s = config.token_ttl_s;
   fanout::Planner planner(*endpoint, *sealer, *signer, *catalog, planner_options);
-  dispatch::DispatcherOptions dispatch_options;
-  dispatch_options.consumer = planner_options.consumer;
+  dispatch::DispatcherOptions dispatch_options =
+      dispatch::dispatcher_options(config.dispatch, &metrics);
   dispatch::Dispatcher dispatcher(*endpoint, *sealer, outlets, dispatch_options);
   planner.start();
   dispatcher.start();

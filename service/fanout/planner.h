@@ -51,6 +51,9 @@ class Planner {
     std::vector<int> premises;
     std::string deferred;  // the held entry this work re-plans, if any
     v1::Channel only = v1::CHANNEL_UNSPECIFIED;
+    // Set: `only` is a fallback after this channel failed (a dispatcher's deferred member with a
+    // fifth field): planned as if chosen for the kind, outside the daily cap.
+    v1::Channel fallback_from = v1::CHANNEL_UNSPECIFIED;
   };
   Status plan_revision(redis::Connection& conn, const std::string& event_id, uint32_t revision,
                        std::chrono::system_clock::time_point now);

@@ -24,6 +24,23 @@ std::string stop_key(v1::EventKind kind) {
   return fmt::format("stop:sms:{}", v1::EventKind_Name(kind));
 }
 
+// A fallback channel counts as chosen for the kind: the customer chose it for some kind.
+void choose_for_kind(v1::Customer& c, v1::EventKind kind, v1::Channel ch) {
+  auto* choice = c.mutable_preferences()->mutable_channels();
+  auto* list = kind == v1::OUTAGE                ? choice->mutable_outage()
+               : kind == v1::PLANNED_MAINTENANCE ? choice->mutable_planned_maintenance()
+                                                 : choice->mutable_boil_water_advisory();
+  list->Add(ch);
+}
+
+std::string queued_note(const v1::OutboundMessage& m) {
+  std::string note = m.etr_shown().empty() ? "" : "ETR " + m.etr_shown();
+  if (m.fallback_from() == v1::CHANNEL_UNSPECIFIED) return note;
+  return (note.empty() ? "" : note + "; ") +
+         fmt::format("fallback from {}", channels::channel_key(m.fallback_from()));
+}
+
+
 }  // namespace
 
 Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vector<Work>& work,
@@ -65,10 +82,12 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
       ++funnel["erased"];
       continue;
     }
+    const bool fallback = w.fallback_from != v1::CHANNEL_UNSPECIFIED;
+    if (fallback) choose_for_kind(*customers[i], event.kind(), w.only);
     const v1::Customer& c = *customers[i];
     CustomerState s;
     const auto& cap = (*caps)[cap_i++];
-    if (cap.type == redis::Reply::Type::kString) s.sent_today = std::stoi(cap.str);
+    if (cap.type == redis::Reply::Type::kString && !fallback) s.sent_today = std::stoi(cap.str);
     s.sms_stopped = (*got)[i * kPer + 4].integer == 1;
     if ((*got)[i * kPer + 5].integer == 1) s.sms_stopped_kinds.insert(event.kind());
     if (w.deferred.empty()) ++funnel["audience"];
@@ -93,17 +112,18 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
           ++funnel[name + ":failed"];
           continue;
         }
+        msg->set_fallback_from(w.fallback_from);
         tx.push_back(dispatch::enqueue_command(*msg));
         tx.push_back(redis::cmd("HSET", hist, fmt::format("{}:{}", w.num, static_cast<int>(ch)),
                                 encode_history_text(history_of(event))));
-        add_touchpoint(tx, w.num, c, event, ch, "queued", d,
-                       msg->etr_shown().empty() ? "" : "ETR " + msg->etr_shown(), now);
+        add_touchpoint(tx, w.num, c, event, ch, "queued", d, queued_note(*msg), now);
         ++funnel[name + ":queued"];
         queued_any = true;
       } else if (d.action == Action::kHold) {
         tx.push_back(redis::cmd(
             "ZADD", kDeferredKey, std::to_string(ms_of(d.due)),
-            fmt::format("{}|{}|{}|{}", event.id(), event.revision(), static_cast<int>(ch), w.num)));
+            fmt::format("{}|{}|{}|{}", event.id(), event.revision(), static_cast<int>(ch), w.num) +
+                (fallback ? fmt::format("|{}", static_cast<int>(w.fallback_from)) : "")));
         add_touchpoint(tx, w.num, c, event, ch, "held", d, "", now);
         ++funnel[name + ":held"];
       } else {
@@ -111,7 +131,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
         ++funnel[fmt::format("{}:suppressed:{}", name, reason_name(d.reason))];
       }
     }
-    if (queued_any && counts_toward_cap(event)) {
+    if (queued_any && counts_toward_cap(event) && !fallback) {
       tx.push_back(redis::cmd("HINCRBY", "cap:" + days[i], std::to_string(w.num), "1"));
       tx.push_back(redis::cmd("EXPIRE", "cap:" + days[i], "172800"));
     }
@@ -146,10 +166,11 @@ Result<int> Planner::run_due(redis::Connection& conn, Clock::time_point now) {
       f.push_back(m.str.substr(start, bar - start));
     }
     f.push_back(m.str.substr(start));
-    if (f.size() != 4) continue;
+    if (f.size() != 4 && f.size() != 5) continue;  // a fifth field: a dispatcher's fallback
     Work w;
     w.num = std::stoull(f[3]);
     w.only = static_cast<v1::Channel>(std::stoi(f[2]));
+    if (f.size() == 5) w.fallback_from = static_cast<v1::Channel>(std::stoi(f[4]));
     w.deferred = m.str;
     groups[{f[0], static_cast<uint32_t>(std::stoul(f[1]))}].push_back(std::move(w));
   }

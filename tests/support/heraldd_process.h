@@ -17,6 +17,7 @@ namespace herald::testing {
 struct HeralddOptions {
   std::string redis_url;                                       // redis://127.0.0.1:PORT/0
   std::vector<std::pair<std::string, std::string>> extra_env;  // e.g. {"HERALD_IO_THREADS", "2"}
+  std::string pii_key;  // empty: a fresh one; processes sharing one Redis need the same key
 };
 
 // A real heraldd (HERALD_BINARY_DIR/service/heraldd) on 127.0.0.1, owned by the test: fresh

@@ -1,0 +1,47 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "channels/channel.h"
+#include "service/core/crypto.h"
+#include "service/dispatch/budget.h"
+#include "service/dispatch/queue.h"
+#include "service/dispatch/retry.h"
+#include "service/redis/connection.h"
+
+// One dispatcher round over the entries it took: drop what must not go, send the rest in one
+// send_batch, then write guards and settle everything in one transaction.
+namespace herald::dispatch {
+
+struct RoundContext {
+  redis::Connection& conn;
+  const core::Sealer& sealer;
+  channels::Channel& channel;
+  Budget& budget;
+  const RetryPolicy& retry;
+  std::mt19937_64& rng;
+};
+
+// What a round came to, by funnel outcome ("sent", "retried", "failed", "expired", "stale").
+struct Tally {
+  std::map<std::string, uint64_t> outcomes;
+  uint64_t malformed = 0;  // entries holding no message, acked and dropped
+  uint64_t guarded = 0;    // settled as sent from their guard, without a send
+  uint64_t fallbacks = 0;  // next channels handed to the planner
+  uint64_t put_back = 0;   // voice calls not admitted, back in the retry set
+};
+
+// An Error means Redis failed before everything was settled: the caller drops the connection
+// and whatever was not acked is claimed again after the idle timeout (sent ones hold a guard).
+Result<Tally> run_round(RoundContext& ctx, const std::vector<Entry>& entries,
+                        SysClock::time_point now);
+
+// "sg:{<message id>}": the provider's id of a message that was sent.
+std::string guard_key(std::string_view message_id);
+
+}  // namespace herald::dispatch
