@@ -30,12 +30,14 @@ void add_health_routes(http::Router& router, Services& services);
 void add_customer_routes(http::Router& router, Services& services);
 void add_import_routes(http::Router& router, Services& services);
 void add_event_routes(http::Router& router, Services& services);
+void add_callback_routes(http::Router& router, Services& services);
 
 inline void add_all_routes(http::Router& router, Services& services) {
   add_health_routes(router, services);
   add_customer_routes(router, services);
   add_import_routes(router, services);
   add_event_routes(router, services);
+  add_callback_routes(router, services);
 }
 
 }  // namespace herald::api

@@ -178,6 +178,10 @@ const Setting kSettings[] = {
     {"templates.dir", "HERALD_TEMPLATES_DIR", set_templates_dir},
     {"channels.sandbox_dir", "HERALD_SANDBOX_DIR", set_sandbox_dir},
     {"fanout.public_url", "HERALD_PUBLIC_URL", set_public_url},
+    {"callbacks.horizon_days", "HERALD_CALLBACK_HORIZON_DAYS",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.callback_horizon_days = static_cast<int>(parse_int(k, t, 1, 366));
+     }},
     {"fanout.etr_threshold_min", "HERALD_ETR_THRESHOLD_MIN",
      [](Config& c, std::string_view k, std::string_view t) {
        c.etr_threshold_min = static_cast<int>(parse_int(k, t, 1, 24 * 60));

@@ -83,6 +83,7 @@ struct Config {
   std::string webhook_provider = "sandbox";  // channels.webhook.provider: sandbox | http
   TwilioSettings twilio;
   WebhookSettings webhook;
+  int callback_horizon_days = 14;  // callbacks.horizon_days / HERALD_CALLBACK_HORIZON_DAYS
 };
 
 using Getenv = std::function<const char*(const char*)>;

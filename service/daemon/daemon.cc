@@ -13,6 +13,7 @@
 
 #include "channels/sandbox.h"
 #include "service/api/services.h"
+#include "service/callbacks/worker.h"
 #include "service/common/metrics.h"
 #include "service/daemon/outlets.h"
 #include "service/dispatch/dispatcher.h"
@@ -123,6 +124,13 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
   dispatch::Dispatcher dispatcher(*endpoint, *sealer, outlets, dispatch_options);
   planner.start();
   dispatcher.start();
+  callbacks::DeskOptions desk_options;
+  desk_options.horizon_days = config.callback_horizon_days;
+  callbacks::Desk callback_desk(pool, customers, desk_options, wall_ms);
+  callbacks::WorkerOptions callback_options;
+  callback_options.consumer = planner_options.consumer;
+  callbacks::Worker callback_worker(callback_desk, pool, *sealer, *catalog, callback_options);
+  callback_worker.start(io);
   spdlog::info("fan-out started; sandbox channels write to {}", config.sandbox_dir);
 
   net::co_spawn(io, tune_redis(pool), net::detached);
@@ -131,6 +139,7 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
     if (ec) return;
     spdlog::info("signal {}: no new connections, finishing requests in flight", sig);
     server.stop();
+    callback_worker.stop();
   });
 
   std::vector<std::thread> threads;
