@@ -24,12 +24,16 @@ struct Services {
   Metrics& metrics;
   std::function<int64_t()> now_ms;  // injectable clock, milliseconds since the epoch
   events::EventStore& events;
+  const core::Sealer& sealer;  // opens complaint texts
 };
 
 void add_health_routes(http::Router& router, Services& services);
 void add_customer_routes(http::Router& router, Services& services);
 void add_import_routes(http::Router& router, Services& services);
 void add_event_routes(http::Router& router, Services& services);
+void add_journey_routes(http::Router& router, Services& services);
+void add_report_routes(http::Router& router, Services& services);
+void add_complaint_routes(http::Router& router, Services& services);
 void add_callback_routes(http::Router& router, Services& services);
 
 inline void add_all_routes(http::Router& router, Services& services) {
@@ -37,6 +41,9 @@ inline void add_all_routes(http::Router& router, Services& services) {
   add_customer_routes(router, services);
   add_import_routes(router, services);
   add_event_routes(router, services);
+  add_journey_routes(router, services);
+  add_report_routes(router, services);
+  add_complaint_routes(router, services);
   add_callback_routes(router, services);
 }
 

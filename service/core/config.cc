@@ -121,6 +121,23 @@ std::string nonempty(std::string_view key, std::string_view text) {
   return std::string(text);
 }
 
+// "a, b ,c" -> {"a", "b", "c"}; a keyword list must not be empty.
+std::vector<std::string> keyword_list(std::string_view key, std::string_view text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string_view::npos) comma = text.size();
+    std::string_view item = text.substr(start, comma - start);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) out.emplace_back(item);
+    start = comma + 1;
+  }
+  if (out.empty()) fail(key, "expected at least one keyword");
+  return out;
+}
+
 void append_api_keys(Config& c, std::string_view key, std::string_view text) {
   auto keys = parse_api_keys(text, key);
   if (!keys.ok()) throw ConfigError(keys.error().message);
@@ -185,6 +202,22 @@ const Setting kSettings[] = {
     {"fanout.etr_threshold_min", "HERALD_ETR_THRESHOLD_MIN",
      [](Config& c, std::string_view k, std::string_view t) {
        c.etr_threshold_min = static_cast<int>(parse_int(k, t, 1, 24 * 60));
+     }},
+    {"complaints.keywords_en", "HERALD_COMPLAINT_KEYWORDS_EN",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.complaint_keywords_en = keyword_list(k, t);
+     }},
+    {"complaints.keywords_es", "HERALD_COMPLAINT_KEYWORDS_ES",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.complaint_keywords_es = keyword_list(k, t);
+     }},
+    {"retention.touchpoint_days", "HERALD_RETENTION_DAYS",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.touchpoint_retention_days = static_cast<int>(parse_int(k, t, 1, 3650));
+     }},
+    {"retention.sweep_interval_s", "HERALD_RETENTION_SWEEP_S",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.retention_sweep_s = static_cast<int>(parse_int(k, t, 1, 86'400));
      }},
     {"channels.sms.provider", "HERALD_SMS_PROVIDER",
      [](Config& c, std::string_view k, std::string_view t) {
@@ -308,6 +341,12 @@ void apply_file_entry(Config& c, const std::string& path, const YAML::Node& valu
   }
   const Setting* setting = find_setting(path);
   if (setting == nullptr) fail(path, "unknown key");
+  if (value.IsSequence() && path.rfind("complaints.keywords_", 0) == 0) {
+    std::string joined;
+    for (const auto& item : value) joined += scalar(item, path) + ",";
+    setting->apply(c, path, joined);
+    return;
+  }
   setting->apply(c, path, scalar(value, path));
 }
 

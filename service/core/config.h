@@ -77,6 +77,12 @@ struct Config {
   std::string sandbox_dir = "var/sandbox";  // channels.sandbox_dir / HERALD_SANDBOX_DIR
   std::string public_url = "http://127.0.0.1:8080";  // fanout.public_url / HERALD_PUBLIC_URL
   int etr_threshold_min = 30;  // fanout.etr_threshold_min / HERALD_ETR_THRESHOLD_MIN
+  // complaints.keywords_en / _es (a list, or comma-separated in HERALD_COMPLAINT_KEYWORDS_EN /
+  // _ES); empty: the built-in lists of service/journey/keywords.cc.
+  std::vector<std::string> complaint_keywords_en;
+  std::vector<std::string> complaint_keywords_es;
+  int touchpoint_retention_days = 395;  // retention.touchpoint_days / HERALD_RETENTION_DAYS
+  int retention_sweep_s = 3600;         // retention.sweep_interval_s
   DispatchSettings dispatch;
   std::string sms_provider = "sandbox";      // channels.sms.provider: sandbox | twilio
   std::string voice_provider = "sandbox";    // channels.voice.provider: sandbox | twilio

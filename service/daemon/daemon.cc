@@ -20,6 +20,7 @@
 #include "service/events/event_store.h"
 #include "service/fanout/planner.h"
 #include "service/http/server.h"
+#include "service/journey/worker.h"
 #include "service/redis/pool.h"
 #include "service/store/customer_store.h"
 #include "templates/catalog.h"
@@ -82,7 +83,8 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
   store::CustomerStore customers(pool, *sealer);
   core::Authenticator auth(config.api_keys, *signer);
   events::EventStore events(pool);
-  api::Services services{config, pool, customers, auth, *signer, metrics, wall_ms, events};
+  api::Services services{config, pool, customers, auth, *signer, metrics, wall_ms, events,
+                         *sealer};
   http::Router router;
   api::add_all_routes(router, services);
 
@@ -122,8 +124,19 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
   dispatch::DispatcherOptions dispatch_options =
       dispatch::dispatcher_options(config.dispatch, &metrics);
   dispatch::Dispatcher dispatcher(*endpoint, *sealer, outlets, dispatch_options);
+  journey::WorkerOptions journey_options;
+  journey_options.consumer = planner_options.consumer;
+  journey_options.keywords = config.complaint_keywords_en.empty() ? journey::kDefaultKeywordsEn
+                                                                  : config.complaint_keywords_en;
+  const auto& es = config.complaint_keywords_es.empty() ? journey::kDefaultKeywordsEs
+                                                        : config.complaint_keywords_es;
+  journey_options.keywords.insert(journey_options.keywords.end(), es.begin(), es.end());
+  journey_options.retention_days = config.touchpoint_retention_days;
+  journey_options.sweep_interval = std::chrono::seconds(config.retention_sweep_s);
+  journey::Worker journey_worker(*endpoint, *sealer, metrics, journey_options);
   planner.start();
   dispatcher.start();
+  journey_worker.start();
   callbacks::DeskOptions desk_options;
   desk_options.horizon_days = config.callback_horizon_days;
   callbacks::Desk callback_desk(pool, customers, desk_options, wall_ms);
@@ -148,6 +161,7 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
   for (auto& t : threads) t.join();
   planner.stop();
   dispatcher.stop();
+  journey_worker.stop();
   pool.stop();
   spdlog::info("heraldd stopped");
   return 0;

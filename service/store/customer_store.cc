@@ -9,6 +9,7 @@
 #include "service/store/codec.h"
 #include "service/store/keys.h"
 #include "service/store/scripts.h"
+#include "service/store/touchpoints.h"
 
 namespace herald::store {
 namespace {
@@ -114,13 +115,33 @@ awaitable<Result<std::optional<v1::Customer>>> CustomerStore::get(std::string id
 }
 
 awaitable<Result<bool>> CustomerStore::erase(std::string id) {
+  std::optional<v1::Customer> before;
+  if (contacts_) {
+    auto found = co_await get(id);
+    if (!found.ok()) co_return std::move(found).take_error();
+    before = std::move(*found);
+  }
+  // The number is gone once the script has run; the touchpoints are found by it.
+  auto cid = co_await pool_.exec(redis::batch(redis::cmd("HGET", customer_id_key(id), id)));
+  if (!cid.ok()) co_return std::move(cid).take_error();
+  uint64_t num = 0;
+  const std::string& cur = cid->front().str;
+  std::from_chars(cur.data(), cur.data() + cur.size(), num);
   auto reply =
       co_await customer_batch_script().run(pool_, redis::cmd("0", "D", id, customer_id_key(id)));
   if (!reply.ok()) co_return std::move(reply).take_error();
   if (reply->elements.size() != 1) {
     co_return make_error(ErrorCode::kInternal, "unexpected reply from the customer script");
   }
-  co_return reply->elements[0].str == "D";
+  const bool erased = reply->elements[0].str == "D";
+  if (erased && before) {
+    if (auto s = co_await contacts_->erased(pool_, *before); !s.ok()) co_return s.error();
+  }
+  if (erased && num > 0) {
+    auto forgotten = co_await erase_touchpoints(pool_, num);
+    if (!forgotten.ok()) co_return std::move(forgotten).take_error();
+  }
+  co_return erased;
 }
 
 awaitable<Result<v1::Customer>> CustomerStore::update(std::string id,

@@ -1,14 +1,161 @@
 #include "service/store/touchpoints.h"
 
 #include <fmt/format.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "herald/v1/common.pb.h"
+#include "herald/v1/report.pb.h"
 
 namespace herald::store {
+namespace {
 
-std::string touchpoint_key(uint64_t num) { return fmt::format("tp:{{{:x}}}", num / 64); }
+using google::protobuf::util::TimeUtil;
+
+// KEYS: rpd, ttn, rp. ARGV: customer number, first-delivery second. A customer counts once
+// per event, at their first delivered message.
+constexpr std::string_view kFirstDeliveryLua = R"lua(
+if redis.call('SETBIT', KEYS[1], ARGV[1], 1) == 0 then
+  redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+  redis.call('HINCRBY', KEYS[3], 'notified', 1)
+end
+return 0)lua";
+
+// KEYS: tl:{n/64}. ARGV: customer number, field. A STOP that names no event counts against the
+// event that last messaged the customer, if any.
+constexpr std::string_view kOptOutLua = R"lua(
+local e = redis.call('HGET', KEYS[1], ARGV[1])
+if e then
+  local rp = 'rp:{' .. e .. '}'
+  redis.call('HINCRBY', rp, 'optouts', 1)
+  redis.call('HINCRBY', rp, ARGV[2], 1)
+end
+return 0)lua";
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+std::string journey_key(uint64_t num) { return fmt::format("tj:{{{}}}", num); }
+std::string event_touchpoints_key(std::string_view event_id) {
+  return fmt::format("te:{{{}}}", event_id.empty() ? kNoEvent : event_id);
+}
+std::string report_key(std::string_view event_id) { return fmt::format("rp:{{{}}}", event_id); }
+std::string delivered_bits_key(std::string_view event_id) {
+  return fmt::format("rpd:{{{}}}", event_id);
+}
+std::string time_to_notify_key(std::string_view event_id) {
+  return fmt::format("ttn:{{{}}}", event_id);
+}
+std::string last_event_key(uint64_t num) { return fmt::format("tl:{{{:x}}}", num / 64); }
+
+std::string channel_name(int channel) {
+  if (!v1::Channel_IsValid(channel) || channel == v1::CHANNEL_UNSPECIFIED) return "none";
+  return lower(v1::Channel_Name(static_cast<v1::Channel>(channel)));
+}
+
+bool is_opt_out(std::string_view keyword) {
+  const std::string k = lower(keyword);
+  if (k == "stop" || k.rfind("stop ", 0) == 0) return true;
+  for (std::string_view w : {"stopall", "unsubscribe", "cancel", "end", "quit"}) {
+    if (k == w) return true;
+  }
+  return false;
+}
 
 void append_touchpoint(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp) {
-  out.push_back(redis::cmd("XADD", touchpoint_key(num), "*", "c", std::to_string(num), "t",
-                    tp.SerializeAsString()));
+  v1::Touchpoint stored = tp;
+  stored.clear_customer_id();  // implied by the key, and absent from the anonymous copies
+  stored.clear_id();
+  const std::string bytes = stored.SerializeAsString();
+  const std::string n = std::to_string(num);
+  const std::string_view event = tp.event_id().empty() ? kNoEvent : std::string_view(tp.event_id());
+  const int64_t at_ms = TimeUtil::TimestampToMilliseconds(tp.at());
+  out.push_back(redis::cmd("XADD", journey_key(num), "*", "t", bytes));
+  out.push_back(redis::cmd("XADD", event_touchpoints_key(event), "*", "n", n, "t", bytes));
+  out.push_back(redis::cmd("ZADD", kTouchedEventsKey, "GT", std::to_string(at_ms), event));
+
+  const std::string ch = channel_name(tp.channel());
+  const bool has_event = !tp.event_id().empty();
+  switch (tp.kind()) {
+    case v1::DECISION:
+    case v1::SEND:
+      if (has_event && (tp.kind() == v1::SEND || tp.status() == "queued")) {
+        out.push_back(redis::cmd("HSET", last_event_key(num), n, tp.event_id()));
+      }
+      break;
+    case v1::DELIVERY: {
+      if (!has_event) break;
+      const std::string status = lower(tp.status());
+      out.push_back(redis::cmd("HINCRBY", report_key(event), ch + ":delivery:" + status, "1"));
+      if (status == "delivered") {
+        out.push_back(redis::cmd("EVAL", kFirstDeliveryLua, "3", delivered_bits_key(event),
+                                 time_to_notify_key(event), report_key(event), n,
+                                 std::to_string(at_ms / 1000)));
+      }
+      break;
+    }
+    case v1::REPLY: {
+      std::string keyword = tp.status();
+      std::transform(keyword.begin(), keyword.end(), keyword.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+      if (has_event) {
+        out.push_back(redis::cmd("HINCRBY", report_key(event), ch + ":reply:" + keyword, "1"));
+      }
+      if (!is_opt_out(keyword)) break;
+      if (has_event) {
+        out.push_back(redis::cmd("HINCRBY", report_key(event), "optouts", "1"));
+        out.push_back(redis::cmd("HINCRBY", report_key(event), ch + ":optouts", "1"));
+      } else {
+        out.push_back(redis::cmd("EVAL", kOptOutLua, "1", last_event_key(num), n, ch + ":optouts"));
+      }
+      break;
+    }
+    case v1::COMPLAINT:
+      if (has_event && tp.status() == "open") out.push_back(redis::cmd("HINCRBY", report_key(event), "complaints", "1"));
+      break;
+    default:
+      break;
+  }
+}
+
+awaitable<Status> erase_touchpoints(redis::Pool& pool, uint64_t num) {
+  const std::string key = journey_key(num);
+  auto read = co_await pool.exec(redis::batch(redis::cmd("XRANGE", key, "-", "+")));
+  if (!read.ok()) co_return std::move(read).take_error();
+  std::vector<std::string> complaint_ids;
+  for (const auto& item : read->front().elements) {
+    if (item.elements.size() < 2 || item.elements[1].elements.size() < 2) continue;
+    v1::Touchpoint tp;
+    if (tp.ParseFromString(item.elements[1].elements[1].str) && tp.kind() == v1::COMPLAINT &&
+        tp.status() == "open") {
+      complaint_ids.push_back(tp.detail());
+    }
+  }
+  redis::Batch writes = redis::batch(redis::cmd("DEL", key),
+                                     redis::cmd("HDEL", last_event_key(num), std::to_string(num)));
+  if (!complaint_ids.empty()) {
+    redis::Command get = redis::cmd("HMGET", kComplaintsKey);
+    for (const auto& id : complaint_ids) get.push_back(id);
+    auto got = co_await pool.exec(redis::batch(std::move(get)));
+    if (!got.ok()) co_return std::move(got).take_error();
+    for (const auto& r : got->front().elements) {
+      v1::Complaint c;
+      if (r.type != redis::Reply::Type::kString || !c.ParseFromString(r.str)) continue;
+      c.clear_sealed_text();
+      c.clear_note();
+      writes.push_back(redis::cmd("HSET", kComplaintsKey, c.id(), c.SerializeAsString()));
+    }
+  }
+  auto done = co_await pool.exec(std::move(writes));
+  if (!done.ok()) co_return std::move(done).take_error();
+  co_return ok_status();
 }
 
 }  // namespace herald::store

@@ -45,6 +45,7 @@ class HeralddProcess {
   const std::string& agent_key() const { return agent_key_; }
   const std::string& analyst_key() const { return analyst_key_; }
   const std::string& token_key() const { return token_key_; }  // HERALD_TOKEN_KEY, for forging
+  const std::string& pii_key() const { return pii_key_; }  // HERALD_PII_KEY, to seal test input
 
  private:
   void launch(int port);  // throws unless ready within the start timeout

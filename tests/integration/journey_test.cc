@@ -1,0 +1,163 @@
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include "service/journey/stream_id.h"
+#include "tests/support/journey_fixture.h"
+
+namespace herald::testing {
+namespace {
+
+// The ids of a journey or search page, in order ("touchpoints[i].id").
+std::vector<std::string> ids_of(const std::string& body) {
+  std::vector<std::string> out;
+  for (int i = 0;; ++i) {
+    auto id = json_at(body, "touchpoints[" + std::to_string(i) + "].id");
+    if (!id) return out;
+    out.push_back(*id);
+  }
+}
+
+size_t count_of(const std::string& body, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = body.find(needle); at != std::string::npos; at = body.find(needle, at + 1)) ++n;
+  return n;
+}
+
+class Journey : public JourneyFixture {
+ protected:
+  // A preference change, then an outage raised, moved and restored, with each SMS delivered
+  // and an OUT reply: the lifecycle every journey test reads.
+  void run_outage() {
+    put_customer("C-A", "F-1", R"(["SMS","EMAIL"])");
+    put_customer("C-B", "F-1", R"(["SMS"])");
+    auto patch = http_->request("PATCH", "/v1/customers/C-A/preferences", R"({"maxPerDay":9})",
+                                bearer(heraldd_->admin_key()));
+    ASSERT_EQ(patch.status, 200) << patch.body;
+    post_event("/v1/events", R"({"id":"OUT-1","kind":"OUTAGE","stage":"DETECTED",)"
+                             R"("severity":"EMERGENCY","area":{"feeders":["F-1"]},)"
+                             R"("estimatedRestoration":"2030-01-01T18:00:00Z"})");
+    ASSERT_EQ(await_sent("sms.jsonl", "C-A", 1).size(), 1u) << heraldd_->log();
+    append("C-A", delivery("OUT-1", v1::SMS, "delivered"));
+    post_event("/v1/events/OUT-1/updates",
+               R"({"stage":"UPDATED","estimatedRestoration":"2030-01-01T21:00:00Z"})");
+    ASSERT_EQ(await_sent("sms.jsonl", "C-A", 2).size(), 2u) << heraldd_->log();
+    append("C-A", delivery("OUT-1", v1::SMS, "delivered"));
+    post_event("/v1/events/OUT-1/updates", R"({"stage":"RESTORED"})");
+    ASSERT_EQ(await_sent("sms.jsonl", "C-A", 3).size(), 3u) << heraldd_->log();
+    ASSERT_EQ(await_sent("email.jsonl", "C-A", 3).size(), 3u) << heraldd_->log();
+    append("C-A", delivery("OUT-1", v1::SMS, "delivered"));
+    append("C-A", reply("OUT-1", "OUT"));
+  }
+};
+
+TEST_F(Journey, AnOutageLifecycleReadsInOrderWithWhatTheCustomerWasTold) {
+  run_outage();
+  auto r = get("/v1/customers/C-A/journey", heraldd_->agent_key());
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto ids = ids_of(r.body);
+  ASSERT_GE(ids.size(), 11u) << r.body;  // 1 preference, 6 decisions, 3 deliveries, 1 reply
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end(), [](const auto& a, const auto& b) {
+    return *journey::StreamId::parse(a) < *journey::StreamId::parse(b);
+  })) << "time order";
+  EXPECT_EQ(json_at(r.body, "touchpoints[0].kind"), "PREFERENCE_CHANGE") << r.body;
+  EXPECT_NE(json_at(r.body, "touchpoints[0].detail")->find("\"maxPerDay\":9"), std::string::npos);
+  EXPECT_NE(r.body.find("ETR "), std::string::npos) << "the ETR the message gave: " << r.body;
+  EXPECT_NE(r.body.find("9:00"), std::string::npos) << "the moved ETR (21:00 UTC): " << r.body;
+  EXPECT_EQ(json_at(r.body, "touchpoints[" + std::to_string(ids.size() - 1) + "].status"), "OUT");
+
+  auto email = get("/v1/customers/C-A/journey?channel=EMAIL", heraldd_->agent_key());
+  EXPECT_EQ(count_of(email.body, R"("channel":"EMAIL")"), ids_of(email.body).size());
+  EXPECT_EQ(ids_of(email.body).size(), 3u) << email.body;
+  auto deliveries = get("/v1/customers/C-A/journey?kind=DELIVERY&event=OUT-1",
+                        heraldd_->analyst_key());
+  EXPECT_EQ(ids_of(deliveries.body).size(), 3u) << deliveries.body;
+  auto of_event = get("/v1/customers/C-A/journey?event=OUT-1", heraldd_->agent_key());
+  EXPECT_EQ(ids_of(of_event.body).size(), ids.size() - 1) << "all but the preference change";
+
+  // since/until cut on time: nothing after the last entry, everything from the start.
+  auto future = get("/v1/customers/C-A/journey?since=2099-01-01T00:00:00Z", heraldd_->agent_key());
+  EXPECT_TRUE(ids_of(future.body).empty()) << future.body;
+  auto past = get("/v1/customers/C-A/journey?until=2000-01-01T00:00:00Z", heraldd_->agent_key());
+  EXPECT_TRUE(ids_of(past.body).empty()) << past.body;
+  auto bad = get("/v1/customers/C-A/journey?kind=HUG", heraldd_->agent_key());
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(json_at(bad.body, "error.field"), "kind");
+}
+
+TEST_F(Journey, PagesFollowTheCursorWithoutGapsOrRepeats) {
+  put_customer("C-P", "F-9", R"(["SMS"])");
+  for (int i = 0; i < 25; ++i) append("C-P", reply("", i % 2 ? "HELP" : "STATUS"));
+  auto all = ids_of(get("/v1/customers/C-P/journey?limit=1000", heraldd_->agent_key()).body);
+  ASSERT_EQ(all.size(), 25u);
+  std::vector<std::string> paged;
+  std::string cursor;
+  int pages = 0;
+  do {
+    auto r = get("/v1/customers/C-P/journey?limit=10" + (cursor.empty() ? "" : "&cursor=" + cursor),
+                 heraldd_->agent_key());
+    ASSERT_EQ(r.status, 200) << r.body;
+    for (auto& id : ids_of(r.body)) paged.push_back(id);
+    cursor = json_at(r.body, "nextCursor").value_or("");
+    ASSERT_LT(++pages, 6);
+  } while (!cursor.empty());
+  EXPECT_EQ(paged, all);
+  auto help = get("/v1/customers/C-P/journey?status=help&limit=5", heraldd_->agent_key());
+  EXPECT_EQ(ids_of(help.body).size(), 5u);
+}
+
+TEST_F(Journey, EachRoleSeesWhatItMay) {
+  put_customer("C-A", "F-1", R"(["SMS"])");
+  put_customer("C-B", "F-1", R"(["SMS"])");
+  append("C-A", reply("", "HELP"));
+  auto agent = get("/v1/customers/C-A/journey", heraldd_->agent_key());
+  ASSERT_EQ(agent.status, 200) << agent.body;
+  EXPECT_EQ(json_at(agent.body, "customer.phone"), "+12014316859");
+  EXPECT_EQ(json_at(agent.body, "customer.name"), "Grace Hopper");
+  auto analyst = get("/v1/customers/C-A/journey", heraldd_->analyst_key());
+  ASSERT_EQ(analyst.status, 200) << analyst.body;
+  EXPECT_EQ(json_at(analyst.body, "customer.id"), "C-A");
+  EXPECT_EQ(analyst.body.find("2014316859"), std::string::npos) << analyst.body;
+  EXPECT_EQ(analyst.body.find("Grace"), std::string::npos) << analyst.body;
+  EXPECT_EQ(analyst.body.find("grace@"), std::string::npos) << analyst.body;
+  const std::string token = token_for("C-A");
+  EXPECT_EQ(get("/v1/customers/C-A/journey", token).status, 200);
+  EXPECT_EQ(get("/v1/customers/C-B/journey", token).status, 403);
+  EXPECT_EQ(get("/v1/customers/C-A/journey", heraldd_->operator_key()).status, 403);
+  EXPECT_EQ(get("/v1/customers/C-A/journey", "nonsense").status, 401);
+  EXPECT_EQ(get("/v1/customers/C-Z/journey", heraldd_->agent_key()).status, 404);
+  EXPECT_EQ(get("/v1/touchpoints", token).status, 403);
+}
+
+TEST_F(Journey, SearchFindsTouchpointsAcrossCustomers) {
+  run_outage();
+  auto queued = get("/v1/touchpoints?event=OUT-1&status=queued&channel=SMS&limit=1000",
+                    heraldd_->analyst_key());
+  ASSERT_EQ(queued.status, 200) << queued.body;
+  // C-A: three milestones; C-B: three as well (MILESTONES cadence, SMS).
+  EXPECT_EQ(ids_of(queued.body).size(), 6u) << queued.body;
+  EXPECT_EQ(count_of(queued.body, R"("customerId":"C-A")"), 3u);
+  EXPECT_EQ(count_of(queued.body, R"("customerId":"C-B")"), 3u);
+  EXPECT_EQ(queued.body.find("2014316859"), std::string::npos);
+
+  // Without an event: every event touched is merged, pages of 4 cover the whole set.
+  std::set<std::string> seen;
+  std::string cursor;
+  for (int pages = 0; pages < 10; ++pages) {
+    auto r = get("/v1/touchpoints?kind=DELIVERY&limit=2" +
+                     (cursor.empty() ? "" : "&cursor=" + cursor),
+                 heraldd_->agent_key());
+    ASSERT_EQ(r.status, 200) << r.body;
+    for (auto& id : ids_of(r.body)) EXPECT_TRUE(seen.insert(id).second) << "repeated " << id;
+    cursor = json_at(r.body, "nextCursor").value_or("");
+    if (cursor.empty()) break;
+  }
+  EXPECT_EQ(seen.size(), 3u);
+  auto prefs = get("/v1/touchpoints?kind=PREFERENCE_CHANGE", heraldd_->agent_key());
+  EXPECT_EQ(json_at(prefs.body, "touchpoints[0].customerId"), "C-A") << prefs.body;
+}
+
+}  // namespace
+}  // namespace herald::testing

@@ -1,0 +1,67 @@
+#include <gtest/gtest.h>
+
+#include "tests/support/journey_fixture.h"
+
+namespace herald::testing {
+namespace {
+
+class Reports : public JourneyFixture {};
+
+TEST_F(Reports, AnEventReportAddsUpWhatHappened) {
+  put_customer("C-A", "F-1", R"(["SMS"])");
+  put_customer("C-B", "F-1", R"(["SMS"])");
+  put_customer("C-C", "F-1", R"(["SMS","EMAIL"])");
+  put_customer("C-X", "F-2", R"(["SMS"])");
+  post_event("/v1/events", R"({"id":"OUT-7","kind":"OUTAGE","stage":"DETECTED",)"
+                           R"("severity":"EMERGENCY","area":{"feeders":["F-1"]}})");
+  for (const char* id : {"C-A", "C-B", "C-C"}) {
+    ASSERT_EQ(await_sent("sms.jsonl", id, 1).size(), 1u) << heraldd_->log();
+  }
+  append("C-A", delivery("OUT-7", v1::SMS, "delivered"));
+  append("C-A", delivery("OUT-7", v1::SMS, "delivered"));  // a second message: counted once
+  append("C-B", delivery("OUT-7", v1::SMS, "delivered"));
+  append("C-C", delivery("OUT-7", v1::SMS, "undelivered"));
+  append("C-B", reply("", "STOP"));  // no event named: counted against the one that messaged
+  append("C-X", reply("", "STOP"));  // never messaged: no event's opt-out
+  auto conn = redis::Connection::connect(redis_->endpoint(), std::chrono::seconds(2));
+  ASSERT_TRUE(conn.ok());
+  ASSERT_TRUE(conn->command(redis::cmd("SADD", "out:{OUT-7}", "P-A")).ok());
+  ASSERT_TRUE(conn->command(redis::cmd("HINCRBY", "sv:{OUT-7}", "5", "2")).ok());
+  ASSERT_TRUE(conn->command(redis::cmd("HINCRBY", "sv:{OUT-7}", "2", "1")).ok());
+
+  auto r = get("/v1/reports/events/OUT-7", heraldd_->analyst_key());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json_at(r.body, "audience"), "3") << r.body;
+  EXPECT_EQ(json_at(r.body, "channels[0].channel"), "SMS");
+  EXPECT_EQ(json_at(r.body, "channels[0].queued"), "3");
+  EXPECT_EQ(json_at(r.body, "channels[0].sent"), "3");
+  EXPECT_EQ(json_at(r.body, "channels[0].delivered"), "3");
+  EXPECT_EQ(json_at(r.body, "channels[0].undelivered"), "1");
+  EXPECT_EQ(json_at(r.body, "channels[0].deliveryRate"), "1");
+  EXPECT_EQ(json_at(r.body, "channels[1].channel"), "EMAIL");
+  EXPECT_EQ(json_at(r.body, "timeToNotify.customers"), "2") << "C-A once, C-B; C-C never";
+  EXPECT_TRUE(json_at(r.body, "timeToNotify.p99S").has_value() ||
+              json_at(r.body, "timeToNotify.customers") == "2");
+  EXPECT_EQ(json_at(r.body, "optOuts"), "1");
+  EXPECT_EQ(json_at(r.body, "outReportsAfterRestoration"), "1");
+  EXPECT_EQ(json_at(r.body, "survey.responses"), "3");
+  EXPECT_EQ(json_at(r.body, "survey.satisfiedShare"), "0.6666666666666666");
+
+  EXPECT_EQ(get("/v1/reports/events/OUT-7", heraldd_->operator_key()).status, 200);
+  EXPECT_EQ(get("/v1/reports/events/OUT-7", heraldd_->agent_key()).status, 403);
+  EXPECT_EQ(get("/v1/reports/events/NOPE", heraldd_->analyst_key()).status, 404);
+
+  auto sum = get("/v1/reports/summary?since=2000-01-01T00:00:00Z", heraldd_->analyst_key());
+  ASSERT_EQ(sum.status, 200) << sum.body;
+  EXPECT_EQ(json_at(sum.body, "events"), "1") << sum.body;
+  EXPECT_EQ(json_at(sum.body, "kinds[0].kind"), "OUTAGE");
+  EXPECT_EQ(json_at(sum.body, "kinds[0].channels[0].delivered"), "3");
+  EXPECT_EQ(json_at(sum.body, "kinds[0].timeToNotify.customers"), "2");
+  EXPECT_EQ(json_at(sum.body, "channels[0].sent"), "3");
+  auto later = get("/v1/reports/summary?since=2099-01-01T00:00:00Z", heraldd_->analyst_key());
+  EXPECT_EQ(json_at(later.body, "events").value_or("0"), "0") << later.body;
+  EXPECT_EQ(get("/v1/reports/summary?since=soon", heraldd_->analyst_key()).status, 400);
+}
+
+}  // namespace
+}  // namespace herald::testing

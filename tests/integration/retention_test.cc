@@ -1,0 +1,87 @@
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "service/journey/retention.h"
+#include "service/store/touchpoints.h"
+#include "tests/support/journey_fixture.h"
+
+namespace herald::testing {
+namespace {
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+class Retention : public JourneyFixture {
+ protected:
+  redis::Connection conn() {
+    auto c = redis::Connection::connect(redis_->endpoint(), std::chrono::seconds(2));
+    if (!c.ok()) throw std::runtime_error(c.error().message);
+    return std::move(*c);
+  }
+  long long xlen(const std::string& key) {
+    return conn().command(redis::cmd("XLEN", key))->integer;
+  }
+};
+
+TEST_F(Retention, TouchpointsPastTheCutoffAreTrimmedAndReportsStay) {
+  put_customer("C-A", "F-1", R"(["SMS"])");
+  put_customer("C-B", "F-1", R"(["SMS"])");
+  append("C-A", delivery("OUT-OLD", v1::SMS, "delivered"));
+  append("C-A", reply("", "HELP"));
+  append("C-B", delivery("OUT-OLD", v1::SMS, "delivered"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const int64_t cutoff = now_ms();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  append("C-A", reply("", "STATUS"));
+
+  auto c = conn();
+  auto removed = journey::trim_touchpoints(c, cutoff);
+  ASSERT_TRUE(removed.ok()) << removed.error().message;
+  EXPECT_EQ(*removed, 6) << "3 journey entries and their 3 search copies";
+  auto journey = get("/v1/customers/C-A/journey", heraldd_->agent_key());
+  EXPECT_EQ(json_at(journey.body, "touchpoints[0].status"), "STATUS") << journey.body;
+  EXPECT_FALSE(json_at(journey.body, "touchpoints[1].id"));
+  EXPECT_EQ(xlen(store::journey_key(number_of("C-B"))), 0);
+  EXPECT_EQ(conn().command(redis::cmd("EXISTS", store::journey_key(number_of("C-B"))))->integer, 0)
+      << "an emptied journey is deleted";
+  // The event itself was never raised here, so its counters are read directly.
+  auto counters = conn().command(redis::cmd("HGET", store::report_key("OUT-OLD"), "notified"));
+  EXPECT_EQ(counters->str, "2") << "report counters outlive the touchpoints";
+}
+
+TEST_F(Retention, ErasureAnonymisesTouchpointsAndKeepsReportsWhole) {
+  put_customer("C-A", "F-1", R"(["SMS"])");
+  put_customer("C-B", "F-1", R"(["SMS"])");
+  post_event("/v1/events", R"({"id":"OUT-9","kind":"OUTAGE","stage":"DETECTED",)"
+                           R"("severity":"EMERGENCY","area":{"feeders":["F-1"]}})");
+  ASSERT_EQ(await_sent("sms.jsonl", "C-A", 1).size(), 1u) << heraldd_->log();
+  ASSERT_EQ(await_sent("sms.jsonl", "C-B", 1).size(), 1u) << heraldd_->log();
+  append("C-A", delivery("OUT-9", v1::SMS, "delivered"));
+  append("C-B", delivery("OUT-9", v1::SMS, "delivered"));
+  const uint64_t n = number_of("C-A");
+  auto before = get("/v1/reports/events/OUT-9", heraldd_->analyst_key());
+  ASSERT_EQ(before.status, 200);
+
+  auto del = http_->request("DELETE", "/v1/customers/C-A", "", bearer(heraldd_->admin_key()));
+  ASSERT_EQ(del.status, 204) << del.body;
+  EXPECT_EQ(get("/v1/customers/C-A/journey", heraldd_->agent_key()).status, 404);
+  EXPECT_EQ(conn().command(redis::cmd("EXISTS", store::journey_key(n)))->integer, 0);
+
+  auto search = get("/v1/touchpoints?event=OUT-9&kind=DELIVERY", heraldd_->agent_key());
+  ASSERT_EQ(search.status, 200) << search.body;
+  EXPECT_EQ(search.body.find("C-A"), std::string::npos) << search.body;
+  EXPECT_NE(search.body.find("anon-"), std::string::npos) << search.body;
+  EXPECT_NE(search.body.find("C-B"), std::string::npos) << search.body;
+  auto after = get("/v1/reports/events/OUT-9", heraldd_->analyst_key());
+  EXPECT_EQ(json_at(after.body, "timeToNotify.customers"), "2") << after.body;
+  EXPECT_EQ(json_at(after.body, "channels[0].delivered"),
+            json_at(before.body, "channels[0].delivered"));
+}
+
+}  // namespace
+}  // namespace herald::testing
