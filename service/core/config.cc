@@ -203,6 +203,14 @@ const Setting kSettings[] = {
      [](Config& c, std::string_view k, std::string_view t) {
        c.etr_threshold_min = static_cast<int>(parse_int(k, t, 1, 24 * 60));
      }},
+    {"fanout.reminder_lead_min", "HERALD_REMINDER_LEAD_MIN",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.reminder_lead_min = static_cast<int>(parse_int(k, t, 1, 30 * 24 * 60));
+     }},
+    {"fanout.planner_lanes", "HERALD_PLANNER_LANES",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.planner_lanes = static_cast<int>(parse_int(k, t, 1, 16));
+     }},
     {"complaints.keywords_en", "HERALD_COMPLAINT_KEYWORDS_EN",
      [](Config& c, std::string_view k, std::string_view t) {
        c.complaint_keywords_en = keyword_list(k, t);

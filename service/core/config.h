@@ -77,6 +77,8 @@ struct Config {
   std::string sandbox_dir = "var/sandbox";  // channels.sandbox_dir / HERALD_SANDBOX_DIR
   std::string public_url = "http://127.0.0.1:8080";  // fanout.public_url / HERALD_PUBLIC_URL
   int etr_threshold_min = 30;  // fanout.etr_threshold_min / HERALD_ETR_THRESHOLD_MIN
+  int reminder_lead_min = 1440;  // fanout.reminder_lead_min / HERALD_REMINDER_LEAD_MIN
+  int planner_lanes = 2;         // fanout.planner_lanes / HERALD_PLANNER_LANES, 1..16
   // complaints.keywords_en / _es (a list, or comma-separated in HERALD_COMPLAINT_KEYWORDS_EN /
   // _ES); empty: the built-in lists of service/journey/keywords.cc.
   std::vector<std::string> complaint_keywords_en;

@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
 
 #include "channels/channel.h"
@@ -40,6 +41,14 @@ std::string queued_note(const v1::OutboundMessage& m) {
          fmt::format("fallback from {}", channels::channel_key(m.fallback_from()));
 }
 
+
+// Fields from `from` on are short digit strings, so the std::sto* below cannot throw.
+bool all_digits(const std::vector<std::string>& f, size_t from) {
+  return std::all_of(f.begin() + static_cast<long>(from), f.end(), [](const std::string& x) {
+    return !x.empty() && x.size() < 19 &&
+           std::all_of(x.begin(), x.end(), [](char c) { return c >= '0' && c <= '9'; });
+  });
+}
 
 }  // namespace
 
@@ -159,6 +168,7 @@ Result<int> Planner::run_due(redis::Connection& conn, Clock::time_point now) {
   if (!due.ok()) return std::move(due).take_error();
   // Members "<event>|<revision>|<channel>|<customer number>", grouped by event revision.
   std::map<std::pair<std::string, uint32_t>, std::vector<Work>> groups;
+  std::vector<std::string> unreadable;  // would block the LIMIT window forever
   for (const auto& m : due->elements) {
     std::vector<std::string> f;
     size_t start = 0;
@@ -166,7 +176,11 @@ Result<int> Planner::run_due(redis::Connection& conn, Clock::time_point now) {
       f.push_back(m.str.substr(start, bar - start));
     }
     f.push_back(m.str.substr(start));
-    if (f.size() != 4 && f.size() != 5) continue;  // a fifth field: a dispatcher's fallback
+    // A fifth field: a dispatcher's fallback.
+    if ((f.size() != 4 && f.size() != 5) || !all_digits(f, 1) || f[1] == "0") {
+      unreadable.push_back(m.str);
+      continue;
+    }
     Work w;
     w.num = std::stoull(f[3]);
     w.only = static_cast<v1::Channel>(std::stoi(f[2]));
@@ -174,7 +188,10 @@ Result<int> Planner::run_due(redis::Connection& conn, Clock::time_point now) {
     w.deferred = m.str;
     groups[{f[0], static_cast<uint32_t>(std::stoul(f[1]))}].push_back(std::move(w));
   }
-  int handled = 0;
+  if (auto ok = bury_deferred(conn, unreadable, "unreadable deferred member"); !ok.ok()) {
+    return std::move(ok).take_error();
+  }
+  int handled = static_cast<int>(unreadable.size());
   for (auto& [key, work] : groups) {
     auto reads = conn.pipeline(redis::batch(
         redis::cmd("GET", events::event_key(key.first)),
@@ -182,7 +199,12 @@ Result<int> Planner::run_due(redis::Connection& conn, Clock::time_point now) {
     if (!reads.ok()) return std::move(reads).take_error();
     v1::EventState state;
     v1::Event planned;
-    if (!state.ParseFromString((*reads)[0].str) || !planned.ParseFromString((*reads)[1].str)) {
+    if ((*reads)[0].is_nil() || (*reads)[1].is_nil() || !state.ParseFromString((*reads)[0].str) ||
+        !planned.ParseFromString((*reads)[1].str)) {
+      std::vector<std::string> members;
+      for (const Work& w : work) members.push_back(w.deferred);
+      auto ok = bury_deferred(conn, members, "its event revision is not stored");
+      if (!ok.ok()) return std::move(ok).take_error();
       continue;
     }
     // Never stale: a held message a newer revision overtook becomes the current state.

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Fan-out benchmark: N customers, one outage covering them all (every ZIP), timed from the
+# 202 until the revision's plan cursor is "done" (every message queued with its touchpoint);
+# heraldd's peak RSS (VmHWM) and its RSS sampled throughout; then the latency from accepting
+# a small EMERGENCY event to its first queued message, alone and while the big fan-out runs.
+#   bash scripts/bench_fanout.sh            # 1,000,000 customers
+#   bash scripts/bench_fanout.sh --quick    # 20,000 customers, 50 small events (CI smoke)
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+COUNT=1000000
+SMALL=200
+if [ "${1:-}" = "--quick" ]; then COUNT=20000; SMALL=50; fi
+WORK=$HERALD_ROOT/.bench-fanout
+mkdir -p "$WORK"
+
+bash "$HERALD_ROOT/scripts/setup.sh"
+[ -n "${SKIP_BUILD:-}" ] || build_herald
+
+DATA=$HERALD_ROOT/.bench/customers-$COUNT.ndjson
+mkdir -p "$(dirname "$DATA")"
+[ -s "$DATA" ] || python3 "$HERALD_ROOT/scripts/gen_customers.py" --count "$COUNT" --seed 11 --out "$DATA"
+# Customers for the latency events: one premise each, SMS for outages, no quiet hours.
+LAT=$WORK/latency.ndjson
+python3 - "$LAT" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    for i in range(200):
+        f.write('{"id":"C-LAT-%d","name":"Lat Tester","phone":"+12014316859","timeZone":"UTC",'
+                '"premises":[{"id":"P-LAT-%d","address":"%d Test Rd","feeder":"F-LAT"}],'
+                '"preferences":{"channels":{"OUTAGE":["SMS"]},"cadence":"EVERY_UPDATE"}}\n' % (i, i, i))
+PY
+
+rm -rf "$WORK/redis" "$WORK/sandbox" && start_redis "$WORK/redis"
+new_keys "$WORK"
+start_heraldd "$WORK"
+PID=${HERALD_PIDS[-1]}
+rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
+"$BUILD_DIR/service/heraldctl" import --jobs 2 "$DATA" >"$WORK/import.json"
+"$BUILD_DIR/service/heraldctl" import "$LAT" >/dev/null
+echo "== customers: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["accepted"])' "$WORK/import.json") imported"
+
+echo "== latency, accept -> first message queued, nothing else running"
+python3 "$HERALD_ROOT/tests/bench/fanout_latency.py" "$HERALD_URL" "$ADMIN_KEY" "$REDIS_PORT" LAT-A "$SMALL"
+
+ZIPS=$(rcli --raw keys 'ix:z:*' | sed 's/^ix:z://' | python3 -c 'import json,sys; print(json.dumps([l.strip() for l in sys.stdin if l.strip()]))')
+rss_max=0
+sample_rss() { awk '/^VmRSS/{print $2}' "/proc/$PID/status" 2>/dev/null || echo 0; }
+start=$(date +%s.%N)
+curl -sS -o /dev/null -w '' -X POST "$HERALD_URL/v1/events" -H "Authorization: Bearer $ADMIN_KEY" \
+  -H 'Content-Type: application/json' \
+  --data "{\"id\":\"OUT-BENCH\",\"kind\":\"OUTAGE\",\"stage\":\"DETECTED\",\"severity\":\"ADVISORY\",\"cause\":\"storm\",\"area\":{\"zips\":$ZIPS}}"
+python3 "$HERALD_ROOT/tests/bench/fanout_latency.py" "$HERALD_URL" "$ADMIN_KEY" "$REDIS_PORT" LAT-B "$SMALL" \
+  >"$WORK/latency-during.txt" &
+LATPID=$!
+until [ "$(rcli get 'plan:{OUT-BENCH}:1')" = "done" ]; do
+  rss=$(sample_rss); [ "$rss" -gt "$rss_max" ] && rss_max=$rss
+  sleep 0.05
+done
+end=$(date +%s.%N)
+wait "$LATPID"
+echo "== latency, accept -> first message queued, while the big fan-out runs"
+cat "$WORK/latency-during.txt"
+hwm=$(awk '/^VmHWM/{print $2}' "/proc/$PID/status")
+python3 - "$start" "$end" "$rss_max" "$hwm" <<PY
+import sys
+s, e, rss, hwm = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+audience = int("$(rcli hget 'fn:{OUT-BENCH}' audience)" or 0)
+print(f"== fan-out: {audience} customers planned in {e - s:.1f} s = {audience / (e - s):,.0f} customers/s")
+print(f"== heraldd RSS: max sampled {rss / 1024:.0f} MB, VmHWM {hwm / 1024:.0f} MB")
+PY
+echo "== funnel"
+rcli hgetall 'fn:{OUT-BENCH}' | paste - - | sort
