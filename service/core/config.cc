@@ -121,6 +121,56 @@ std::string nonempty(std::string_view key, std::string_view text) {
   return std::string(text);
 }
 
+// smtp://host[:port][/ehlo-name] or smtps://...; credentials never in the URL (it is logged).
+std::string smtp_url(std::string_view key, std::string_view text) {
+  const bool scheme = text.rfind("smtp://", 0) == 0 || text.rfind("smtps://", 0) == 0;
+  const std::string_view rest = text.substr(text.find("://") == std::string_view::npos
+                                                ? 0
+                                                : text.find("://") + 3);
+  const std::string_view authority = rest.substr(0, rest.find('/'));
+  if (scheme && authority.find('@') != std::string_view::npos) {
+    fail(key, "credentials do not belong in the URL: set smtp.username and HERALD_SMTP_PASSWORD");
+  }
+  if (!scheme || authority.empty() || authority.front() == ':') {
+    fail(key, "expected smtp://host:port or smtps://host:port, got " + quoted(text));
+  }
+  return std::string(text);
+}
+
+// One address: printable ASCII, a single '@' with text on both sides, no spaces or brackets.
+std::string email_address(std::string_view key, std::string_view text) {
+  const size_t at = text.find('@');
+  bool ok = at != std::string_view::npos && at > 0 && at + 1 < text.size() &&
+            text.find('@', at + 1) == std::string_view::npos;
+  for (unsigned char ch : text) {
+    if (ch <= ' ' || ch > '~' || ch == '<' || ch == '>' || ch == ',' || ch == '"') ok = false;
+  }
+  if (!ok) fail(key, "expected an email address such as alerts@example.com, got " + quoted(text));
+  return std::string(text);
+}
+
+std::string display_name(std::string_view key, std::string_view text) {
+  if (text.size() > 100) fail(key, "expected at most 100 characters");
+  for (unsigned char ch : text) {
+    if (ch < ' ' || ch == 0x7f) fail(key, "expected one line without control characters");
+  }
+  return std::string(text);
+}
+
+std::string domain_name(std::string_view key, std::string_view text) {
+  const bool ok = !text.empty() && std::all_of(text.begin(), text.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-';
+  });
+  if (!ok) fail(key, "expected a domain name such as mail.example.com, got " + quoted(text));
+  return std::string(text);
+}
+
+bool parse_bool(std::string_view key, std::string_view text) {
+  if (text == "true" || text == "yes" || text == "1") return true;
+  if (text == "false" || text == "no" || text == "0") return false;
+  fail(key, "expected true or false, got " + quoted(text));
+}
+
 // "a, b ,c" -> {"a", "b", "c"}; a keyword list must not be empty.
 std::vector<std::string> keyword_list(std::string_view key, std::string_view text) {
   std::vector<std::string> out;
@@ -234,6 +284,38 @@ const Setting kSettings[] = {
     {"channels.voice.provider", "HERALD_VOICE_PROVIDER",
      [](Config& c, std::string_view k, std::string_view t) {
        c.voice_provider = one_of(k, t, {"sandbox", "twilio"});
+     }},
+    {"channels.email.provider", "HERALD_EMAIL_PROVIDER",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.email_provider = one_of(k, t, {"sandbox", "smtp"});
+     }},
+    {"smtp.url", "HERALD_SMTP_URL",
+     [](Config& c, std::string_view k, std::string_view t) { c.smtp.url = smtp_url(k, t); }},
+    {"smtp.from", "HERALD_SMTP_FROM",
+     [](Config& c, std::string_view k, std::string_view t) { c.smtp.from = email_address(k, t); }},
+    {"smtp.from_name", "HERALD_SMTP_FROM_NAME",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.smtp.from_name = display_name(k, t);
+     }},
+    {"smtp.username", "HERALD_SMTP_USERNAME",
+     [](Config& c, std::string_view k, std::string_view t) { c.smtp.username = nonempty(k, t); }},
+    {"smtp.starttls", "HERALD_SMTP_STARTTLS",
+     [](Config& c, std::string_view k, std::string_view t) { c.smtp.starttls = parse_bool(k, t); }},
+    {"smtp.connections", "HERALD_SMTP_CONNECTIONS",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.smtp.connections = static_cast<int>(parse_int(k, t, 1, 64));
+     }},
+    {"smtp.timeout_ms", "HERALD_SMTP_TIMEOUT_MS",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.smtp.timeout_ms = static_cast<int>(parse_int(k, t, 100, 600'000));
+     }},
+    {"smtp.message_id_domain", "HERALD_SMTP_MESSAGE_ID_DOMAIN",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.smtp.message_id_domain = domain_name(k, t);
+     }},
+    {"smtp.unsubscribe_mailto", "HERALD_SMTP_UNSUBSCRIBE_MAILTO",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.smtp.unsubscribe_mailto = email_address(k, t);
      }},
     {"channels.webhook.provider", "HERALD_WEBHOOK_PROVIDER",
      [](Config& c, std::string_view k, std::string_view t) {
@@ -461,6 +543,18 @@ void apply_channel_secrets(Config& c, const Getenv& getenv) {
   }
 }
 
+// The SMTP password comes only from the environment; smtp needs somewhere to send and a sender.
+void apply_smtp(Config& c, const Getenv& getenv) {
+  c.smtp.password = env_value(getenv, "HERALD_SMTP_PASSWORD").value_or("");
+  if (c.email_provider != "smtp") return;
+  const char* why = "channels.email.provider is smtp";
+  require(!c.smtp.url.empty(), "smtp.url", "HERALD_SMTP_URL", why);
+  require(!c.smtp.from.empty(), "smtp.from", "HERALD_SMTP_FROM", why);
+  if (!c.smtp.username.empty() && c.smtp.password.empty()) {
+    fail("HERALD_SMTP_PASSWORD", "required in the environment when smtp.username is set");
+  }
+}
+
 }  // namespace
 
 Config load_config(const std::string& path, const Getenv& getenv) {
@@ -476,6 +570,7 @@ Config load_config(const std::string& path, const Getenv& getenv) {
   c.pii_key = required_key(getenv, "HERALD_PII_KEY");
   c.token_key = required_key(getenv, "HERALD_TOKEN_KEY");
   apply_channel_secrets(c, getenv);
+  apply_smtp(c, getenv);
   return c;
 }
 

@@ -57,6 +57,21 @@ struct DispatchSettings {
   int voice_call_ceiling_s = 900;      // dispatch.voice.call_ceiling_s
 };
 
+// smtp.*: the email channel over SMTP (docs/architecture.md, "Email (SMTP)");
+// every key has a HERALD_SMTP_... twin.
+struct SmtpSettings {
+  std::string url;                 // smtp.url: smtp://host:port, or smtps:// for implicit TLS
+  std::string from;                // smtp.from: MAIL FROM and the From address
+  std::string from_name;           // smtp.from_name: the From display name
+  std::string username;            // smtp.username: log in when set
+  bool starttls = false;           // smtp.starttls: require STARTTLS on smtp://
+  int connections = 4;             // smtp.connections: per sending thread, 1..64
+  int timeout_ms = 10'000;         // smtp.timeout_ms: connect, and each message, 100..600000
+  std::string message_id_domain;   // smtp.message_id_domain; empty: the domain of smtp.from
+  std::string unsubscribe_mailto;  // smtp.unsubscribe_mailto: mailto: List-Unsubscribe address
+  std::string password;            // env HERALD_SMTP_PASSWORD only
+};
+
 struct Config {
   std::string listen_host = "127.0.0.1";  // listen / HERALD_LISTEN ("host:port", port 0 allowed)
   uint16_t listen_port = 8080;
@@ -89,6 +104,8 @@ struct Config {
   std::string sms_provider = "sandbox";      // channels.sms.provider: sandbox | twilio
   std::string voice_provider = "sandbox";    // channels.voice.provider: sandbox | twilio
   std::string webhook_provider = "sandbox";  // channels.webhook.provider: sandbox | http
+  std::string email_provider = "sandbox";    // channels.email.provider: sandbox | smtp
+  SmtpSettings smtp;
   TwilioSettings twilio;
   WebhookSettings webhook;
   int callback_horizon_days = 14;  // callbacks.horizon_days / HERALD_CALLBACK_HORIZON_DAYS
