@@ -9,8 +9,10 @@
 #include "service/core/crypto.h"
 #include "service/events/event_store.h"
 #include "service/http/router.h"
+#include "service/inbound/contact_index.h"
 #include "service/redis/pool.h"
 #include "service/store/customer_store.h"
+#include "templates/catalog.h"
 
 namespace herald::api {
 
@@ -25,12 +27,16 @@ struct Services {
   std::function<int64_t()> now_ms;  // injectable clock, milliseconds since the epoch
   events::EventStore& events;
   const core::Sealer& sealer;  // opens complaint texts
+  // Set after construction by heraldd; the webhooks answer 503 without them.
+  const templates::Catalog* catalog = nullptr;      // notices (inbound SMS replies)
+  const inbound::ContactIndex* contacts = nullptr;  // phone lookup for inbound SMS
 };
 
 void add_health_routes(http::Router& router, Services& services);
 void add_customer_routes(http::Router& router, Services& services);
 void add_import_routes(http::Router& router, Services& services);
 void add_event_routes(http::Router& router, Services& services);
+void add_webhook_routes(http::Router& router, Services& services);
 void add_journey_routes(http::Router& router, Services& services);
 void add_report_routes(http::Router& router, Services& services);
 void add_complaint_routes(http::Router& router, Services& services);
@@ -41,6 +47,7 @@ inline void add_all_routes(http::Router& router, Services& services) {
   add_customer_routes(router, services);
   add_import_routes(router, services);
   add_event_routes(router, services);
+  add_webhook_routes(router, services);
   add_journey_routes(router, services);
   add_report_routes(router, services);
   add_complaint_routes(router, services);

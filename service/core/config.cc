@@ -349,6 +349,10 @@ const Setting kSettings[] = {
      [](Config& c, std::string_view k, std::string_view t) {
        c.twilio.timeout_ms = static_cast<int>(parse_int(k, t, 100, 600'000));
      }},
+    {"sendgrid.verification_key", "HERALD_SENDGRID_VERIFICATION_KEY",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.sendgrid_verification_key = nonempty(k, t);
+     }},
     {"webhook.url", "HERALD_WEBHOOK_URL",
      [](Config& c, std::string_view k, std::string_view t) { c.webhook.url = http_url(k, t); }},
     {"webhook.max_connections", "HERALD_WEBHOOK_MAX_CONNECTIONS",

@@ -107,6 +107,9 @@ struct Config {
   std::string email_provider = "sandbox";    // channels.email.provider: sandbox | smtp
   SmtpSettings smtp;
   TwilioSettings twilio;
+  // sendgrid.verification_key / HERALD_SENDGRID_VERIFICATION_KEY: the Event Webhook's public
+  // key as SendGrid shows it (base64 DER); unset, every SendGrid event post gets 403.
+  std::string sendgrid_verification_key;
   WebhookSettings webhook;
   int callback_horizon_days = 14;  // callbacks.horizon_days / HERALD_CALLBACK_HORIZON_DAYS
 };

@@ -81,11 +81,15 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
   pool_options.timeout = std::chrono::milliseconds(config.redis_timeout_ms);
   redis::Pool pool(*endpoint, pool_options, &metrics);
   store::CustomerStore customers(pool, *sealer);
+  auto contacts = inbound::ContactIndex::from_pii_key(config.pii_key);  // decodes: sealer did
+  customers.set_contact_index(&*contacts);
   core::Authenticator auth(config.api_keys, *signer);
   events::EventStore events(pool);
   api::Services services{config, pool, customers, auth, *signer, metrics, wall_ms, events,
                          *sealer};
   http::Router router;
+  services.catalog = &*catalog;
+  services.contacts = &*contacts;
   api::add_all_routes(router, services);
 
   net::io_context io(config.io_threads);

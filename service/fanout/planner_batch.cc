@@ -41,7 +41,6 @@ std::string queued_note(const v1::OutboundMessage& m) {
          fmt::format("fallback from {}", channels::channel_key(m.fallback_from()));
 }
 
-
 // Fields from `from` on are short digit strings, so the std::sto* below cannot throw.
 bool all_digits(const std::vector<std::string>& f, size_t from) {
   return std::all_of(f.begin() + static_cast<long>(from), f.end(), [](const std::string& x) {
@@ -63,10 +62,14 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
       reads.push_back(redis::cmd("HGET", hist, fmt::format("{}:{}", w.num, static_cast<int>(ch))));
     reads.push_back(redis::cmd("SISMEMBER", kStopAll, std::to_string(w.num)));
     reads.push_back(redis::cmd("SISMEMBER", stop_key(event.kind()), std::to_string(w.num)));
+    for (v1::Channel ch : kAll) {  // marked by bounces and refused sends (invalid_contact)
+      reads.push_back(redis::cmd("SISMEMBER", fmt::format("invalid:{}", channels::channel_key(ch)),
+                                 std::to_string(w.num)));
+    }
   }
   auto got = conn.pipeline(reads);
   if (!got.ok()) return std::move(got).take_error();
-  constexpr size_t kPer = 6;
+  constexpr size_t kPer = 9;
 
   std::vector<std::optional<v1::Customer>> customers(work.size());
   redis::Batch cap_reads;
@@ -99,6 +102,9 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     if (cap.type == redis::Reply::Type::kString && !fallback) s.sent_today = std::stoi(cap.str);
     s.sms_stopped = (*got)[i * kPer + 4].integer == 1;
     if ((*got)[i * kPer + 5].integer == 1) s.sms_stopped_kinds.insert(event.kind());
+    for (size_t k = 0; k < std::size(kAll); ++k) {
+      if ((*got)[i * kPer + 6 + k].integer == 1) s.invalid_channels.insert(kAll[k]);
+    }
     if (w.deferred.empty()) ++funnel["audience"];
 
     const auto premises = w.premises.empty() ? premises_in_area(c, event.area()) : w.premises;

@@ -83,6 +83,11 @@ awaitable<Result<std::vector<PutOutcome>>> CustomerStore::put_batch(
       if (!o.ok()) co_return std::move(o).take_error();
       outcomes.push_back(*o);
     }
+    if (contacts_) {
+      auto indexed = co_await contacts_->stored(
+          pool_, std::span<const v1::Customer>(customers.data() + begin, end - begin));
+      if (!indexed.ok()) co_return std::move(indexed).take_error();
+    }
     begin = end;
   }
   co_return outcomes;
@@ -164,6 +169,10 @@ awaitable<Result<v1::Customer>> CustomerStore::update(std::string id,
       co_return make_error(ErrorCode::kInternal, "unexpected reply from the customer script");
     }
     auto outcome = outcome_of(reply->elements[0]);
+    if (outcome.ok() && contacts_) {
+      auto indexed = co_await contacts_->stored(pool_, std::span<const v1::Customer>(&customer, 1));
+      if (!indexed.ok()) co_return std::move(indexed).take_error();
+    }
     if (outcome.ok()) co_return customer;
     if (outcome.error().code != ErrorCode::kConflict) co_return std::move(outcome).take_error();
   }

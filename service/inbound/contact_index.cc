@@ -1,0 +1,93 @@
+#include "service/inbound/contact_index.h"
+
+#include "service/core/crypto.h"
+#include "service/store/keys.h"
+#include "service/store/scripts.h"
+
+namespace herald::inbound {
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+// ARGV: triples (customer id, cid key, phone key|'' , phone hash|'', email hash|'') of five.
+// The invalid:email check costs nothing while no address ever bounced; a mark without the
+// bounced address's hash (set by someone else) is left alone.
+const store::Script& stored_script() {
+  static const store::Script script(R"lua(
+local any_invalid = redis.call('SCARD', 'invalid:email') > 0
+for i = 1, #ARGV, 5 do
+  local id, cidkey, phkey, ph, em = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  if ph ~= '' then redis.call('HSET', phkey, ph, id) end
+  if any_invalid then
+    local cid = redis.call('HGET', cidkey, id)
+    local n = cid and string.match(cid, '^(%d+)|')
+    local bad = n and redis.call('HGET', 'iv:email', n)
+    if bad and bad ~= em then
+      redis.call('SREM', 'invalid:email', n)
+      redis.call('HDEL', 'iv:email', n)
+    end
+  end
+end
+return 0)lua");
+  return script;
+}
+
+const store::Script& erased_script() {
+  static const store::Script script(R"lua(
+if redis.call('HGET', ARGV[1], ARGV[2]) == ARGV[3] then redis.call('HDEL', ARGV[1], ARGV[2]) end
+return 0)lua");
+  return script;
+}
+
+Status check(const Result<redis::Reply>& r) {
+  if (!r.ok()) return r.error();
+  return ok_status();
+}
+
+}  // namespace
+
+Result<ContactIndex> ContactIndex::from_pii_key(std::string_view key_text) {
+  auto raw = core::decode_key(key_text, "HERALD_PII_KEY");
+  if (!raw.ok()) return std::move(raw).take_error();
+  return ContactIndex(core::hmac_sha256(*raw, "herald contact index v1"));
+}
+
+std::string ContactIndex::hash(std::string_view contact) const {
+  const std::string mac = core::hmac_sha256(key_, contact);
+  std::string hex;
+  hex.reserve(mac.size() * 2);
+  for (const unsigned char c : mac) {
+    hex.push_back(kHex[c >> 4]);
+    hex.push_back(kHex[c & 15]);
+  }
+  return hex;
+}
+
+std::string ContactIndex::phone_key(std::string_view hash_hex) {
+  return "ph:{" + std::string(hash_hex.substr(0, 3)) + "}";
+}
+
+awaitable<Status> ContactIndex::stored(redis::Pool& pool,
+                                       std::span<const v1::Customer> customers) const {
+  std::vector<std::string> args;
+  args.reserve(customers.size() * 5);
+  for (const auto& c : customers) {
+    const std::string ph = c.phone().empty() ? std::string() : hash(c.phone());
+    args.push_back(c.id());
+    args.push_back(store::customer_id_key(c.id()));
+    args.push_back(ph.empty() ? std::string() : phone_key(ph));
+    args.push_back(ph);
+    args.push_back(c.email().empty() ? std::string() : hash(c.email()));
+  }
+  if (args.empty()) co_return ok_status();
+  co_return check(co_await stored_script().run(pool, std::move(args)));
+}
+
+awaitable<Status> ContactIndex::erased(redis::Pool& pool, const v1::Customer& customer) const {
+  if (customer.phone().empty()) co_return ok_status();
+  const std::string ph = hash(customer.phone());
+  co_return check(
+      co_await erased_script().run(pool, redis::cmd(phone_key(ph), ph, customer.id())));
+}
+
+}  // namespace herald::inbound
