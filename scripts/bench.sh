@@ -56,3 +56,4 @@ for mode in get patch; do
 done
 
 bash "$HERALD_ROOT/scripts/bench_email.sh" "${EMAIL_ARGS[@]}"
+SKIP_BUILD=1 bash "$HERALD_ROOT/scripts/bench_fanout.sh" "${EMAIL_ARGS[@]}"
