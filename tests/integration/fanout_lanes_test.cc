@@ -20,7 +20,9 @@ TEST_F(FanoutLanes, EmergencyDoesNotWaitBehindALargeFanOut) {
                   R"("preferences":{"channels":{"OUTAGE":["SMS"]}}})");
   auto conn = redis_connection();
   std::string zips;
-  for (const auto& k : conn.command(redis::cmd("KEYS", "ix:z:*"))->elements) {
+  auto keys = conn.command(redis::cmd("KEYS", "ix:z:*"));
+  ASSERT_TRUE(keys.ok());
+  for (const auto& k : keys->elements) {
     zips += (zips.empty() ? "\"" : ",\"") + k.str.substr(5) + "\"";
   }
   auto field = [&](const std::string& key, const std::string& f) {
