@@ -10,7 +10,7 @@ source "$(dirname "$0")/lib.sh"
 COUNT=1000000
 SMALL=200
 if [ "${1:-}" = "--quick" ]; then COUNT=20000; SMALL=50; fi
-WORK=$HERALD_ROOT/.bench-fanout
+WORK=$HERALD_ROOT/.bench/fanout
 mkdir -p "$WORK"
 
 bash "$HERALD_ROOT/scripts/setup.sh"
