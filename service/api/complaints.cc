@@ -28,7 +28,7 @@ awaitable<http::Response> list(http::Context& ctx, Services& s) {
   if (!page.ok()) co_return http::error_response(page.error());
   // What the customer wrote is for those who answer it, not for analysts.
   const bool with_text = who->role == Role::kAgent || who->role == Role::kAdmin;
-  auto found = co_await journey::list_complaints(s.redis, s.sealer, status, with_text, page->limit);
+  auto found = co_await journey::list_complaints(s.redis, s.sealer, status == "open", with_text, page->limit);
   if (!found.ok()) co_return http::error_response(found.error());
   co_return reply(ctx, bhttp::status::ok, *found);
 }

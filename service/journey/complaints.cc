@@ -86,7 +86,7 @@ Status file_complaint(redis::Connection& conn, const core::Sealer& sealer, const
     tp.set_event_id(c.event_id());
     tp.set_channel(v1::SMS);
     tp.set_status("open");
-    tp.set_reason(keyword);
+    tp.set_reason("keyword");  // the word itself is a piece of what the customer wrote
     tp.set_detail(id);
     store::append_touchpoint(tx, e.num, tp);
   }
@@ -143,9 +143,9 @@ Result<IntakeCounts> take_inbox(redis::Connection& conn, const core::Sealer& sea
 }
 
 awaitable<Result<v1::ComplaintList>> list_complaints(redis::Pool& pool, const core::Sealer& sealer,
-                                                     std::string status, bool with_text,
+                                                     bool open, bool with_text,
                                                      size_t limit) {
-  const std::string_view index = status == "open" ? kComplaintsOpenKey : kComplaintsResolvedKey;
+  const std::string_view index = open ? kComplaintsOpenKey : kComplaintsResolvedKey;
   auto ids = co_await pool.exec(
       redis::batch(redis::cmd("ZRANGE", index, "0", std::to_string(limit - 1))));
   if (!ids.ok()) co_return std::move(ids).take_error();
@@ -163,6 +163,7 @@ awaitable<Result<v1::ComplaintList>> list_complaints(redis::Pool& pool, const co
       if (auto t = sealer.open(c.sealed_text(), c.id()); t.ok()) c.set_text(*t);
     }
     c.clear_sealed_text();
+    if (!with_text) c.clear_keyword();  // the matched word is a piece of what was written
     nums.push_back(c.customer_number());
     *out.add_complaints() = std::move(c);
   }
@@ -208,7 +209,7 @@ awaitable<Result<v1::Complaint>> resolve_complaint(redis::Pool& pool, std::strin
   *tp.mutable_at() = c.resolved_at();
   tp.set_event_id(c.event_id());
   tp.set_status("resolved");
-  tp.set_reason(c.keyword());
+  tp.set_reason("keyword");
   tp.set_detail(id);
   redis::Batch tx = redis::batch(redis::cmd("MULTI"),
                                  redis::cmd("HSET", kComplaintsKey, id, c.SerializeAsString()),

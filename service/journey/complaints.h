@@ -36,7 +36,7 @@ Result<IntakeCounts> take_inbox(redis::Connection& conn, const core::Sealer& sea
 
 // Open or resolved complaints, oldest first; the text only when `with_text`.
 awaitable<Result<v1::ComplaintList>> list_complaints(redis::Pool& pool, const core::Sealer& sealer,
-                                                     std::string status, bool with_text,
+                                                     bool open, bool with_text,
                                                      size_t limit);
 
 // kNotFound, or kConflict when it was resolved already.
