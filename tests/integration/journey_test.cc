@@ -70,7 +70,9 @@ TEST_F(Journey, AnOutageLifecycleReadsInOrderWithWhatTheCustomerWasTold) {
 
   auto email = get("/v1/customers/C-A/journey?channel=EMAIL", heraldd_->agent_key());
   EXPECT_EQ(count_of(email.body, R"("channel":"EMAIL")"), ids_of(email.body).size());
-  EXPECT_EQ(ids_of(email.body).size(), 3u) << email.body;
+  // Three decisions (first notice, the moved ETR, restoration) and the three sends that followed.
+  EXPECT_EQ(ids_of(email.body).size(), 6u) << email.body;
+  EXPECT_EQ(count_of(email.body, R"("kind":"SEND")"), 3u) << email.body;
   auto deliveries = get("/v1/customers/C-A/journey?kind=DELIVERY&event=OUT-1",
                         heraldd_->analyst_key());
   EXPECT_EQ(ids_of(deliveries.body).size(), 3u) << deliveries.body;

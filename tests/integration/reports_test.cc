@@ -45,7 +45,8 @@ TEST_F(Reports, AnEventReportAddsUpWhatHappened) {
   EXPECT_EQ(json_at(r.body, "optOuts"), "1");
   EXPECT_EQ(json_at(r.body, "outReportsAfterRestoration"), "1");
   EXPECT_EQ(json_at(r.body, "survey.responses"), "3");
-  EXPECT_EQ(json_at(r.body, "survey.satisfiedShare"), "0.6666666666666666");
+  ASSERT_TRUE(json_at(r.body, "survey.satisfiedShare")) << r.body;
+  EXPECT_NEAR(std::stod(*json_at(r.body, "survey.satisfiedShare")), 2.0 / 3.0, 1e-6);
 
   EXPECT_EQ(get("/v1/reports/events/OUT-7", heraldd_->operator_key()).status, 200);
   EXPECT_EQ(get("/v1/reports/events/OUT-7", heraldd_->agent_key()).status, 403);
