@@ -114,13 +114,12 @@ std::vector<v1::Touchpoint> touchpoints_of(redis::Connection& conn, uint64_t num
   std::vector<v1::Touchpoint> out;
   auto r = conn.command(redis::cmd("XRANGE", store::touchpoint_key(num), "-", "+"));
   if (!r.ok()) return out;
-  const std::string id = fmt::format("C-{}", num);
   for (const auto& e : r->elements) {
     if (e.elements.size() < 2) continue;
     const auto& kv = e.elements[1].elements;
     for (size_t i = 0; i + 1 < kv.size(); i += 2) {
       v1::Touchpoint tp;
-      if (kv[i].str == "t" && tp.ParseFromString(kv[i + 1].str) && tp.customer_id() == id) {
+      if (kv[i].str == "t" && tp.ParseFromString(kv[i + 1].str)) {
         out.push_back(std::move(tp));
       }
     }
