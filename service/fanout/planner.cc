@@ -110,6 +110,8 @@ void Planner::loop(int index) {
 }
 
 Result<int> Planner::run_once(redis::Connection& conn, Clock::time_point now) {
+  // The lane starts as resumed (nothing of its own to take back), so the group is made here.
+  (void)conn.command(redis::cmd("XGROUP", "CREATE", kIntake, kPlannerGroup, "0", "MKSTREAM"));
   Lane lane{options_.consumer, {}, 0, true};
   int handled = 0;
   do {

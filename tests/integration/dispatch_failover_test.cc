@@ -84,14 +84,17 @@ class DispatchFailover : public ::testing::Test {
     auto sealer = dispatch_sealer();
     fanout::Planner planner(server_.endpoint(), sealer, *signer, catalog, {});
     auto planner_conn = connect(server_);
-    ASSERT_TRUE(wait_for(
+    std::string planner_error;
+    const bool got = wait_for(
         [&] {
-          (void)planner.run_once(planner_conn, std::chrono::system_clock::now());
+          auto r = planner.run_once(planner_conn, std::chrono::system_clock::now());
+          if (!r.ok()) planner_error = r.error().message;
           return !email_->seen().empty();
         },
-        milliseconds(10000)));
+        milliseconds(10000));
     std::this_thread::sleep_for(milliseconds(200));
     d.stop();
+    ASSERT_TRUE(got) << "planner: " << planner_error;
   }
 
   RedisServer server_;
