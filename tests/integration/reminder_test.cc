@@ -108,7 +108,10 @@ TEST_F(Reminder, TwoProcessesRaiseItOnceAndCancellationWithdrawsIt) {
                    reminders(scratch("sandbox-2") / "email.jsonl") ==
                2;
       },
-      seconds(10)));
+      seconds(10)))
+      << reminders(sandbox() / "email.jsonl") << " + "
+      << reminders(scratch("sandbox-2") / "email.jsonl") << " reminders; "
+      << http().request("GET", "/v1/events/MNT-2", "", bearer(heraldd().analyst_key())).body;
 }
 
 }  // namespace

@@ -30,6 +30,8 @@ HeralddProcess& FanoutFixture::start_another(const fs::path& sandbox) {
   options.redis_url = redis_->url();
   options.extra_env = env_;
   options.extra_env.emplace_back("HERALD_SANDBOX_DIR", sandbox.string());
+  // Processes sharing one Redis seal and open with one key.
+  if (!processes_.empty()) options.pii_key = processes_.front()->pii_key();
   processes_.push_back(std::make_unique<HeralddProcess>(options));
   return *processes_.back();
 }
