@@ -8,8 +8,6 @@ source "$(dirname "$0")/lib.sh"
 COUNT=1000000
 SECONDS_PER_ROUTE=30
 if [ "${1:-}" = "--quick" ]; then COUNT=20000; SECONDS_PER_ROUTE=3; fi
-EMAIL_ARGS=()
-if [ "${1:-}" = "--quick" ]; then EMAIL_ARGS=(--quick); fi
 WORK=$HERALD_ROOT/.bench
 mkdir -p "$WORK"
 
@@ -54,6 +52,3 @@ for mode in get patch; do
       grep -E 'Requests/sec|^ +(50|90|99)%|Non-2xx|Socket errors'
   done
 done
-
-bash "$HERALD_ROOT/scripts/bench_email.sh" "${EMAIL_ARGS[@]}"
-SKIP_BUILD=1 bash "$HERALD_ROOT/scripts/bench_fanout.sh" "${EMAIL_ARGS[@]}"

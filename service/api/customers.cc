@@ -1,6 +1,5 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/time_util.h>
-#include <spdlog/spdlog.h>
 
 #include "service/api/access.h"
 #include "service/api/json.h"
@@ -8,7 +7,6 @@
 #include "service/api/services.h"
 #include "service/core/validate.h"
 #include "service/http/response.h"
-#include "service/journey/record.h"
 
 namespace herald::api {
 namespace {
@@ -90,13 +88,6 @@ awaitable<http::Response> patch_preferences(http::Context& ctx, Services& s) {
       },
       s.now_ms());
   if (!updated.ok()) co_return http::error_response(updated.error());
-  // Part of the journey; a failure to record it does not undo the stored change.
-  auto recorded = co_await journey::record_preference_change(
-      s.redis, ctx.params["id"], to_json(updated->preferences()),
-      who->role == Role::kCustomer ? "customer" : "admin", s.now_ms());
-  if (!recorded.ok()) {
-    spdlog::warn("journey: preference change not recorded: {}", recorded.error().message);
-  }
   co_return reply(ctx, bhttp::status::ok, updated->preferences());
 }
 

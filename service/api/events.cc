@@ -10,7 +10,6 @@
 #include "service/events/event_store.h"
 #include "service/events/validate_event.h"
 #include "service/http/response.h"
-#include "service/inbound/inbound_sms.h"
 
 namespace herald::api {
 namespace {
@@ -107,15 +106,13 @@ awaitable<http::Response> get_event(http::Context& ctx, Services& s) {
   v1::EventView view;
   *view.mutable_state() = std::move((*found)->state);
   for (auto& r : (*found)->revisions) *view.add_revisions() = std::move(r);
-  redis::Batch reads = inbound::event_report_reads(id);
-  reads.insert(reads.begin(), redis::cmd("HGETALL", dispatch::funnel_key(id)));
-  auto funnel = co_await s.redis.exec(std::move(reads));
+  auto funnel =
+      co_await s.redis.exec(redis::batch(redis::cmd("HGETALL", dispatch::funnel_key(id))));
   if (!funnel.ok()) co_return http::error_response(funnel.error());
   const auto& fields = funnel->front().elements;
   for (size_t i = 0; i + 1 < fields.size(); i += 2) {
     (*view.mutable_funnel())[fields[i].str] = std::atoll(fields[i + 1].str.c_str());
   }
-  inbound::add_event_reports(std::span(*funnel).subspan(1), *view.mutable_funnel());
   co_return reply(ctx, bhttp::status::ok, view);
 }
 

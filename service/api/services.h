@@ -9,10 +9,8 @@
 #include "service/core/crypto.h"
 #include "service/events/event_store.h"
 #include "service/http/router.h"
-#include "service/inbound/contact_index.h"
 #include "service/redis/pool.h"
 #include "service/store/customer_store.h"
-#include "templates/catalog.h"
 
 namespace herald::api {
 
@@ -26,32 +24,18 @@ struct Services {
   Metrics& metrics;
   std::function<int64_t()> now_ms;  // injectable clock, milliseconds since the epoch
   events::EventStore& events;
-  const core::Sealer& sealer;  // opens complaint texts
-  // Set after construction by heraldd; the webhooks answer 503 without them.
-  const templates::Catalog* catalog = nullptr;      // notices (inbound SMS replies)
-  const inbound::ContactIndex* contacts = nullptr;  // phone lookup for inbound SMS
 };
 
 void add_health_routes(http::Router& router, Services& services);
 void add_customer_routes(http::Router& router, Services& services);
 void add_import_routes(http::Router& router, Services& services);
 void add_event_routes(http::Router& router, Services& services);
-void add_webhook_routes(http::Router& router, Services& services);
-void add_journey_routes(http::Router& router, Services& services);
-void add_report_routes(http::Router& router, Services& services);
-void add_complaint_routes(http::Router& router, Services& services);
-void add_callback_routes(http::Router& router, Services& services);
 
 inline void add_all_routes(http::Router& router, Services& services) {
   add_health_routes(router, services);
   add_customer_routes(router, services);
   add_import_routes(router, services);
   add_event_routes(router, services);
-  add_webhook_routes(router, services);
-  add_journey_routes(router, services);
-  add_report_routes(router, services);
-  add_complaint_routes(router, services);
-  add_callback_routes(router, services);
 }
 
 }  // namespace herald::api

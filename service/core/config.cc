@@ -121,83 +121,10 @@ std::string nonempty(std::string_view key, std::string_view text) {
   return std::string(text);
 }
 
-// smtp://host[:port][/ehlo-name] or smtps://...; credentials never in the URL (it is logged).
-std::string smtp_url(std::string_view key, std::string_view text) {
-  const bool scheme = text.rfind("smtp://", 0) == 0 || text.rfind("smtps://", 0) == 0;
-  const std::string_view rest = text.substr(text.find("://") == std::string_view::npos
-                                                ? 0
-                                                : text.find("://") + 3);
-  const std::string_view authority = rest.substr(0, rest.find('/'));
-  if (scheme && authority.find('@') != std::string_view::npos) {
-    fail(key, "credentials do not belong in the URL: set smtp.username and HERALD_SMTP_PASSWORD");
-  }
-  if (!scheme || authority.empty() || authority.front() == ':') {
-    fail(key, "expected smtp://host:port or smtps://host:port, got " + quoted(text));
-  }
-  return std::string(text);
-}
-
-// One address: printable ASCII, a single '@' with text on both sides, no spaces or brackets.
-std::string email_address(std::string_view key, std::string_view text) {
-  const size_t at = text.find('@');
-  bool ok = at != std::string_view::npos && at > 0 && at + 1 < text.size() &&
-            text.find('@', at + 1) == std::string_view::npos;
-  for (unsigned char ch : text) {
-    if (ch <= ' ' || ch > '~' || ch == '<' || ch == '>' || ch == ',' || ch == '"') ok = false;
-  }
-  if (!ok) fail(key, "expected an email address such as alerts@example.com, got " + quoted(text));
-  return std::string(text);
-}
-
-std::string display_name(std::string_view key, std::string_view text) {
-  if (text.size() > 100) fail(key, "expected at most 100 characters");
-  for (unsigned char ch : text) {
-    if (ch < ' ' || ch == 0x7f) fail(key, "expected one line without control characters");
-  }
-  return std::string(text);
-}
-
-std::string domain_name(std::string_view key, std::string_view text) {
-  const bool ok = !text.empty() && std::all_of(text.begin(), text.end(), [](char ch) {
-    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-';
-  });
-  if (!ok) fail(key, "expected a domain name such as mail.example.com, got " + quoted(text));
-  return std::string(text);
-}
-
-bool parse_bool(std::string_view key, std::string_view text) {
-  if (text == "true" || text == "yes" || text == "1") return true;
-  if (text == "false" || text == "no" || text == "0") return false;
-  fail(key, "expected true or false, got " + quoted(text));
-}
-
-// "a, b ,c" -> {"a", "b", "c"}; a keyword list must not be empty.
-std::vector<std::string> keyword_list(std::string_view key, std::string_view text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t comma = text.find(',', start);
-    if (comma == std::string_view::npos) comma = text.size();
-    std::string_view item = text.substr(start, comma - start);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (!item.empty()) out.emplace_back(item);
-    start = comma + 1;
-  }
-  if (out.empty()) fail(key, "expected at least one keyword");
-  return out;
-}
-
 void append_api_keys(Config& c, std::string_view key, std::string_view text) {
   auto keys = parse_api_keys(text, key);
   if (!keys.ok()) throw ConfigError(keys.error().message);
   c.api_keys.insert(c.api_keys.end(), keys->begin(), keys->end());
-}
-
-// An integer dispatch.* setting within [Lo, Hi].
-template <int DispatchSettings::*Field, int64_t Lo, int64_t Hi>
-void set_dispatch(Config& c, std::string_view key, std::string_view text) {
-  c.dispatch.*Field = static_cast<int>(parse_int(key, text, Lo, Hi));
 }
 
 using Apply = void (*)(Config&, std::string_view key, std::string_view text);
@@ -245,37 +172,9 @@ const Setting kSettings[] = {
     {"templates.dir", "HERALD_TEMPLATES_DIR", set_templates_dir},
     {"channels.sandbox_dir", "HERALD_SANDBOX_DIR", set_sandbox_dir},
     {"fanout.public_url", "HERALD_PUBLIC_URL", set_public_url},
-    {"callbacks.horizon_days", "HERALD_CALLBACK_HORIZON_DAYS",
-     [](Config& c, std::string_view k, std::string_view t) {
-       c.callback_horizon_days = static_cast<int>(parse_int(k, t, 1, 366));
-     }},
     {"fanout.etr_threshold_min", "HERALD_ETR_THRESHOLD_MIN",
      [](Config& c, std::string_view k, std::string_view t) {
        c.etr_threshold_min = static_cast<int>(parse_int(k, t, 1, 24 * 60));
-     }},
-    {"fanout.reminder_lead_min", "HERALD_REMINDER_LEAD_MIN",
-     [](Config& c, std::string_view k, std::string_view t) {
-       c.reminder_lead_min = static_cast<int>(parse_int(k, t, 1, 30 * 24 * 60));
-     }},
-    {"fanout.planner_lanes", "HERALD_PLANNER_LANES",
-     [](Config& c, std::string_view k, std::string_view t) {
-       c.planner_lanes = static_cast<int>(parse_int(k, t, 1, 16));
-     }},
-    {"complaints.keywords_en", "HERALD_COMPLAINT_KEYWORDS_EN",
-     [](Config& c, std::string_view k, std::string_view t) {
-       c.complaint_keywords_en = keyword_list(k, t);
-     }},
-    {"complaints.keywords_es", "HERALD_COMPLAINT_KEYWORDS_ES",
-     [](Config& c, std::string_view k, std::string_view t) {
-       c.complaint_keywords_es = keyword_list(k, t);
-     }},
-    {"retention.touchpoint_days", "HERALD_RETENTION_DAYS",
-     [](Config& c, std::string_view k, std::string_view t) {
-       c.touchpoint_retention_days = static_cast<int>(parse_int(k, t, 1, 3650));
-     }},
-    {"retention.sweep_interval_s", "HERALD_RETENTION_SWEEP_S",
-     [](Config& c, std::string_view k, std::string_view t) {
-       c.retention_sweep_s = static_cast<int>(parse_int(k, t, 1, 86'400));
      }},
     {"channels.sms.provider", "HERALD_SMS_PROVIDER",
      [](Config& c, std::string_view k, std::string_view t) {
@@ -284,38 +183,6 @@ const Setting kSettings[] = {
     {"channels.voice.provider", "HERALD_VOICE_PROVIDER",
      [](Config& c, std::string_view k, std::string_view t) {
        c.voice_provider = one_of(k, t, {"sandbox", "twilio"});
-     }},
-    {"channels.email.provider", "HERALD_EMAIL_PROVIDER",
-     [](Config& c, std::string_view k, std::string_view t) {
-       c.email_provider = one_of(k, t, {"sandbox", "smtp"});
-     }},
-    {"smtp.url", "HERALD_SMTP_URL",
-     [](Config& c, std::string_view k, std::string_view t) { c.smtp.url = smtp_url(k, t); }},
-    {"smtp.from", "HERALD_SMTP_FROM",
-     [](Config& c, std::string_view k, std::string_view t) { c.smtp.from = email_address(k, t); }},
-    {"smtp.from_name", "HERALD_SMTP_FROM_NAME",
-     [](Config& c, std::string_view k, std::string_view t) {
-       c.smtp.from_name = display_name(k, t);
-     }},
-    {"smtp.username", "HERALD_SMTP_USERNAME",
-     [](Config& c, std::string_view k, std::string_view t) { c.smtp.username = nonempty(k, t); }},
-    {"smtp.starttls", "HERALD_SMTP_STARTTLS",
-     [](Config& c, std::string_view k, std::string_view t) { c.smtp.starttls = parse_bool(k, t); }},
-    {"smtp.connections", "HERALD_SMTP_CONNECTIONS",
-     [](Config& c, std::string_view k, std::string_view t) {
-       c.smtp.connections = static_cast<int>(parse_int(k, t, 1, 64));
-     }},
-    {"smtp.timeout_ms", "HERALD_SMTP_TIMEOUT_MS",
-     [](Config& c, std::string_view k, std::string_view t) {
-       c.smtp.timeout_ms = static_cast<int>(parse_int(k, t, 100, 600'000));
-     }},
-    {"smtp.message_id_domain", "HERALD_SMTP_MESSAGE_ID_DOMAIN",
-     [](Config& c, std::string_view k, std::string_view t) {
-       c.smtp.message_id_domain = domain_name(k, t);
-     }},
-    {"smtp.unsubscribe_mailto", "HERALD_SMTP_UNSUBSCRIBE_MAILTO",
-     [](Config& c, std::string_view k, std::string_view t) {
-       c.smtp.unsubscribe_mailto = email_address(k, t);
      }},
     {"channels.webhook.provider", "HERALD_WEBHOOK_PROVIDER",
      [](Config& c, std::string_view k, std::string_view t) {
@@ -349,10 +216,6 @@ const Setting kSettings[] = {
      [](Config& c, std::string_view k, std::string_view t) {
        c.twilio.timeout_ms = static_cast<int>(parse_int(k, t, 100, 600'000));
      }},
-    {"sendgrid.verification_key", "HERALD_SENDGRID_VERIFICATION_KEY",
-     [](Config& c, std::string_view k, std::string_view t) {
-       c.sendgrid_verification_key = nonempty(k, t);
-     }},
     {"webhook.url", "HERALD_WEBHOOK_URL",
      [](Config& c, std::string_view k, std::string_view t) { c.webhook.url = http_url(k, t); }},
     {"webhook.max_connections", "HERALD_WEBHOOK_MAX_CONNECTIONS",
@@ -363,39 +226,6 @@ const Setting kSettings[] = {
      [](Config& c, std::string_view k, std::string_view t) {
        c.webhook.timeout_ms = static_cast<int>(parse_int(k, t, 100, 600'000));
      }},
-    {"dispatch.consumer", "HERALD_DISPATCH_CONSUMER",
-     [](Config& c, std::string_view k, std::string_view t) {
-       if (t.empty() || t.find_first_of(" /") != std::string_view::npos) {
-         fail(k, "expected a name without spaces or slashes, got " + quoted(t));
-       }
-       c.dispatch.consumer = std::string(t);
-     }},
-    {"dispatch.threads_per_channel", "HERALD_DISPATCH_THREADS_PER_CHANNEL",
-     set_dispatch<&DispatchSettings::threads_per_channel, 1, 64>},
-    {"dispatch.batch", "HERALD_DISPATCH_BATCH",
-     set_dispatch<&DispatchSettings::batch, 1, 1000>},
-    {"dispatch.claim_idle_ms", "HERALD_DISPATCH_CLAIM_IDLE_MS",
-     set_dispatch<&DispatchSettings::claim_idle_ms, 1000, 86'400'000>},
-    {"dispatch.max_attempts", "HERALD_DISPATCH_MAX_ATTEMPTS",
-     set_dispatch<&DispatchSettings::max_attempts, 1, 100>},
-    {"dispatch.max_age_s", "HERALD_DISPATCH_MAX_AGE_S",
-     set_dispatch<&DispatchSettings::max_age_s, 1, 7 * 86'400>},
-    {"dispatch.backoff_base_ms", "HERALD_DISPATCH_BACKOFF_BASE_MS",
-     set_dispatch<&DispatchSettings::backoff_base_ms, 1, 3'600'000>},
-    {"dispatch.backoff_cap_ms", "HERALD_DISPATCH_BACKOFF_CAP_MS",
-     set_dispatch<&DispatchSettings::backoff_cap_ms, 1, 86'400'000>},
-    {"dispatch.sms.rate_per_s", "HERALD_DISPATCH_SMS_RATE_PER_S",
-     set_dispatch<&DispatchSettings::sms_rate_per_s, 0, 100'000>},
-    {"dispatch.email.rate_per_s", "HERALD_DISPATCH_EMAIL_RATE_PER_S",
-     set_dispatch<&DispatchSettings::email_rate_per_s, 0, 100'000>},
-    {"dispatch.voice.rate_per_s", "HERALD_DISPATCH_VOICE_RATE_PER_S",
-     set_dispatch<&DispatchSettings::voice_rate_per_s, 0, 100'000>},
-    {"dispatch.webhook.rate_per_s", "HERALD_DISPATCH_WEBHOOK_RATE_PER_S",
-     set_dispatch<&DispatchSettings::webhook_rate_per_s, 0, 100'000>},
-    {"dispatch.voice.max_concurrent_calls", "HERALD_DISPATCH_VOICE_MAX_CONCURRENT_CALLS",
-     set_dispatch<&DispatchSettings::voice_max_concurrent_calls, 0, 100'000>},
-    {"dispatch.voice.call_ceiling_s", "HERALD_DISPATCH_VOICE_CALL_CEILING_S",
-     set_dispatch<&DispatchSettings::voice_call_ceiling_s, 10, 86'400>},
 };
 
 constexpr std::string_view kSections[] = {
@@ -435,12 +265,6 @@ void apply_file_entry(Config& c, const std::string& path, const YAML::Node& valu
   }
   const Setting* setting = find_setting(path);
   if (setting == nullptr) fail(path, "unknown key");
-  if (value.IsSequence() && path.rfind("complaints.keywords_", 0) == 0) {
-    std::string joined;
-    for (const auto& item : value) joined += scalar(item, path) + ",";
-    setting->apply(c, path, joined);
-    return;
-  }
   setting->apply(c, path, scalar(value, path));
 }
 
@@ -547,18 +371,6 @@ void apply_channel_secrets(Config& c, const Getenv& getenv) {
   }
 }
 
-// The SMTP password comes only from the environment; smtp needs somewhere to send and a sender.
-void apply_smtp(Config& c, const Getenv& getenv) {
-  c.smtp.password = env_value(getenv, "HERALD_SMTP_PASSWORD").value_or("");
-  if (c.email_provider != "smtp") return;
-  const char* why = "channels.email.provider is smtp";
-  require(!c.smtp.url.empty(), "smtp.url", "HERALD_SMTP_URL", why);
-  require(!c.smtp.from.empty(), "smtp.from", "HERALD_SMTP_FROM", why);
-  if (!c.smtp.username.empty() && c.smtp.password.empty()) {
-    fail("HERALD_SMTP_PASSWORD", "required in the environment when smtp.username is set");
-  }
-}
-
 }  // namespace
 
 Config load_config(const std::string& path, const Getenv& getenv) {
@@ -574,7 +386,6 @@ Config load_config(const std::string& path, const Getenv& getenv) {
   c.pii_key = required_key(getenv, "HERALD_PII_KEY");
   c.token_key = required_key(getenv, "HERALD_TOKEN_KEY");
   apply_channel_secrets(c, getenv);
-  apply_smtp(c, getenv);
   return c;
 }
 

@@ -39,39 +39,6 @@ struct WebhookSettings {
   std::string secret;        // env HERALD_WEBHOOK_SECRET only: the HMAC-SHA256 key
 };
 
-// dispatch.*: the dispatcher (README "Dispatch settings"); every key has a HERALD_DISPATCH_... twin.
-struct DispatchSettings {
-  std::string consumer;        // dispatch.consumer: stable consumer name; empty: the host name
-  int threads_per_channel = 1;   // dispatch.threads_per_channel, 1..64
-  int batch = 64;                // dispatch.batch, 1..1000
-  int claim_idle_ms = 60'000;    // dispatch.claim_idle_ms: a dead process's entries after this
-  int max_attempts = 6;          // dispatch.max_attempts, 1..100
-  int max_age_s = 3600;          // dispatch.max_age_s: older messages are expired
-  int backoff_base_ms = 1000;    // dispatch.backoff_base_ms
-  int backoff_cap_ms = 300'000;  // dispatch.backoff_cap_ms
-  int sms_rate_per_s = 0;        // dispatch.<channel>.rate_per_s; 0: no limit
-  int email_rate_per_s = 0;
-  int voice_rate_per_s = 0;
-  int webhook_rate_per_s = 0;
-  int voice_max_concurrent_calls = 0;  // dispatch.voice.max_concurrent_calls; 0: no limit
-  int voice_call_ceiling_s = 900;      // dispatch.voice.call_ceiling_s
-};
-
-// smtp.*: the email channel over SMTP (docs/architecture.md, "Email (SMTP)");
-// every key has a HERALD_SMTP_... twin.
-struct SmtpSettings {
-  std::string url;                 // smtp.url: smtp://host:port, or smtps:// for implicit TLS
-  std::string from;                // smtp.from: MAIL FROM and the From address
-  std::string from_name;           // smtp.from_name: the From display name
-  std::string username;            // smtp.username: log in when set
-  bool starttls = false;           // smtp.starttls: require STARTTLS on smtp://
-  int connections = 4;             // smtp.connections: per sending thread, 1..64
-  int timeout_ms = 10'000;         // smtp.timeout_ms: connect, and each message, 100..600000
-  std::string message_id_domain;   // smtp.message_id_domain; empty: the domain of smtp.from
-  std::string unsubscribe_mailto;  // smtp.unsubscribe_mailto: mailto: List-Unsubscribe address
-  std::string password;            // env HERALD_SMTP_PASSWORD only
-};
-
 struct Config {
   std::string listen_host = "127.0.0.1";  // listen / HERALD_LISTEN ("host:port", port 0 allowed)
   uint16_t listen_port = 8080;
@@ -92,26 +59,11 @@ struct Config {
   std::string sandbox_dir = "var/sandbox";  // channels.sandbox_dir / HERALD_SANDBOX_DIR
   std::string public_url = "http://127.0.0.1:8080";  // fanout.public_url / HERALD_PUBLIC_URL
   int etr_threshold_min = 30;  // fanout.etr_threshold_min / HERALD_ETR_THRESHOLD_MIN
-  int reminder_lead_min = 1440;  // fanout.reminder_lead_min / HERALD_REMINDER_LEAD_MIN
-  int planner_lanes = 2;         // fanout.planner_lanes / HERALD_PLANNER_LANES, 1..16
-  // complaints.keywords_en / _es (a list, or comma-separated in HERALD_COMPLAINT_KEYWORDS_EN /
-  // _ES); empty: the built-in lists of service/journey/keywords.cc.
-  std::vector<std::string> complaint_keywords_en;
-  std::vector<std::string> complaint_keywords_es;
-  int touchpoint_retention_days = 395;  // retention.touchpoint_days / HERALD_RETENTION_DAYS
-  int retention_sweep_s = 3600;         // retention.sweep_interval_s
-  DispatchSettings dispatch;
   std::string sms_provider = "sandbox";      // channels.sms.provider: sandbox | twilio
   std::string voice_provider = "sandbox";    // channels.voice.provider: sandbox | twilio
   std::string webhook_provider = "sandbox";  // channels.webhook.provider: sandbox | http
-  std::string email_provider = "sandbox";    // channels.email.provider: sandbox | smtp
-  SmtpSettings smtp;
   TwilioSettings twilio;
-  // sendgrid.verification_key / HERALD_SENDGRID_VERIFICATION_KEY: the Event Webhook's public
-  // key as SendGrid shows it (base64 DER); unset, every SendGrid event post gets 403.
-  std::string sendgrid_verification_key;
   WebhookSettings webhook;
-  int callback_horizon_days = 14;  // callbacks.horizon_days / HERALD_CALLBACK_HORIZON_DAYS
 };
 
 using Getenv = std::function<const char*(const char*)>;

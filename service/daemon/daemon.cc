@@ -13,14 +13,12 @@
 
 #include "channels/sandbox.h"
 #include "service/api/services.h"
-#include "service/callbacks/worker.h"
 #include "service/common/metrics.h"
 #include "service/daemon/outlets.h"
 #include "service/dispatch/dispatcher.h"
 #include "service/events/event_store.h"
 #include "service/fanout/planner.h"
 #include "service/http/server.h"
-#include "service/journey/worker.h"
 #include "service/redis/pool.h"
 #include "service/store/customer_store.h"
 #include "templates/catalog.h"
@@ -81,15 +79,10 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
   pool_options.timeout = std::chrono::milliseconds(config.redis_timeout_ms);
   redis::Pool pool(*endpoint, pool_options, &metrics);
   store::CustomerStore customers(pool, *sealer);
-  auto contacts = inbound::ContactIndex::from_pii_key(config.pii_key);  // decodes: sealer did
-  customers.set_contact_index(&*contacts);
   core::Authenticator auth(config.api_keys, *signer);
   events::EventStore events(pool);
-  api::Services services{config, pool, customers, auth, *signer, metrics, wall_ms, events,
-                         *sealer};
+  api::Services services{config, pool, customers, auth, *signer, metrics, wall_ms, events};
   http::Router router;
-  services.catalog = &*catalog;
-  services.contacts = &*contacts;
   api::add_all_routes(router, services);
 
   net::io_context io(config.io_threads);
@@ -122,34 +115,14 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
   fanout::PlannerOptions planner_options;
   planner_options.consumer = fmt::format("heraldd-{}", ::getpid());
   planner_options.settings.etr_threshold = std::chrono::minutes(config.etr_threshold_min);
-  planner_options.reminder_lead = std::chrono::minutes(config.reminder_lead_min);
-  planner_options.lanes = config.planner_lanes;
   planner_options.compose.manage_url = config.public_url + "/v1/customers";
   planner_options.compose.token_ttl_s = config.token_ttl_s;
   fanout::Planner planner(*endpoint, *sealer, *signer, *catalog, planner_options);
-  dispatch::DispatcherOptions dispatch_options =
-      dispatch::dispatcher_options(config.dispatch, &metrics);
+  dispatch::DispatcherOptions dispatch_options;
+  dispatch_options.consumer = planner_options.consumer;
   dispatch::Dispatcher dispatcher(*endpoint, *sealer, outlets, dispatch_options);
-  journey::WorkerOptions journey_options;
-  journey_options.consumer = planner_options.consumer;
-  journey_options.keywords = config.complaint_keywords_en.empty() ? journey::kDefaultKeywordsEn
-                                                                  : config.complaint_keywords_en;
-  const auto& es = config.complaint_keywords_es.empty() ? journey::kDefaultKeywordsEs
-                                                        : config.complaint_keywords_es;
-  journey_options.keywords.insert(journey_options.keywords.end(), es.begin(), es.end());
-  journey_options.retention_days = config.touchpoint_retention_days;
-  journey_options.sweep_interval = std::chrono::seconds(config.retention_sweep_s);
-  journey::Worker journey_worker(*endpoint, *sealer, metrics, journey_options);
   planner.start();
   dispatcher.start();
-  journey_worker.start();
-  callbacks::DeskOptions desk_options;
-  desk_options.horizon_days = config.callback_horizon_days;
-  callbacks::Desk callback_desk(pool, customers, desk_options, wall_ms);
-  callbacks::WorkerOptions callback_options;
-  callback_options.consumer = planner_options.consumer;
-  callbacks::Worker callback_worker(callback_desk, pool, *sealer, *catalog, callback_options);
-  callback_worker.start(io);
   spdlog::info("fan-out started; sandbox channels write to {}", config.sandbox_dir);
 
   net::co_spawn(io, tune_redis(pool), net::detached);
@@ -158,7 +131,6 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
     if (ec) return;
     spdlog::info("signal {}: no new connections, finishing requests in flight", sig);
     server.stop();
-    callback_worker.stop();
   });
 
   std::vector<std::thread> threads;
@@ -167,7 +139,6 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
   for (auto& t : threads) t.join();
   planner.stop();
   dispatcher.stop();
-  journey_worker.stop();
   pool.stop();
   spdlog::info("heraldd stopped");
   return 0;

@@ -6,7 +6,6 @@
 
 #include "channels/http_engine.h"
 #include "channels/sandbox.h"
-#include "channels/smtp.h"
 #include "channels/twilio.h"
 #include "channels/webhook.h"
 
@@ -38,21 +37,6 @@ channels::TwilioOptions twilio_options(const core::Config& config) {
   return o;
 }
 
-channels::SmtpOptions smtp_options(const core::SmtpSettings& smtp) {
-  channels::SmtpOptions o;
-  o.url = smtp.url;
-  o.from = smtp.from;
-  o.from_name = smtp.from_name;
-  o.username = smtp.username;
-  o.password = smtp.password;
-  o.starttls = smtp.starttls;
-  o.connections = smtp.connections;
-  o.timeout = std::chrono::milliseconds(smtp.timeout_ms);
-  o.message_id_domain = smtp.message_id_domain;
-  o.unsubscribe_mailto = smtp.unsubscribe_mailto;
-  return o;
-}
-
 // One branch per channel and provider; the sandbox when none matches.
 std::shared_ptr<Channel> build_outlet(const core::Config& config, v1::Channel kind,
                                       const EngineFactory& twilio_engine) {
@@ -70,9 +54,6 @@ std::shared_ptr<Channel> build_outlet(const core::Config& config, v1::Channel ki
         std::move(o), engine(config.webhook.max_connections,
                              static_cast<size_t>(config.webhook.max_connections) * 4,
                              config.webhook.timeout_ms));
-  }
-  if (kind == v1::EMAIL && config.email_provider == "smtp") {
-    return std::make_shared<channels::SmtpChannel>(smtp_options(config.smtp));
   }
   return std::make_shared<channels::SandboxChannel>(config.sandbox_dir, kind);
 }

@@ -2,47 +2,37 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <optional>
-#include <random>
 
-#include "service/dispatch/budget.h"
-#include "service/dispatch/round.h"
+#include "service/events/event_store.h"
+#include "service/fanout/decide.h"
 
 namespace herald::dispatch {
 namespace {
 
+using channels::SendResult;
 using Clock = std::chrono::steady_clock;
-using std::chrono::milliseconds;
 
-std::string host_name() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "heraldd";
-  return buf;
+SendResult permanent(std::string code, std::string detail) {
+  SendResult r;
+  r.status = SendResult::Status::kPermanent;
+  r.error_code = std::move(code);
+  r.detail = std::move(detail);
+  return r;
 }
 
 }  // namespace
 
-DispatcherOptions dispatcher_options(const core::DispatchSettings& s, Metrics* metrics) {
-  DispatcherOptions o;
-  o.consumer = s.consumer.empty() ? host_name() : s.consumer;
-  o.threads_per_channel = s.threads_per_channel;
-  o.batch = static_cast<size_t>(s.batch);
-  o.min_idle = milliseconds(s.claim_idle_ms);
-  o.claim_every = std::min(o.claim_every, milliseconds(s.claim_idle_ms) / 2);
-  o.retry.base = milliseconds(s.backoff_base_ms);
-  o.retry.cap = milliseconds(s.backoff_cap_ms);
-  o.retry.max_attempts = static_cast<uint32_t>(s.max_attempts);
-  o.retry.max_age = std::chrono::seconds(s.max_age_s);
-  o.limits[v1::SMS].rate_per_s = s.sms_rate_per_s;
-  o.limits[v1::EMAIL].rate_per_s = s.email_rate_per_s;
-  o.limits[v1::WEBHOOK].rate_per_s = s.webhook_rate_per_s;
-  o.limits[v1::VOICE] = ChannelLimits{s.voice_rate_per_s, s.voice_max_concurrent_calls,
-                                      std::chrono::seconds(s.voice_call_ceiling_s)};
-  o.metrics = metrics;
-  return o;
+SendResult deliver(const v1::OutboundMessage& msg, const core::Sealer& sealer,
+                   channels::Channel& channel) {
+  auto opened = sealer.open(msg.sealed_content(), msg.id());
+  if (!opened.ok()) return permanent("unsealable", "content does not open with this key");
+  v1::MessageContent content;
+  if (!content.ParseFromString(*opened)) return permanent("bad_content", "content is not valid");
+  return channel.send(msg, content);
 }
 
 Dispatcher::Dispatcher(redis::Endpoint endpoint, core::Sealer sealer,
@@ -79,40 +69,16 @@ void Dispatcher::stop() {
 }
 
 Dispatcher::Counts Dispatcher::counts() const {
-  return Counts{sent_.load(),  failed_.load(),    retried_.load(), expired_.load(),
-                stale_.load(), malformed_.load(), guarded_.load(), fallbacks_.load()};
+  return Counts{sent_.load(), failed_.load(), retried_.load(), malformed_.load()};
 }
 
-bool Dispatcher::pause(milliseconds ms) {
+bool Dispatcher::pause(std::chrono::milliseconds ms) {
   std::unique_lock lock(mu_);
   return !cv_.wait_for(lock, ms, [this] { return stopping(); });
 }
 
-void Dispatcher::count(v1::Channel kind, const Tally& tally) {
-  for (const auto& [outcome, n] : tally.outcomes) {
-    if (outcome == "sent") sent_ += n;
-    if (outcome == "failed") failed_ += n;
-    if (outcome == "retried") retried_ += n;
-    if (outcome == "expired") expired_ += n;
-    if (outcome == "stale") stale_ += n;
-    if (options_.metrics) {
-      options_.metrics->add("herald_dispatch_messages_total", "outcome",
-                            fmt::format("{}:{}", channels::channel_key(kind), outcome),
-                            static_cast<double>(n));
-    }
-  }
-  malformed_ += tally.malformed;
-  guarded_ += tally.guarded;
-  fallbacks_ += tally.fallbacks;
-}
-
 void Dispatcher::run(channels::Channel& channel, std::string consumer) {
   const v1::Channel kind = channel.kind();
-  const auto found = options_.limits.find(kind);
-  const ChannelLimits limits = found == options_.limits.end() ? ChannelLimits{} : found->second;
-  Budget budget(channel.budget_key(), limits.rate_per_s, limits.max_concurrent_calls,
-                limits.call_ceiling);
-  std::mt19937_64 rng{std::random_device{}()};
   std::optional<DispatchQueue> queue;
   bool reported = false;  // one warning per outage, not one per attempt
   auto fail = [&](const std::string& what, const Error& e) {
@@ -123,8 +89,6 @@ void Dispatcher::run(channels::Channel& channel, std::string consumer) {
   };
   // The first round claims, so a restarted process takes over what a dead one left behind.
   auto next_claim = Clock::now();
-  auto next_move = Clock::now();
-  auto next_prune = Clock::now() + options_.prune_every;
   while (!stopping()) {
     if (!queue) {
       auto conn = redis::Connection::connect(endpoint_, options_.redis_timeout);
@@ -140,58 +104,114 @@ void Dispatcher::run(channels::Channel& channel, std::string consumer) {
       if (reported) spdlog::info("dispatch {}: connected again", consumer);
       reported = false;
     }
-    redis::Connection& conn = queue->connection();
-    if (Clock::now() >= next_move) {
-      auto moved = conn.command(move_due_command(kind, unix_ms(SysClock::now()), options_.batch * 4));
-      if (!moved.ok()) {
-        fail("retries", moved.error());
-        continue;
-      }
-      // A full move means more are due: move again next round.
-      const bool more = moved->integer >= static_cast<long long>(options_.batch * 4);
-      next_move = more ? Clock::now() : Clock::now() + options_.retry_poll;
+    Result<std::vector<Entry>> entries = std::vector<Entry>{};
+    if (Clock::now() >= next_claim) {
+      entries = queue->claim_idle(consumer, kind, options_.min_idle, options_.batch);
+      // A full batch means more may be waiting: keep claiming before reading new entries.
+      const bool full = entries.ok() && entries->size() >= options_.batch;
+      next_claim = full ? Clock::now() : Clock::now() + options_.claim_every;
     }
-    if (Clock::now() >= next_prune) {
-      auto pruned = queue->prune_consumers(kind, options_.min_idle * 10);
-      if (pruned.ok() && *pruned > 0) spdlog::info("dispatch: {} idle consumers removed", *pruned);
-      next_prune = Clock::now() + options_.prune_every;
+    if (entries.ok() && entries->empty()) {
+      entries = queue->read(consumer, kind, options_.batch, options_.block);
     }
-
-    auto grant = budget.take(conn, static_cast<int64_t>(options_.batch));
-    if (!grant.ok()) {
-      fail("budget", grant.error());
-      continue;
-    }
-    if (grant->granted == 0) {
-      pause(std::clamp(grant->wait, milliseconds(1), options_.block));
-      continue;
-    }
-    const bool claim = Clock::now() >= next_claim;
-    const size_t want = static_cast<size_t>(grant->granted);
-    auto entries = queue->take(consumer, kind, want, claim, options_.min_idle);
     if (!entries.ok()) {
       fail("read", entries.error());
       continue;
     }
-    // A full round may leave more idle entries: claim again next round.
-    if (claim) next_claim = entries->size() >= want ? Clock::now() : Clock::now() + options_.claim_every;
-    if (auto s = budget.give_back(conn, static_cast<int64_t>(want - entries->size())); !s.ok()) {
-      fail("budget", s.error());
-      continue;
-    }
-    if (entries->empty()) {
-      if (auto s = queue->wait_for_new(kind, options_.block); !s.ok()) fail("wait", s.error());
-      continue;
-    }
-    RoundContext ctx{conn, sealer_, channel, budget, options_.retry, rng};
-    auto tally = run_round(ctx, *entries, SysClock::now());
-    if (!tally.ok()) {
-      // Not acked: claimed again after min_idle; those sent hold a guard if it was written.
-      fail("settle", tally.error());
-      continue;
-    }
-    count(kind, *tally);
+    if (!entries->empty() && !settle(*queue, channel, *entries)) queue.reset();
   }
+}
+
+namespace {
+
+// Never stale: a queued message whose event moved on (e.g. "ETR 6 pm" after "restored", or
+// anything after a cancellation) is dropped unsent. One lookup per event and revision per batch;
+// a message whose event is not stored (or cannot be read) is sent.
+class StaleCheck {
+ public:
+  explicit StaleCheck(redis::Connection& conn) : conn_(conn) {}
+
+  bool stale(const v1::OutboundMessage& m) {
+    const v1::Event* current = event(m.event_id(), 0);
+    if (!current || current->revision() <= m.revision()) return false;
+    const v1::Event* planned = event(m.event_id(), m.revision());
+    return planned && fanout::overtaken(*planned, *current);
+  }
+
+ private:
+  // revision 0: the current state.
+  const v1::Event* event(const std::string& id, uint32_t revision) {
+    auto key = std::make_pair(id, revision);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) return it->second ? &*it->second : nullptr;
+    std::optional<v1::Event> found;
+    auto r = revision == 0 ? conn_.command(redis::cmd("GET", events::event_key(id)))
+                           : conn_.command(redis::cmd("LINDEX", events::revisions_key(id),
+                                                      std::to_string(revision - 1)));
+    if (r.ok() && r->type == redis::Reply::Type::kString) {
+      if (revision == 0) {
+        v1::EventState state;
+        if (state.ParseFromString(r->str)) found = state.event();
+      } else {
+        v1::Event e;
+        if (e.ParseFromString(r->str)) found = std::move(e);
+      }
+    }
+    auto& slot = cache_[key] = std::move(found);
+    return slot ? &*slot : nullptr;
+  }
+
+  redis::Connection& conn_;
+  std::map<std::pair<std::string, uint32_t>, std::optional<v1::Event>> cache_;
+};
+
+}  // namespace
+
+bool Dispatcher::settle(DispatchQueue& queue, channels::Channel& channel,
+                        std::vector<Entry>& entries) {
+  redis::Batch cmds;
+  StaleCheck check(queue.connection());
+  for (const auto& e : entries) {
+    // Entries not reached before a stop stay pending and are claimed after min_idle.
+    if (stopping()) break;
+    if (!e.valid) {
+      spdlog::warn("dispatch: entry {} of {} holds no message; dropped", e.id, e.stream);
+      for (auto& c : ack_commands(e)) cmds.push_back(std::move(c));
+      ++malformed_;
+      continue;
+    }
+    if (check.stale(e.message)) {
+      cmds.push_back(settle_command(e, "stale"));
+      continue;
+    }
+    SendResult r = deliver(e.message, sealer_, channel);
+    switch (r.status) {
+      case SendResult::Status::kSent:
+        cmds.push_back(settle_command(e, "sent"));
+        ++sent_;
+        break;
+      case SendResult::Status::kPermanent:
+        spdlog::warn("dispatch: {} failed: {} {}", e.message.id(), r.error_code, r.detail);
+        cmds.push_back(settle_command(e, "failed"));
+        ++failed_;
+        break;
+      case SendResult::Status::kRetry:
+        spdlog::debug("dispatch: {} left for retry: {} {}", e.message.id(), r.error_code, r.detail);
+        ++retried_;
+        break;
+    }
+  }
+  if (cmds.empty()) return true;
+  auto replies = queue.connection().pipeline(cmds);
+  if (!replies.ok()) {
+    // Sent but not acked: these are claimed and sent again after min_idle (at-least-once).
+    spdlog::warn("dispatch: ack of {} entries failed: {}", cmds.size(), replies.error().message);
+    return false;
+  }
+  for (const auto& r : *replies) {
+    if (r.is_error()) spdlog::warn("dispatch: ack: {}", r.str);
+  }
+  return true;
 }
 
 }  // namespace herald::dispatch

@@ -4,7 +4,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -12,45 +11,30 @@
 #include <vector>
 
 #include "channels/channel.h"
-#include "service/common/metrics.h"
-#include "service/core/config.h"
 #include "service/core/crypto.h"
 #include "service/dispatch/queue.h"
-#include "service/dispatch/retry.h"
 #include "service/redis/endpoint.h"
 
 namespace herald::dispatch {
 
-struct Tally;
-
-// One channel's budgets (see budget.h); they apply only to channels with a budget key.
-struct ChannelLimits {
-  int rate_per_s = 0;            // messages per second per provider and sender; 0: no limit
-  int max_concurrent_calls = 0;  // calls in progress per provider and sender; 0: no limit
-  std::chrono::seconds call_ceiling{900};  // a call's slot lapses after this without a status
-};
-
 struct DispatcherOptions {
-  std::string consumer = "heraldd";  // stable per process; each thread appends /<channel>/<n>
+  std::string consumer = "heraldd";  // unique per process; each thread appends /<channel>/<n>
   int threads_per_channel = 1;
-  size_t batch = 64;                              // entries taken, sent and settled per round
+  size_t batch = 64;                              // entries read, sent and settled per round trip
   std::chrono::milliseconds block{200};           // longest wait for new entries; bounds stop()
   std::chrono::milliseconds min_idle{60000};      // pending this long: taken over from its owner
   std::chrono::milliseconds claim_every{5000};    // how often each thread looks for such entries
-  std::chrono::milliseconds retry_poll{200};      // how often due retries go back on the streams
-  std::chrono::milliseconds prune_every{60000};   // consumer clean-up (idle 10 x min_idle)
   std::chrono::milliseconds redis_timeout{2000};  // must exceed `block`
   std::chrono::milliseconds reconnect_backoff{500};  // between attempts while Redis is away
-  RetryPolicy retry;
-  std::map<v1::Channel, ChannelLimits> limits;
-  Metrics* metrics = nullptr;  // optional: herald_dispatch_messages_total{outcome="sms:sent"}
 };
 
-// Drains the dispatch streams into channels, on threads of its own (sends may block). Each
-// round takes tokens from the channel's budget, reads that many entries (EMERGENCY first),
-// drops guarded, expired and stale ones, sends the rest in one send_batch and settles them in
-// one transaction: sent, retried (backoff in a sorted set), failed (then the customer's next
-// channel), expired. docs/architecture.md "Delivery: dispatch" has the keys and failure cases.
+// Drains the dispatch streams into channels, on threads of its own (sends may block).
+// For each entry: open the sealed content (associated data: the message id), send, then
+// kSent -> ack + "<channel>:sent", kPermanent -> ack + "<channel>:failed" in fn:{event}, both
+// settled per batch in one pipeline. kRetry leaves the entry pending: after min_idle it is
+// claimed again (by this or another process), which is the only retry until the delivery
+// issue adds backoff, attempt limits and validity windows. At-least-once: a crash between a
+// send and its ack sends that message again, but the funnel counts it once.
 class Dispatcher {
  public:
   Dispatcher(redis::Endpoint endpoint, core::Sealer sealer,
@@ -60,23 +44,19 @@ class Dispatcher {
   Dispatcher& operator=(const Dispatcher&) = delete;
 
   void start();  // once
-  void stop();   // returns within about `block` plus one send_batch; idempotent
+  void stop();   // returns within about `block` plus one send; idempotent
 
   struct Counts {
     uint64_t sent = 0;
     uint64_t failed = 0;
-    uint64_t retried = 0;    // retries scheduled
-    uint64_t expired = 0;
-    uint64_t stale = 0;
+    uint64_t retried = 0;    // kRetry results, left pending
     uint64_t malformed = 0;  // entries holding no message, acked and dropped
-    uint64_t guarded = 0;    // settled as sent from their guard, not sent again
-    uint64_t fallbacks = 0;  // next channels handed to the planner
   };
   Counts counts() const;
 
  private:
   void run(channels::Channel& channel, std::string consumer);
-  void count(v1::Channel kind, const Tally& tally);
+  bool settle(DispatchQueue& queue, channels::Channel& channel, std::vector<Entry>& entries);
   bool pause(std::chrono::milliseconds ms);  // false once stopping
   bool stopping() const { return stopping_.load(std::memory_order_relaxed); }
 
@@ -88,11 +68,12 @@ class Dispatcher {
   std::mutex mu_;
   std::condition_variable cv_;
   std::atomic<bool> stopping_{false};
-  std::atomic<uint64_t> sent_{0}, failed_{0}, retried_{0}, expired_{0}, stale_{0}, malformed_{0},
-      guarded_{0}, fallbacks_{0};
+  std::atomic<uint64_t> sent_{0}, failed_{0}, retried_{0}, malformed_{0};
 };
 
-// The options the dispatch.* settings describe; an empty consumer name becomes the host name.
-DispatcherOptions dispatcher_options(const core::DispatchSettings& s, Metrics* metrics);
+// Opens the content and hands the message to the channel; content that does not open or parse
+// is a permanent failure (it was sealed with another key or for another message).
+channels::SendResult deliver(const v1::OutboundMessage& msg, const core::Sealer& sealer,
+                             channels::Channel& channel);
 
 }  // namespace herald::dispatch

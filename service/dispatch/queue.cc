@@ -40,26 +40,19 @@ redis::Batch ack_commands(const Entry& entry) {
                       redis::cmd("XDEL", entry.stream, entry.id));
 }
 
-redis::Command settle_command(const Entry& entry, std::string_view outcome,
-                              const Reschedule* later) {
-  // Acting only when this XACK removed the entry keeps the funnel exact, and the retries
-  // single, when a claimed entry was settled by two consumers.
+redis::Command settle_command(const Entry& entry, std::string_view outcome) {
+  // Counting only when this XACK removed the entry keeps the funnel exact when a claimed
+  // entry was sent by two consumers.
   static constexpr std::string_view kScript = R"lua(
 if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 1 then
   redis.call('XDEL', KEYS[1], ARGV[2])
-  if ARGV[3] ~= '' then redis.call('HINCRBY', KEYS[2], ARGV[3], 1) end
-  if ARGV[4] ~= '' then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5]) end
+  redis.call('HINCRBY', KEYS[2], ARGV[3], 1)
   return 1
 end
 return 0)lua";
-  const std::string field =
-      outcome.empty()
-          ? std::string()
-          : fmt::format("{}:{}", channels::channel_key(entry.message.channel()), outcome);
-  return redis::cmd("EVAL", kScript, "3", entry.stream, funnel_key(entry.message.event_id()),
-                    later ? later->key : entry.stream, kGroup, entry.id, field,
-                    later ? std::to_string(later->due_ms) : std::string(),
-                    later ? later->member : std::string());
+  return redis::cmd("EVAL", kScript, "2", entry.stream, funnel_key(entry.message.event_id()),
+                    kGroup, entry.id,
+                    fmt::format("{}:{}", channels::channel_key(entry.message.channel()), outcome));
 }
 
 void append_entries(const std::string& stream, const redis::Reply& list, std::vector<Entry>& out) {
@@ -148,88 +141,22 @@ Result<std::vector<Entry>> DispatchQueue::read(const std::string& consumer, v1::
   return out;
 }
 
-Status DispatchQueue::claim_into(const std::string& key, const std::string& consumer,
-                                 std::chrono::milliseconds min_idle, size_t max,
-                                 std::vector<Entry>& out) {
-  std::string cursor = "0-0";
-  for (int round = 0; round < kClaimRounds && out.size() < max; ++round) {
-    auto r = run(redis::cmd("XAUTOCLAIM", key, kGroup, consumer, std::to_string(min_idle.count()),
-                            cursor, "COUNT", std::to_string(max - out.size())));
-    if (!r.ok()) return std::move(r).take_error();
-    if (r->elements.size() < 2) break;
-    append_entries(key, r->elements[1], out);
-    cursor = r->elements[0].str;
-    if (cursor == "0-0") break;
-  }
-  return ok_status();
-}
-
-Result<std::vector<Entry>> DispatchQueue::take(const std::string& consumer, v1::Channel channel,
-                                               size_t max, bool claim,
-                                               std::chrono::milliseconds min_idle) {
-  std::vector<Entry> out;
-  for (auto p : kPriorities) {
-    if (out.size() >= max) break;
-    const std::string key = stream_key(channel, p);
-    if (claim) {
-      if (auto s = claim_into(key, consumer, min_idle, max, out); !s.ok()) return s.error();
-      if (out.size() >= max) break;
-    }
-    auto r = run(redis::cmd("XREADGROUP", "GROUP", kGroup, consumer, "COUNT",
-                            std::to_string(max - out.size()), "STREAMS", key, ">"));
-    if (!r.ok()) return std::move(r).take_error();
-    for (const auto& stream : r->elements) {
-      if (stream.elements.size() == 2) append_entries(key, stream.elements[1], out);
-    }
-  }
-  return out;
-}
-
-Status DispatchQueue::wait_for_new(v1::Channel channel, std::chrono::milliseconds block) {
-  redis::Command wait =
-      redis::cmd("XREAD", "COUNT", "1", "BLOCK", std::to_string(block.count()), "STREAMS");
-  for (auto p : kPriorities) wait.push_back(stream_key(channel, p));
-  for (size_t i = 0; i < std::size(kPriorities); ++i) wait.push_back("$");
-  auto r = run(wait);
-  if (!r.ok()) return std::move(r).take_error();
-  return ok_status();
-}
-
-Result<long long> DispatchQueue::prune_consumers(v1::Channel channel,
-                                                 std::chrono::milliseconds idle) {
-  static constexpr std::string_view kScript = R"lua(
-local gone = 0
-for _, key in ipairs(KEYS) do
-  local ok, consumers = pcall(redis.call, 'XINFO', 'CONSUMERS', key, ARGV[1])
-  if ok then
-    for _, c in ipairs(consumers) do
-      local f = {}
-      for i = 1, #c, 2 do f[c[i]] = c[i + 1] end
-      if tonumber(f['pending']) == 0 and tonumber(f['idle']) > tonumber(ARGV[2]) then
-        redis.call('XGROUP', 'DELCONSUMER', key, ARGV[1], f['name'])
-        gone = gone + 1
-      end
-    end
-  end
-end
-return gone)lua";
-  redis::Command c = redis::cmd("EVAL", kScript, std::to_string(std::size(kPriorities)));
-  for (auto p : kPriorities) c.push_back(stream_key(channel, p));
-  c.push_back(std::string(kGroup));
-  c.push_back(std::to_string(idle.count()));
-  auto r = run(c);
-  if (!r.ok()) return std::move(r).take_error();
-  return r->integer;
-}
-
 Result<std::vector<Entry>> DispatchQueue::claim_idle(const std::string& consumer,
                                                      v1::Channel channel,
                                                      std::chrono::milliseconds min_idle,
                                                      size_t max) {
   std::vector<Entry> out;
   for (auto p : kPriorities) {
-    if (auto s = claim_into(stream_key(channel, p), consumer, min_idle, max, out); !s.ok()) {
-      return s.error();
+    const std::string key = stream_key(channel, p);
+    std::string cursor = "0-0";
+    for (int round = 0; round < kClaimRounds && out.size() < max; ++round) {
+      auto r = run(redis::cmd("XAUTOCLAIM", key, kGroup, consumer, std::to_string(min_idle.count()),
+                              cursor, "COUNT", std::to_string(max - out.size())));
+      if (!r.ok()) return std::move(r).take_error();
+      if (r->elements.size() < 2) break;
+      append_entries(key, r->elements[1], out);
+      cursor = r->elements[0].str;
+      if (cursor == "0-0") break;
     }
   }
   return out;

@@ -40,18 +40,9 @@ struct Entry {
 // XACK and XDEL of one entry.
 redis::Batch ack_commands(const Entry& entry);
 
-// A message put back for later: ZADD <key> <score> <member> (a retry set, see retry.h).
-struct Reschedule {
-  std::string key;
-  int64_t due_ms = 0;
-  std::string member;
-};
-
 // Acks and deletes the entry and, only if it was still pending, counts "<channel>:<outcome>"
-// in the event's funnel (none for an empty outcome) and schedules `later`: one script, so the
-// count, the retry and the ack never disagree when two consumers settle one entry.
-redis::Command settle_command(const Entry& entry, std::string_view outcome,
-                              const Reschedule* later = nullptr);
+// in the event's funnel: one script, so the count and the ack never disagree.
+redis::Command settle_command(const Entry& entry, std::string_view outcome);
 
 // The dispatch streams over one blocking connection: for dispatcher threads, tools and tests,
 // never for I/O threads. A Redis error reply or a lost connection is an Error.
@@ -77,18 +68,6 @@ class DispatchQueue {
   Result<std::vector<Entry>> claim_idle(const std::string& consumer, v1::Channel channel,
                                         std::chrono::milliseconds min_idle, size_t max);
 
-  // Up to `max` entries, priority by priority (EMERGENCY first); within one, entries idle
-  // longer than `min_idle` (when claiming) before new ones. Never blocks.
-  Result<std::vector<Entry>> take(const std::string& consumer, v1::Channel channel, size_t max,
-                                  bool claim, std::chrono::milliseconds min_idle);
-
-  // Waits up to `block` for an entry added to any of the channel's streams, taking nothing.
-  Status wait_for_new(v1::Channel channel, std::chrono::milliseconds block);
-
-  // Deletes the group's consumers of the channel that hold no pending entry and have not read
-  // for `idle`: checked and deleted in one script, so no pending entry goes with a consumer.
-  Result<long long> prune_consumers(v1::Channel channel, std::chrono::milliseconds idle);
-
   // Acks and deletes the entry, so a stream only ever holds undelivered work.
   Status ack(const Entry& entry);
 
@@ -99,8 +78,6 @@ class DispatchQueue {
 
  private:
   Result<redis::Reply> run(const redis::Command& cmd);
-  Status claim_into(const std::string& key, const std::string& consumer,
-                    std::chrono::milliseconds min_idle, size_t max, std::vector<Entry>& out);
   redis::Connection conn_;
 };
 

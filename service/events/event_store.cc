@@ -93,11 +93,21 @@ Result<v1::EventState> next_state(const redis::Reply& r, const std::string& id,
   return state;
 }
 
-// The accept script's ARGV (see kAcceptLua).
-std::vector<std::string> accept_args(const v1::EventState& state, uint32_t expected,
-                                     const std::string& idem_key, std::string body_hash,
-                                     int64_t created_ms, const v1::EventAccepted& answer) {
+}  // namespace
+
+std::string event_key(std::string_view id) { return fmt::format("ev:{{{}}}", id); }
+std::string revisions_key(std::string_view id) { return fmt::format("evr:{{{}}}", id); }
+std::string idempotency_key(std::string_view key) { return fmt::format("idem:{{{}}}", key); }
+
+awaitable<Result<std::optional<Acceptance>>> EventStore::write(const v1::EventState& state,
+                                                               uint32_t expected,
+                                                               std::string idem_key,
+                                                               std::string body_hash,
+                                                               int64_t created_ms) {
   const v1::Event& event = state.event();
+  v1::EventAccepted answer;
+  answer.set_id(event.id());
+  answer.set_revision(event.revision());
   std::vector<std::string> args;
   args.reserve(14);
   args.push_back(event_key(event.id()));
@@ -114,25 +124,6 @@ std::vector<std::string> accept_args(const v1::EventState& state, uint32_t expec
   args.push_back(std::move(body_hash));
   args.push_back(answer.SerializeAsString());
   args.push_back(std::to_string(kIdempotencyTtlS));
-  return args;
-}
-
-}  // namespace
-
-std::string event_key(std::string_view id) { return fmt::format("ev:{{{}}}", id); }
-std::string revisions_key(std::string_view id) { return fmt::format("evr:{{{}}}", id); }
-std::string idempotency_key(std::string_view key) { return fmt::format("idem:{{{}}}", key); }
-
-awaitable<Result<std::optional<Acceptance>>> EventStore::write(const v1::EventState& state,
-                                                               uint32_t expected,
-                                                               std::string idem_key,
-                                                               std::string body_hash,
-                                                               int64_t created_ms) {
-  const v1::Event& event = state.event();
-  v1::EventAccepted answer;
-  answer.set_id(event.id());
-  answer.set_revision(event.revision());
-  auto args = accept_args(state, expected, idem_key, std::move(body_hash), created_ms, answer);
   auto reply = co_await accept_script().run(pool_, std::move(args));
   if (!reply.ok()) co_return std::move(reply).take_error();
   if (reply->elements.empty()) {
@@ -262,38 +253,6 @@ awaitable<Result<std::vector<v1::EventState>>> EventStore::list_active(int limit
     if (state.active()) out.push_back(std::move(state));
   }
   co_return out;
-}
-
-Result<std::optional<v1::EventAccepted>> raise_stage(redis::Connection& conn,
-                                                     const v1::EventState& current,
-                                                     v1::Stage stage, int64_t now_ms) {
-  v1::EventUpdate update;
-  update.set_stage(stage);
-  redis::Reply stored;
-  stored.type = redis::Reply::Type::kString;
-  stored.str = current.SerializeAsString();
-  const std::string& id = current.event().id();
-  auto next = next_state(stored, id, update, TimeUtil::MillisecondsToTimestamp(now_ms));
-  if (!next.ok()) return std::move(next).take_error();
-  v1::EventAccepted answer;
-  answer.set_id(id);
-  answer.set_revision(next->event().revision());
-  auto args = accept_args(*next, current.event().revision(), "", "", millis(next->created_at()),
-                          answer);
-  redis::Command eval = redis::cmd("EVALSHA", accept_script().sha1(), "0");
-  eval.insert(eval.end(), args.begin(), args.end());
-  auto reply = conn.command(eval);
-  if (reply.ok() && reply->is_error() && reply->str.rfind("NOSCRIPT", 0) == 0) {
-    eval[0] = "EVAL";
-    eval[1] = accept_script().body();
-    reply = conn.command(eval);
-  }
-  if (!reply.ok()) return std::move(reply).take_error();
-  if (reply->is_error()) return make_error(ErrorCode::kInternal, "event script: " + reply->str);
-  if (!reply->elements.empty() && reply->elements[0].str == "OK") {
-    return std::optional<v1::EventAccepted>{answer};
-  }
-  return std::optional<v1::EventAccepted>{};
 }
 
 }  // namespace herald::events

@@ -9,7 +9,6 @@
 #include "herald/v1/event.pb.h"
 #include "service/common/net.h"
 #include "service/common/result.h"
-#include "service/redis/connection.h"
 #include "service/redis/pool.h"
 
 namespace herald::events {
@@ -61,13 +60,5 @@ class EventStore {
 
   redis::Pool& pool_;
 };
-
-// Herald's own revision of an event (a maintenance REMINDER), for a worker thread with a
-// blocking connection: the stage machine and the same script as an API update, so it lands
-// only if `current` is still the event's latest revision. nullopt when another revision (or
-// another process's identical attempt) landed first: re-read and decide again.
-Result<std::optional<v1::EventAccepted>> raise_stage(redis::Connection& conn,
-                                                     const v1::EventState& current,
-                                                     v1::Stage stage, int64_t now_ms);
 
 }  // namespace herald::events

@@ -43,14 +43,6 @@ std::string join_addresses(const v1::Customer& c, const std::vector<int>& premis
   return out;
 }
 
-// The one-click unsubscribe link (List-Unsubscribe): the preference link's customer resource
-// plus "/email-unsubscribe", carrying the same signed customer token.
-std::string email_unsubscribe_url(const std::string& manage_link) {
-  const size_t query = manage_link.find('?');
-  if (query == std::string::npos) return {};
-  return manage_link.substr(0, query) + "/email-unsubscribe" + manage_link.substr(query);
-}
-
 }  // namespace
 
 std::string message_id(const v1::Event& e, v1::Channel channel, uint64_t num) {
@@ -117,7 +109,6 @@ Result<v1::OutboundMessage> compose(const v1::Customer& c, uint64_t num, const v
       content.set_text(std::move(*text));
       content.set_html(std::move(*html));
       content.set_to(c.email());
-      content.set_unsubscribe_url(email_unsubscribe_url(vars.manage_link));
       break;
     }
     case v1::VOICE: {

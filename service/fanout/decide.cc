@@ -61,7 +61,6 @@ std::optional<Reason> ineligible(const v1::Customer& c, v1::EventKind kind, v1::
   }
   if (!reachable(c, channel)) return Reason::kNoContact;
   if (channel == v1::SMS && sms_stopped(s, kind)) return Reason::kStopReplied;
-  if (s.invalid_channels.count(channel) > 0) return Reason::kInvalidContact;
   return std::nullopt;
 }
 
@@ -99,8 +98,6 @@ const char* reason_name(Reason r) {
       return "no_contact";
     case Reason::kStopReplied:
       return "stop_replied";
-    case Reason::kInvalidContact:
-      return "invalid_contact";
     case Reason::kCadence:
       return "cadence";
     case Reason::kDailyCap:

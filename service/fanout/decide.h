@@ -30,11 +30,10 @@ enum class Reason {
   kStale,        // a newer revision already reached the customer, or overtaken() said so
   kDuplicate,    // this revision was already queued for the customer on this channel
   kCancelled,    // the event was cancelled before the customer heard of it
-  kInvalidContact,  // the number or address bounced or was refused (invalid:<channel>)
 };
 
 // "queued", "not_opted_in", "no_contact", "stop_replied", "cadence", "daily_cap", "quiet_hours",
-// "stale", "duplicate", "cancelled", "invalid_contact": the names touchpoints and funnels carry.
+// "stale", "duplicate", "cancelled": the names touchpoints and funnels carry.
 const char* reason_name(Reason r);
 
 // What Herald knows of the customer today, across events and channels.
@@ -45,7 +44,6 @@ struct CustomerState {
   int sent_today = 0;
   bool sms_stopped = false;                   // STOP, STOPALL, UNSUBSCRIBE...
   std::set<v1::EventKind> sms_stopped_kinds;  // scoped STOP OUTAGE / MAINTENANCE / WATER
-  std::set<v1::Channel> invalid_channels;     // contact marked undeliverable on that channel
 };
 
 struct Decision {
@@ -58,8 +56,7 @@ struct Decision {
 // One decision for customer c, one channel, one event revision (with its stage, severity, ETR).
 // Checked in this order, the first that applies giving the reason:
 //  1. eligibility: channel chosen for the kind (kNotOptedIn), contact present (kNoContact),
-//     SMS not STOPped for all or for this kind (kStopReplied); VOICE ignores SMS STOP;
-//     the contact not marked undeliverable on the channel (kInvalidContact).
+//     SMS not STOPped for all or for this kind (kStopReplied); VOICE ignores SMS STOP.
 //  2. kDuplicate when h.last_revision_sent == revision; kStale when a newer one was sent.
 //  3. kCancelled: a CANCELLED event nothing was sent about on this channel.
 //  4. kCadence: cadence_allows() says no.

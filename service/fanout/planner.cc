@@ -1,57 +1,27 @@
 #include "service/fanout/planner.h"
 
 #include <fmt/format.h>
+#include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <charconv>
+#include <map>
 
 #include "herald/v1/store.pb.h"
+#include "herald/v1/touchpoint.pb.h"
 #include "service/dispatch/queue.h"
 #include "service/events/event_store.h"
-#include "service/events/intake.h"
 #include "service/fanout/ledger.h"
-#include "service/fanout/reminder.h"
+#include "service/store/codec.h"
+#include "service/store/keys.h"
 
 namespace herald::fanout {
 namespace {
 
 using Clock = std::chrono::system_clock;
-constexpr std::string_view kIntake = events::kIntakeKey;
-constexpr auto kDueEvery = std::chrono::milliseconds(100);  // due work and reminders, lane 0
-constexpr size_t kRemindersPerRound = 20;
-
-std::string cursor_key(const std::string& event_id, uint32_t revision) {
-  return fmt::format("plan:{{{}}}:{}", event_id, revision);
-}
-std::string seen_key(const std::string& event_id, uint32_t revision) {
-  return fmt::format("seen:{{{}}}:{}", event_id, revision);
-}
-
-// The entries of an XREADGROUP or XAUTOCLAIM reply.
-void collect(const redis::Reply& reply, bool autoclaim, std::vector<redis::Reply>& out) {
-  if (autoclaim) {
-    if (reply.elements.size() >= 2) {
-      for (const auto& e : reply.elements[1].elements) out.push_back(e);
-    }
-    return;
-  }
-  for (const auto& stream : reply.elements) {
-    if (stream.elements.size() < 2) continue;
-    for (const auto& e : stream.elements[1].elements) out.push_back(e);
-  }
-}
-
-// "id event=.. revision=..": what a dead letter says the entry was.
-std::string describe(const redis::Reply& entry) {
-  std::string text = entry.elements.empty() ? "" : entry.elements[0].str;
-  if (entry.elements.size() < 2) return text;
-  const auto& kv = entry.elements[1].elements;
-  for (size_t i = 0; i + 1 < kv.size(); i += 2) {
-    text += fmt::format(" {}={}", kv[i].str, kv[i + 1].str);
-  }
-  return text;
-}
+using google::protobuf::util::TimeUtil;
+constexpr std::string_view kIntake = "intake";
+constexpr v1::Channel kCustomerChannels[] = {v1::SMS, v1::EMAIL, v1::VOICE};
 
 }  // namespace
 
@@ -67,336 +37,114 @@ Planner::Planner(redis::Endpoint endpoint, const core::Sealer& sealer,
 Planner::~Planner() { stop(); }
 
 void Planner::start() {
-  for (int i = 0; i < std::max(1, options_.lanes); ++i) threads_.emplace_back([this, i] { loop(i); });
+  thread_ = std::thread([this] { loop(); });
 }
 
 void Planner::stop() {
   stopping_ = true;
-  for (auto& t : threads_) {
-    if (t.joinable()) t.join();
-  }
-  threads_.clear();
+  if (thread_.joinable()) thread_.join();
 }
 
-void Planner::loop(int index) {
-  const std::string consumer = fmt::format("{}-{}", options_.consumer, index);
-  auto last_due = std::chrono::steady_clock::time_point{};
-  auto last_housekeeping = std::chrono::steady_clock::now();
+void Planner::loop() {
   while (!stopping_) {
     auto conn = redis::Connection::connect(endpoint_, options_.redis_timeout);
     if (!conn.ok()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
       continue;
     }
-    Lane lane{consumer, {}, 0, false};
     while (!stopping_) {
-      auto n = round(*conn, lane, Clock::now(), true);
-      if (n.ok() && index == 0 && std::chrono::steady_clock::now() - last_due >= kDueEvery) {
-        last_due = std::chrono::steady_clock::now();
-        const bool sweep = last_due - last_housekeeping >= options_.housekeeping_every;
-        if (sweep) last_housekeeping = last_due;
-        auto due = run_background(*conn, Clock::now(), sweep);
-        if (!due.ok()) n = std::move(due).take_error();
-      }
+      auto n = run_once(*conn, Clock::now());
       if (!n.ok()) {
-        spdlog::warn("planner {}: {}", consumer, n.error().message);
+        spdlog::warn("planner: {}", n.error().message);
         break;
       }
-      // Every job waits for another lane's revision of its event: do not spin.
-      if (*n == 0 && !lane.jobs.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      if (*n == 0) std::this_thread::sleep_for(options_.block);
     }
-    for (Job& job : lane.jobs) release(job);
   }
 }
 
 Result<int> Planner::run_once(redis::Connection& conn, Clock::time_point now) {
-  Lane lane{options_.consumer, {}, 0, true};
+  (void)conn.command(redis::cmd("XGROUP", "CREATE", kIntake, kPlannerGroup, "0", "MKSTREAM"));
   int handled = 0;
-  do {
-    auto n = round(conn, lane, now, false);
-    if (!n.ok()) {
-      for (Job& job : lane.jobs) release(job);
-      return n;
+  // A dead planner's entries first, then new ones.
+  auto claimed = check_reply(
+      conn.command(redis::cmd("XAUTOCLAIM", kIntake, kPlannerGroup, options_.consumer,
+                              std::to_string(options_.claim_idle.count()), "0-0", "COUNT", "10")));
+  if (!claimed.ok()) return std::move(claimed).take_error();
+  auto fresh =
+      check_reply(conn.command(redis::cmd("XREADGROUP", "GROUP", kPlannerGroup, options_.consumer,
+                                          "COUNT", "10", "STREAMS", kIntake, ">")));
+  if (!fresh.ok()) return std::move(fresh).take_error();
+  std::vector<const redis::Reply*> entries;
+  if (claimed->elements.size() >= 2) {
+    for (const auto& e : claimed->elements[1].elements) entries.push_back(&e);
+  }
+  if (!fresh->is_nil()) {
+    for (const auto& stream : fresh->elements) {
+      if (stream.elements.size() < 2) continue;
+      for (const auto& e : stream.elements[1].elements) entries.push_back(&e);
     }
-    handled += *n;
-  } while (!lane.jobs.empty());
-  auto due = run_background(conn, now, false);
-  if (!due.ok()) return due;
+  }
+  for (const redis::Reply* e : entries) {
+    if (e->elements.size() < 2) continue;
+    std::string event_id;
+    uint32_t revision = 0;
+    const auto& kv = e->elements[1].elements;
+    for (size_t i = 0; i + 1 < kv.size(); i += 2) {
+      if (kv[i].str == "event") event_id = kv[i + 1].str;
+      if (kv[i].str == "revision") revision = static_cast<uint32_t>(std::stoul(kv[i + 1].str));
+    }
+    if (auto ok = plan_revision(conn, event_id, revision, now); !ok.ok()) {
+      return std::move(ok).take_error();  // left pending: retried, or claimed by another
+    }
+    (void)conn.command(redis::cmd("XACK", kIntake, kPlannerGroup, e->elements[0].str));
+    ++handled;
+  }
+  auto due = run_due(conn, now);
+  if (!due.ok()) return std::move(due).take_error();
   return handled + *due;
 }
 
-Result<int> Planner::run_background(redis::Connection& conn, Clock::time_point now,
-                                    bool housekeeping) {
-  auto due = run_due(conn, now);
-  if (!due.ok()) return due;
-  auto raised = raise_due_reminders(conn, options_.reminder_lead, now, kRemindersPerRound);
-  if (!raised.ok()) return std::move(raised).take_error();
-  if (housekeeping) {
-    auto trimmed = events::trim_intake(conn);
-    if (!trimmed.ok()) return std::move(trimmed).take_error();
-    auto gone = events::prune_consumers(conn, kIntake, kPlannerGroup, options_.consumer_idle);
-    if (!gone.ok()) return std::move(gone).take_error();
-    if (*trimmed > 0 || *gone > 0) {
-      spdlog::info("planner: intake trimmed by {} entries, {} idle consumers deleted", *trimmed,
-                   *gone);
-    }
-  }
-  return *due + *raised;
-}
-
-Result<int> Planner::take_entries(redis::Connection& conn, Lane& lane, bool block) {
-  std::vector<redis::Reply> entries;
-  if (!lane.resumed) {
-    (void)conn.command(redis::cmd("XGROUP", "CREATE", kIntake, kPlannerGroup, "0", "MKSTREAM"));
-    // After a reconnect, what this consumer had taken before comes back first.
-    auto own = check_reply(conn.command(
-        redis::cmd("XREADGROUP", "GROUP", kPlannerGroup, lane.consumer, "COUNT",
-                   std::to_string(options_.max_jobs), "STREAMS", kIntake, "0")));
-    if (!own.ok()) return std::move(own).take_error();
-    collect(*own, false, entries);
-    lane.resumed = true;
-  }
-  const size_t room = options_.max_jobs - std::min(options_.max_jobs, lane.jobs.size());
-  if (room > entries.size()) {
-    const std::string count = std::to_string(room - entries.size());
-    auto claimed = check_reply(
-        conn.command(redis::cmd("XAUTOCLAIM", kIntake, kPlannerGroup, lane.consumer,
-                                std::to_string(options_.claim_idle.count()), "0-0", "COUNT", count)));
-    if (!claimed.ok()) return std::move(claimed).take_error();
-    collect(*claimed, true, entries);
-    redis::Command read = redis::cmd("XREADGROUP", "GROUP", kPlannerGroup, lane.consumer, "COUNT",
-                                     count);
-    if (block && entries.empty()) {
-      read.push_back("BLOCK");
-      read.push_back(std::to_string(options_.block.count()));
-    }
-    read.push_back("STREAMS");
-    read.push_back(std::string(kIntake));
-    read.push_back(">");
-    auto fresh = check_reply(conn.command(read));
-    if (!fresh.ok()) return std::move(fresh).take_error();
-    collect(*fresh, false, entries);
-  }
-  int taken = 0;
-  for (const auto& e : entries) {
-    if (e.elements.empty()) continue;
-    Job job;
-    job.entry = e.elements[0].str;
-    if (std::any_of(lane.jobs.begin(), lane.jobs.end(),
-                    [&](const Job& j) { return j.entry == job.entry; })) {
-      continue;
-    }
-    if (e.elements.size() >= 2) {
-      const auto& kv = e.elements[1].elements;
-      for (size_t i = 0; i + 1 < kv.size(); i += 2) {
-        const std::string& v = kv[i + 1].str;
-        if (kv[i].str == "event") job.event_id = v;
-        if (kv[i].str == "revision") std::from_chars(v.data(), v.data() + v.size(), job.revision);
-      }
-    }
-    ++taken;
-    if (job.event_id.empty() || job.revision == 0) {
-      // A deleted entry (XAUTOCLAIM returns it without fields) or one nobody could plan.
-      if (auto ok = settle(conn, lane, job, Step::kDead,
-                           "intake entry " + describe(e) + " names no event revision");
-          !ok.ok()) {
-        return std::move(ok).take_error();
-      }
-      continue;
-    }
-    lane.jobs.push_back(std::move(job));
-  }
-  return taken;
-}
-
-Result<int> Planner::round(redis::Connection& conn, Lane& lane, Clock::time_point now,
-                           bool may_block) {
-  auto taken = take_entries(conn, lane, may_block && lane.jobs.empty());
-  if (!taken.ok()) return taken;
-  int progress = *taken;
-  // EMERGENCY revisions first, then every other one in turn.
-  std::vector<size_t> order;
-  for (size_t i = 0; i < lane.jobs.size(); ++i) {
-    if (lane.jobs[i].urgent) order.push_back(i);
-  }
-  for (size_t k = 0; k < lane.jobs.size(); ++k) {
-    const size_t i = (lane.turn + k) % lane.jobs.size();
-    if (!lane.jobs[i].urgent) order.push_back(i);
-  }
-  ++lane.turn;
-  std::vector<bool> finished(lane.jobs.size(), false);
-  for (size_t i : order) {
-    Job& job = lane.jobs[i];
-    std::string why;
-    auto s = step(conn, job, why, now);
-    if (!s.ok()) {
-      if (conn.broken()) return std::move(s).take_error();
-      release(job);
-      job.reader.reset();
-      if (++job.failures < options_.max_failures) {
-        spdlog::warn("planner: {} revision {}: {} (attempt {})", job.event_id, job.revision,
-                     s.error().message, job.failures);
-        continue;
-      }
-      why = fmt::format("planning failed {} times: {}", job.failures, s.error().message);
-      s = Step::kDead;
-    }
-    if (*s == Step::kWaiting) continue;
-    ++progress;
-    if (*s == Step::kBatch) continue;
-    if (auto ok = settle(conn, lane, job, *s, why); !ok.ok()) return std::move(ok).take_error();
-    finished[i] = true;
-  }
-  size_t keep = 0;
-  for (size_t i = 0; i < lane.jobs.size(); ++i) {
-    if (!finished[i]) {
-      if (keep != i) lane.jobs[keep] = std::move(lane.jobs[i]);
-      ++keep;
-    }
-  }
-  lane.jobs.resize(keep);
-  return progress;
-}
-
-Result<Planner::Step> Planner::prepare(redis::Connection& conn, Job& job, std::string& why) {
+Status Planner::plan_revision(redis::Connection& conn, const std::string& event_id,
+                              uint32_t revision, Clock::time_point now) {
   auto reads = conn.pipeline(redis::batch(
-      redis::cmd("GET", events::event_key(job.event_id)),
-      redis::cmd("LINDEX", events::revisions_key(job.event_id), std::to_string(job.revision - 1)),
-      redis::cmd("GET", cursor_key(job.event_id, job.revision))));
+      redis::cmd("GET", events::event_key(event_id)),
+      redis::cmd("LINDEX", events::revisions_key(event_id), std::to_string(revision - 1)),
+      redis::cmd("GET", fmt::format("plan:{{{}}}:{}", event_id, revision))));
   if (!reads.ok()) return std::move(reads).take_error();
   v1::EventState state;
-  if ((*reads)[0].is_nil() || (*reads)[1].is_nil() ||
-      !state.ParseFromString((*reads)[0].str) || !job.planned.ParseFromString((*reads)[1].str)) {
-    why = fmt::format("event {} revision {} is not stored or cannot be read", job.event_id,
-                      job.revision);
-    return Step::kDead;
+  v1::Event planned;
+  if (!state.ParseFromString((*reads)[0].str) || !planned.ParseFromString((*reads)[1].str)) {
+    spdlog::warn("planner: event {} revision {} is not stored; skipped", event_id, revision);
+    return ok_status();
   }
-  const std::string& cursor = (*reads)[2].str;
-  if (cursor == "done") return Step::kDone;
-  job.urgent = is_emergency(job.planned);
-  if (auto remind = reminder_command(state.event(), options_.reminder_lead)) {
-    auto r = check_reply(conn.command(*remind));
-    if (!r.ok()) return std::move(r).take_error();
-  }
-  {
-    std::lock_guard lock(flights_mu_);
-    Flight& f = flights_[job.event_id];
-    if (state.event().revision() > f.newest.revision()) f.newest = state.event();
-  }
-  if (overtaken_here(job)) {
+  const std::string cursor_key = fmt::format("plan:{{{}}}:{}", event_id, revision);
+  if ((*reads)[2].str == "done") return ok_status();
+  if (state.event().revision() > revision && overtaken(planned, state.event())) {
     // The newer revision's own intake entry tells everyone the current state.
-    why = "overtaken";
-    return Step::kDone;
+    auto r = conn.command(
+        redis::cmd("HINCRBY", dispatch::funnel_key(event_id), "revisions_skipped", "1"));
+    (void)r;
+    return ok_status();
   }
   AudienceCursor start;
-  if (auto c = AudienceCursor::decode(cursor)) start = *c;
-  job.reader = std::make_unique<AudienceReader>(conn, job.planned.area(),
-                                                seen_key(job.event_id, job.revision), start);
-  return Step::kBatch;
-}
-
-Result<Planner::Step> Planner::step(redis::Connection& conn, Job& job, std::string& why,
-                                    Clock::time_point now) {
-  if (!job.reader) {
-    auto s = prepare(conn, job, why);
-    if (!s.ok() || *s != Step::kBatch) return s;
+  if (auto c = AudienceCursor::decode((*reads)[2].str)) start = *c;
+  AudienceReader reader(conn, planned.area(), fmt::format("seen:{{{}}}:{}", event_id, revision),
+                        start);
+  for (;;) {
+    auto batch = reader.next(options_.batch);
+    if (!batch.ok()) return std::move(batch).take_error();
+    if (batch->empty()) break;
+    std::vector<Work> work;
+    work.reserve(batch->size());
+    for (auto& r : *batch) work.push_back(Work{r.num, std::move(r.premises), "", {}});
+    redis::Batch tail;
+    tail.push_back(redis::cmd("SET", cursor_key, reader.cursor().encode()));
+    if (auto ok = handle(conn, planned, work, std::move(tail), now); !ok.ok()) return ok;
   }
-  if (!hold(job)) return Step::kWaiting;
-  if (overtaken_here(job)) {
-    why = "overtaken";
-    return Step::kDone;
-  }
-  auto batch = job.reader->next(options_.batch);
-  if (!batch.ok()) return std::move(batch).take_error();
-  if (batch->empty()) return Step::kDone;
-  std::vector<Work> work;
-  work.reserve(batch->size());
-  for (auto& r : *batch) {
-    Work& w = work.emplace_back();
-    w.num = r.num;
-    w.premises = std::move(r.premises);
-  }
-  redis::Batch tail;
-  tail.push_back(
-      redis::cmd("SET", cursor_key(job.event_id, job.revision), job.reader->cursor().encode()));
-  if (auto ok = handle(conn, job.planned, work, std::move(tail), now); !ok.ok()) {
-    return std::move(ok).take_error();
-  }
-  return Step::kBatch;
-}
-
-Status Planner::settle(redis::Connection& conn, Lane& lane, Job& job, Step outcome,
-                       const std::string& why) {
-  (void)lane;
-  redis::Batch tx;
-  tx.push_back(redis::cmd("MULTI"));
-  if (outcome == Step::kDead) {
-    spdlog::error("planner: intake entry {} to {}: {}", job.entry, events::kIntakeDeadKey, why);
-    tx.push_back(events::dead_letter_command(
-        "intake", fmt::format("{} event={} revision={}", job.entry, job.event_id, job.revision),
-        why));
-  } else {
-    if (why == "overtaken") {
-      tx.push_back(redis::cmd("HINCRBY", dispatch::funnel_key(job.event_id), "revisions_skipped",
-                              "1"));
-    }
-    tx.push_back(redis::cmd("SET", cursor_key(job.event_id, job.revision), "done"));
-    const std::string seen = seen_key(job.event_id, job.revision);
-    tx.push_back(redis::cmd("DEL", seen, seen + ":last"));
-  }
-  tx.push_back(redis::cmd("XACK", kIntake, kPlannerGroup, job.entry));
-  tx.push_back(redis::cmd("EXEC"));
-  auto done = conn.pipeline(tx);
-  release(job);
-  job.reader.reset();
-  if (!done.ok()) return std::move(done).take_error();
-  if (done->back().is_error() || done->back().is_nil()) {
-    return make_error(ErrorCode::kInternal, "could not settle intake entry " + job.entry);
-  }
-  return ok_status();
-}
-
-bool Planner::hold(Job& job) {
-  if (job.holding) return true;
-  std::lock_guard lock(flights_mu_);
-  Flight& f = flights_[job.event_id];
-  if (f.holder != 0 && f.holder != job.revision) return false;
-  f.holder = job.revision;
-  job.holding = true;
-  return true;
-}
-
-void Planner::release(Job& job) {
-  std::lock_guard lock(flights_mu_);
-  auto it = flights_.find(job.event_id);
-  if (it == flights_.end()) return;
-  if (job.holding && it->second.holder == job.revision) it->second.holder = 0;
-  job.holding = false;
-  if (it->second.holder == 0 && it->second.newest.revision() <= job.revision) flights_.erase(it);
-}
-
-bool Planner::overtaken_here(const Job& job) {
-  std::lock_guard lock(flights_mu_);
-  auto it = flights_.find(job.event_id);
-  if (it == flights_.end()) return false;
-  const v1::Event& newest = it->second.newest;
-  return newest.revision() > job.revision && overtaken(job.planned, newest);
-}
-
-Status Planner::bury_deferred(redis::Connection& conn, const std::vector<std::string>& members,
-                              const std::string& why) {
-  if (members.empty()) return ok_status();
-  redis::Batch tx;
-  tx.push_back(redis::cmd("MULTI"));
-  for (const auto& m : members) {
-    spdlog::error("planner: deferred member to {}: {}", events::kIntakeDeadKey, why);
-    tx.push_back(events::dead_letter_command("deferred", m, why));
-    tx.push_back(redis::cmd("ZREM", kDeferredKey, m));
-  }
-  tx.push_back(redis::cmd("EXEC"));
-  auto done = conn.pipeline(tx);
-  if (!done.ok()) return std::move(done).take_error();
-  return ok_status();
+  return check_reply(conn.command(redis::cmd("SET", cursor_key, "done"))).ok()
+             ? ok_status()
+             : make_error(ErrorCode::kUnavailable, "could not mark the revision planned");
 }
 
 }  // namespace herald::fanout

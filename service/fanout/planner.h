@@ -2,9 +2,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <map>
-#include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,28 +18,15 @@
 namespace herald::fanout {
 
 struct PlannerOptions {
-  std::string consumer = "heraldd";  // unique per process; lane i joins "planners" as "<it>-<i>"
+  std::string consumer = "heraldd";  // unique per process, within the "planners" group
   size_t batch = 500;
-  int lanes = 2;         // planner threads; each interleaves the revisions it took
-  size_t max_jobs = 16;  // revisions one lane interleaves
   std::chrono::milliseconds block{500};         // wait for intake entries; bounds stop()
   std::chrono::milliseconds claim_idle{30000};  // a dead planner's entries are taken after this
   std::chrono::milliseconds redis_timeout{5000};
-  std::chrono::minutes reminder_lead{1440};  // maintenance REMINDER this long before the window
-  int max_failures = 5;  // a revision whose planning fails this often goes to intake:dead
-  std::chrono::milliseconds housekeeping_every{60000};  // intake trim, consumer pruning
-  std::chrono::milliseconds consumer_idle{3600000};  // idle consumers, nothing pending: deleted
   Settings settings;
   ComposeOptions compose;
 };
 
-// Lanes: each of options.lanes threads reads intake entries as its own consumer and keeps up to
-// max_jobs revisions in progress, planning one batch of each per round (EMERGENCY ones first,
-// then round robin) and reading new entries between rounds, so a new event never waits behind
-// a running fan-out. Within the process one revision of an event is planned at a time, and a
-// revision overtaken by a newer one stops early. Lane 0 also re-plans what is due, raises
-// maintenance reminders and keeps the intake stream trimmed.
-//
 // Turns accepted event revisions (the intake stream) into decisions and queued messages, and
 // re-plans held messages when they fall due. Runs on its own thread with its own blocking
 // connection. Per audience batch, one MULTI/EXEC writes the queued messages, the decision
@@ -67,53 +51,13 @@ class Planner {
     std::vector<int> premises;
     std::string deferred;  // the held entry this work re-plans, if any
     v1::Channel only = v1::CHANNEL_UNSPECIFIED;
-    // Set: `only` is a fallback after this channel failed (a dispatcher's deferred member with a
-    // fifth field): planned as if chosen for the kind, outside the daily cap.
-    v1::Channel fallback_from = v1::CHANNEL_UNSPECIFIED;
   };
-  // One intake entry being planned: its audience reader resumes from the saved cursor.
-  struct Job {
-    std::string entry;  // intake stream id
-    std::string event_id;
-    uint32_t revision = 0;
-    v1::Event planned;
-    bool urgent = false;
-    int failures = 0;
-    bool holding = false;                    // this revision holds its event in flights_
-    std::unique_ptr<AudienceReader> reader;  // null until prepared (again, after a failure)
-  };
-  struct Lane {
-    std::string consumer;
-    std::vector<Job> jobs;
-    size_t turn = 0;
-    bool resumed = false;  // this consumer's own pending entries were taken back
-  };
-  // Per event planned in this process: the newest revision seen and the one being planned.
-  struct Flight {
-    uint32_t holder = 0;
-    v1::Event newest;
-  };
-  enum class Step { kWaiting, kBatch, kDone, kDead };
-
-  Result<int> round(redis::Connection& conn, Lane& lane, std::chrono::system_clock::time_point now,
-                    bool may_block);
-  Result<int> take_entries(redis::Connection& conn, Lane& lane, bool block);
-  Result<Step> step(redis::Connection& conn, Job& job, std::string& why,
-                    std::chrono::system_clock::time_point now);
-  Result<Step> prepare(redis::Connection& conn, Job& job, std::string& why);
-  Status settle(redis::Connection& conn, Lane& lane, Job& job, Step outcome,
-                const std::string& why);
-  Result<int> run_background(redis::Connection& conn, std::chrono::system_clock::time_point now,
-                             bool housekeeping);
-  Status bury_deferred(redis::Connection& conn, const std::vector<std::string>& members,
-                       const std::string& why);
-  bool hold(Job& job);
-  void release(Job& job);
-  bool overtaken_here(const Job& job);
+  Status plan_revision(redis::Connection& conn, const std::string& event_id, uint32_t revision,
+                       std::chrono::system_clock::time_point now);
   Status handle(redis::Connection& conn, const v1::Event& event, std::vector<Work>& work,
                 redis::Batch tail, std::chrono::system_clock::time_point now);
   Result<int> run_due(redis::Connection& conn, std::chrono::system_clock::time_point now);
-  void loop(int lane);
+  void loop();
 
   redis::Endpoint endpoint_;
   const core::Sealer& sealer_;
@@ -121,9 +65,7 @@ class Planner {
   const templates::Catalog& catalog_;
   PlannerOptions options_;
   std::atomic<bool> stopping_{false};
-  std::vector<std::thread> threads_;
-  std::mutex flights_mu_;
-  std::map<std::string, Flight> flights_;
+  std::thread thread_;
 };
 
 inline constexpr std::string_view kPlannerGroup = "planners";

@@ -1,7 +1,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <map>
 
 #include "channels/channel.h"
@@ -25,30 +24,6 @@ std::string stop_key(v1::EventKind kind) {
   return fmt::format("stop:sms:{}", v1::EventKind_Name(kind));
 }
 
-// A fallback channel counts as chosen for the kind: the customer chose it for some kind.
-void choose_for_kind(v1::Customer& c, v1::EventKind kind, v1::Channel ch) {
-  auto* choice = c.mutable_preferences()->mutable_channels();
-  auto* list = kind == v1::OUTAGE                ? choice->mutable_outage()
-               : kind == v1::PLANNED_MAINTENANCE ? choice->mutable_planned_maintenance()
-                                                 : choice->mutable_boil_water_advisory();
-  list->Add(ch);
-}
-
-std::string queued_note(const v1::OutboundMessage& m) {
-  std::string note = m.etr_shown().empty() ? "" : "ETR " + m.etr_shown();
-  if (m.fallback_from() == v1::CHANNEL_UNSPECIFIED) return note;
-  return (note.empty() ? "" : note + "; ") +
-         fmt::format("fallback from {}", channels::channel_key(m.fallback_from()));
-}
-
-// Fields from `from` on are short digit strings, so the std::sto* below cannot throw.
-bool all_digits(const std::vector<std::string>& f, size_t from) {
-  return std::all_of(f.begin() + static_cast<long>(from), f.end(), [](const std::string& x) {
-    return !x.empty() && x.size() < 19 &&
-           std::all_of(x.begin(), x.end(), [](char c) { return c >= '0' && c <= '9'; });
-  });
-}
-
 }  // namespace
 
 Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vector<Work>& work,
@@ -62,14 +37,10 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
       reads.push_back(redis::cmd("HGET", hist, fmt::format("{}:{}", w.num, static_cast<int>(ch))));
     reads.push_back(redis::cmd("SISMEMBER", kStopAll, std::to_string(w.num)));
     reads.push_back(redis::cmd("SISMEMBER", stop_key(event.kind()), std::to_string(w.num)));
-    for (v1::Channel ch : kAll) {  // marked by bounces and refused sends (invalid_contact)
-      reads.push_back(redis::cmd("SISMEMBER", fmt::format("invalid:{}", channels::channel_key(ch)),
-                                 std::to_string(w.num)));
-    }
   }
   auto got = conn.pipeline(reads);
   if (!got.ok()) return std::move(got).take_error();
-  constexpr size_t kPer = 9;
+  constexpr size_t kPer = 6;
 
   std::vector<std::optional<v1::Customer>> customers(work.size());
   redis::Batch cap_reads;
@@ -94,17 +65,12 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
       ++funnel["erased"];
       continue;
     }
-    const bool fallback = w.fallback_from != v1::CHANNEL_UNSPECIFIED;
-    if (fallback) choose_for_kind(*customers[i], event.kind(), w.only);
     const v1::Customer& c = *customers[i];
     CustomerState s;
     const auto& cap = (*caps)[cap_i++];
-    if (cap.type == redis::Reply::Type::kString && !fallback) s.sent_today = std::stoi(cap.str);
+    if (cap.type == redis::Reply::Type::kString) s.sent_today = std::stoi(cap.str);
     s.sms_stopped = (*got)[i * kPer + 4].integer == 1;
     if ((*got)[i * kPer + 5].integer == 1) s.sms_stopped_kinds.insert(event.kind());
-    for (size_t k = 0; k < std::size(kAll); ++k) {
-      if ((*got)[i * kPer + 6 + k].integer == 1) s.invalid_channels.insert(kAll[k]);
-    }
     if (w.deferred.empty()) ++funnel["audience"];
 
     const auto premises = w.premises.empty() ? premises_in_area(c, event.area()) : w.premises;
@@ -127,18 +93,17 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
           ++funnel[name + ":failed"];
           continue;
         }
-        msg->set_fallback_from(w.fallback_from);
         tx.push_back(dispatch::enqueue_command(*msg));
         tx.push_back(redis::cmd("HSET", hist, fmt::format("{}:{}", w.num, static_cast<int>(ch)),
                                 encode_history_text(history_of(event))));
-        add_touchpoint(tx, w.num, c, event, ch, "queued", d, queued_note(*msg), now);
+        add_touchpoint(tx, w.num, c, event, ch, "queued", d,
+                       msg->etr_shown().empty() ? "" : "ETR " + msg->etr_shown(), now);
         ++funnel[name + ":queued"];
         queued_any = true;
       } else if (d.action == Action::kHold) {
         tx.push_back(redis::cmd(
             "ZADD", kDeferredKey, std::to_string(ms_of(d.due)),
-            fmt::format("{}|{}|{}|{}", event.id(), event.revision(), static_cast<int>(ch), w.num) +
-                (fallback ? fmt::format("|{}", static_cast<int>(w.fallback_from)) : "")));
+            fmt::format("{}|{}|{}|{}", event.id(), event.revision(), static_cast<int>(ch), w.num)));
         add_touchpoint(tx, w.num, c, event, ch, "held", d, "", now);
         ++funnel[name + ":held"];
       } else {
@@ -146,7 +111,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
         ++funnel[fmt::format("{}:suppressed:{}", name, reason_name(d.reason))];
       }
     }
-    if (queued_any && counts_toward_cap(event) && !fallback) {
+    if (queued_any && counts_toward_cap(event)) {
       tx.push_back(redis::cmd("HINCRBY", "cap:" + days[i], std::to_string(w.num), "1"));
       tx.push_back(redis::cmd("EXPIRE", "cap:" + days[i], "172800"));
     }
@@ -174,7 +139,6 @@ Result<int> Planner::run_due(redis::Connection& conn, Clock::time_point now) {
   if (!due.ok()) return std::move(due).take_error();
   // Members "<event>|<revision>|<channel>|<customer number>", grouped by event revision.
   std::map<std::pair<std::string, uint32_t>, std::vector<Work>> groups;
-  std::vector<std::string> unreadable;  // would block the LIMIT window forever
   for (const auto& m : due->elements) {
     std::vector<std::string> f;
     size_t start = 0;
@@ -182,22 +146,14 @@ Result<int> Planner::run_due(redis::Connection& conn, Clock::time_point now) {
       f.push_back(m.str.substr(start, bar - start));
     }
     f.push_back(m.str.substr(start));
-    // A fifth field: a dispatcher's fallback.
-    if ((f.size() != 4 && f.size() != 5) || !all_digits(f, 1) || f[1] == "0") {
-      unreadable.push_back(m.str);
-      continue;
-    }
+    if (f.size() != 4) continue;
     Work w;
     w.num = std::stoull(f[3]);
     w.only = static_cast<v1::Channel>(std::stoi(f[2]));
-    if (f.size() == 5) w.fallback_from = static_cast<v1::Channel>(std::stoi(f[4]));
     w.deferred = m.str;
     groups[{f[0], static_cast<uint32_t>(std::stoul(f[1]))}].push_back(std::move(w));
   }
-  if (auto ok = bury_deferred(conn, unreadable, "unreadable deferred member"); !ok.ok()) {
-    return std::move(ok).take_error();
-  }
-  int handled = static_cast<int>(unreadable.size());
+  int handled = 0;
   for (auto& [key, work] : groups) {
     auto reads = conn.pipeline(redis::batch(
         redis::cmd("GET", events::event_key(key.first)),
@@ -205,12 +161,7 @@ Result<int> Planner::run_due(redis::Connection& conn, Clock::time_point now) {
     if (!reads.ok()) return std::move(reads).take_error();
     v1::EventState state;
     v1::Event planned;
-    if ((*reads)[0].is_nil() || (*reads)[1].is_nil() || !state.ParseFromString((*reads)[0].str) ||
-        !planned.ParseFromString((*reads)[1].str)) {
-      std::vector<std::string> members;
-      for (const Work& w : work) members.push_back(w.deferred);
-      auto ok = bury_deferred(conn, members, "its event revision is not stored");
-      if (!ok.ok()) return std::move(ok).take_error();
+    if (!state.ParseFromString((*reads)[0].str) || !planned.ParseFromString((*reads)[1].str)) {
       continue;
     }
     // Never stale: a held message a newer revision overtook becomes the current state.

@@ -9,7 +9,6 @@
 #include "service/store/codec.h"
 #include "service/store/keys.h"
 #include "service/store/scripts.h"
-#include "service/store/touchpoints.h"
 
 namespace herald::store {
 namespace {
@@ -83,11 +82,6 @@ awaitable<Result<std::vector<PutOutcome>>> CustomerStore::put_batch(
       if (!o.ok()) co_return std::move(o).take_error();
       outcomes.push_back(*o);
     }
-    if (contacts_) {
-      auto indexed = co_await contacts_->stored(
-          pool_, std::span<const v1::Customer>(customers.data() + begin, end - begin));
-      if (!indexed.ok()) co_return std::move(indexed).take_error();
-    }
     begin = end;
   }
   co_return outcomes;
@@ -120,33 +114,13 @@ awaitable<Result<std::optional<v1::Customer>>> CustomerStore::get(std::string id
 }
 
 awaitable<Result<bool>> CustomerStore::erase(std::string id) {
-  std::optional<v1::Customer> before;
-  if (contacts_) {
-    auto found = co_await get(id);
-    if (!found.ok()) co_return std::move(found).take_error();
-    before = std::move(*found);
-  }
-  // The number is gone once the script has run; the touchpoints are found by it.
-  auto cid = co_await pool_.exec(redis::batch(redis::cmd("HGET", customer_id_key(id), id)));
-  if (!cid.ok()) co_return std::move(cid).take_error();
-  uint64_t num = 0;
-  const std::string& cur = cid->front().str;
-  std::from_chars(cur.data(), cur.data() + cur.size(), num);
   auto reply =
       co_await customer_batch_script().run(pool_, redis::cmd("0", "D", id, customer_id_key(id)));
   if (!reply.ok()) co_return std::move(reply).take_error();
   if (reply->elements.size() != 1) {
     co_return make_error(ErrorCode::kInternal, "unexpected reply from the customer script");
   }
-  const bool erased = reply->elements[0].str == "D";
-  if (erased && before) {
-    if (auto s = co_await contacts_->erased(pool_, *before); !s.ok()) co_return s.error();
-  }
-  if (erased && num > 0) {
-    auto forgotten = co_await erase_touchpoints(pool_, num);
-    if (!forgotten.ok()) co_return std::move(forgotten).take_error();
-  }
-  co_return erased;
+  co_return reply->elements[0].str == "D";
 }
 
 awaitable<Result<v1::Customer>> CustomerStore::update(std::string id,
@@ -169,10 +143,6 @@ awaitable<Result<v1::Customer>> CustomerStore::update(std::string id,
       co_return make_error(ErrorCode::kInternal, "unexpected reply from the customer script");
     }
     auto outcome = outcome_of(reply->elements[0]);
-    if (outcome.ok() && contacts_) {
-      auto indexed = co_await contacts_->stored(pool_, std::span<const v1::Customer>(&customer, 1));
-      if (!indexed.ok()) co_return std::move(indexed).take_error();
-    }
     if (outcome.ok()) co_return customer;
     if (outcome.error().code != ErrorCode::kConflict) co_return std::move(outcome).take_error();
   }

@@ -9,7 +9,6 @@
 #include "service/common/net.h"
 #include "service/common/result.h"
 #include "service/core/crypto.h"
-#include "service/inbound/contact_index.h"
 #include "service/redis/pool.h"
 
 namespace herald::store {
@@ -24,9 +23,6 @@ struct PutOutcome {
 class CustomerStore {
  public:
   CustomerStore(redis::Pool& pool, const core::Sealer& sealer) : pool_(pool), sealer_(sealer) {}
-
-  // Kept up to date after every write and erase from then on (the webhooks' phone lookup).
-  void set_contact_index(const inbound::ContactIndex* index) { contacts_ = index; }
 
   awaitable<Result<PutOutcome>> put(v1::Customer customer, int64_t now_ms);
   // One script run for the whole batch; one outcome per customer, in order.
@@ -49,7 +45,6 @@ class CustomerStore {
 
   redis::Pool& pool_;
   const core::Sealer& sealer_;
-  const inbound::ContactIndex* contacts_ = nullptr;
 };
 
 }  // namespace herald::store

@@ -2,44 +2,20 @@
 
 #include <cstdint>
 #include <string>
-#include <string_view>
 
 #include "herald/v1/touchpoint.pb.h"
-#include "service/common/net.h"
-#include "service/common/result.h"
-#include "service/redis/pool.h"
 #include "service/redis/reply.h"
 
 // Every touchpoint of a customer's journey is written through here, whoever records it
 // (planner decisions, dispatcher attempts, delivery receipts, replies, callbacks), so the
-// journey's storage layout lives in one place (docs/architecture.md, "Journeys and reports").
+// journey's storage layout lives in one place.
 namespace herald::store {
 
-std::string journey_key(uint64_t num);                  // tj:{n}: the customer's journey
-std::string event_touchpoints_key(std::string_view event_id);  // te:{e}; te:{-} without event
-std::string report_key(std::string_view event_id);      // rp:{e}: report counters
-std::string delivered_bits_key(std::string_view event_id);  // rpd:{e}: customers delivered to
-std::string time_to_notify_key(std::string_view event_id);  // ttn:{e}: first-delivery seconds
-std::string last_event_key(uint64_t num);               // tl:{n/64}: latest messaged event
-inline constexpr std::string_view kTouchedEventsKey = "tpev";
-inline constexpr std::string_view kNoEvent = "-";
-inline constexpr std::string_view kComplaintsKey = "cmp";  // complaint id -> Complaint
+// tp:{n/64}: a stream shared by 64 customers; entries c=<customer number>, t=Touchpoint bytes.
+std::string touchpoint_key(uint64_t num);
 
-// Kept for callers of the first layout: the customer's journey stream.
-inline std::string touchpoint_key(uint64_t num) { return journey_key(num); }
-
-// "sms", "email", ... as the funnel names channels.
-std::string channel_name(int channel);
-
-// True for the STOP family ("STOP", "STOP OUTAGE", "stopall", "UNSUBSCRIBE", ...).
-bool is_opt_out(std::string_view keyword);
-
-// Appends the commands recording one touchpoint of customer `num` (its journey entry, its
-// copy for search, and the report counters it moves) to a caller's pipeline or MULTI/EXEC.
+// Appends the commands recording one touchpoint of customer `num` (and any index the journey
+// and report reads keep beside it) to a caller's pipeline or MULTI/EXEC.
 void append_touchpoint(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp);
-
-// Erasure: the journey and its latest-event field go, the text of the customer's complaints
-// is removed; the search copies (which never held the id or free text) stay, anonymous.
-awaitable<Status> erase_touchpoints(redis::Pool& pool, uint64_t num);
 
 }  // namespace herald::store

@@ -15,11 +15,9 @@
 #include <vector>
 
 #include "channels/sandbox.h"
-#include "service/dispatch/budget.h"
 #include "service/dispatch/dispatcher.h"
 #include "service/dispatch/queue.h"
 #include "service/events/event_store.h"
-#include "tests/support/dispatch_fixture.h"
 #include "tests/support/redis_server.h"
 
 namespace herald::dispatch {
@@ -290,7 +288,7 @@ class FlakyChannel : public channels::Channel {
   std::atomic<int> sent_{0};
 };
 
-TEST_F(DispatchTest, RetriesComeBackAfterBackoffAndFailuresAreCounted) {
+TEST_F(DispatchTest, RetriesComeBackAfterIdleAndFailuresAreCounted) {
   std::vector<v1::OutboundMessage> msgs;
   for (uint64_t i = 0; i < 20; ++i) msgs.push_back(message(v1::VOICE, v1::PRIORITY_MEDICAL, i));
   auto wrong_key = message(v1::VOICE, v1::PRIORITY_MEDICAL, 100);
@@ -300,8 +298,8 @@ TEST_F(DispatchTest, RetriesComeBackAfterBackoffAndFailuresAreCounted) {
 
   auto flaky = std::make_shared<FlakyChannel>();
   DispatcherOptions o;
-  o.retry.base = milliseconds(50);
-  o.retry_poll = milliseconds(20);
+  o.min_idle = milliseconds(200);
+  o.claim_every = milliseconds(50);
   auto d = dispatcher({flaky}, o);
   d->start();
   ASSERT_TRUE(wait_until([&] { return flaky->sent_ >= 10; }, milliseconds(10000)));
@@ -362,101 +360,6 @@ TEST_F(DispatchTest, AMessageOvertakenBeforeItsSendIsDroppedUnsent) {
   const auto lines = delivered("sms");
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0].first, current.id()) << "only the current state reaches the customer";
-}
-
-TEST_F(DispatchTest, TwoClientsSharingABudgetNeverExceedItsRate) {
-  constexpr int kRate = 20;
-  constexpr auto kRun = milliseconds(1500);
-  std::atomic<int64_t> granted{0};
-  auto spend = [&] {
-    auto q = queue();
-    Budget budget("twilio:AC1:+15550001111", kRate, 0, std::chrono::seconds(60));
-    const auto end = Clock::now() + kRun;
-    while (Clock::now() < end) {
-      auto g = budget.take(q.connection(), 5);
-      ASSERT_TRUE(g.ok());
-      granted += g->granted;
-      if (g->granted == 0) std::this_thread::sleep_for(std::min(g->wait, milliseconds(20)));
-    }
-  };
-  const auto t0 = Clock::now();
-  std::thread a(spend), b(spend);
-  a.join();
-  b.join();
-  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  // A full bucket (one second's worth) plus the refill while they ran.
-  EXPECT_LE(granted.load(), kRate + static_cast<int64_t>(kRate * seconds) + 1);
-  EXPECT_GE(granted.load(), static_cast<int64_t>(kRate * 1.5 * 0.8)) << "the budget starved";
-}
-
-TEST_F(DispatchTest, UnusedTokensGoBackToTheBucket) {
-  auto q = queue();
-  Budget budget("twilio:AC1:+15550002222", 10, 0, std::chrono::seconds(60));
-  auto all = budget.take(q.connection(), 100);
-  ASSERT_TRUE(all.ok());
-  EXPECT_EQ(all->granted, 10);
-  EXPECT_GT(all->wait, milliseconds(0));
-  ASSERT_TRUE(budget.give_back(q.connection(), 4).ok());
-  auto again = budget.take(q.connection(), 100);
-  EXPECT_GE(again->granted, 4);
-  EXPECT_LE(again->granted, 5);
-}
-
-TEST_F(DispatchTest, CallSlotsAdmitUpToTheLimitAndFreeOnRelease) {
-  auto q = queue();
-  Budget calls("twilio:AC1:+15550003333", 0, 2, std::chrono::seconds(60));
-  std::vector<std::string> ids = {"a", "b", "c"};
-  EXPECT_EQ(*calls.take_calls(q.connection(), ids), 2);
-  EXPECT_EQ(*calls.take_calls(q.connection(), std::span(ids).subspan(2)), 0);
-  ASSERT_TRUE(q.connection().command(calls.release_call("a")).ok());
-  EXPECT_EQ(*calls.take_calls(q.connection(), std::span(ids).subspan(2)), 1);
-}
-
-// 200 NORMAL messages wait behind a budget of 5 per second; an EMERGENCY one queued meanwhile
-// goes with the next round, ahead of the backlog.
-TEST_F(DispatchTest, UnderATightBudgetAnEmergencyWaitsAtMostOneRound) {
-  std::vector<v1::OutboundMessage> backlog;
-  for (uint64_t i = 0; i < 200; ++i) backlog.push_back(message(v1::SMS, v1::PRIORITY_NORMAL, i));
-  enqueue_all(backlog);
-  auto sms = std::make_shared<testing::ScriptedChannel>(v1::SMS, "twilio:AC1:+15550004444");
-  DispatcherOptions o;
-  o.limits[v1::SMS].rate_per_s = 5;
-  auto d = dispatcher({sms}, o);
-  d->start();
-  ASSERT_TRUE(wait_until([&] { return d->counts().sent >= 7; }, milliseconds(10000)));
-  auto urgent = message(v1::SMS, v1::PRIORITY_EMERGENCY, 999);
-  const auto queued = Clock::now();
-  enqueue_all({urgent});
-  ASSERT_TRUE(wait_until([&] { return sms->sends_of(urgent.id()) == 1; }, milliseconds(5000)));
-  std::this_thread::sleep_for(milliseconds(600));
-  d->stop();
-
-  auto seen = sms->seen();
-  int normal_before = 0;
-  for (const auto& s : seen) {
-    if (s.id == urgent.id()) break;
-    if (s.at > queued) ++normal_before;
-  }
-  EXPECT_LE(normal_before, 5) << "NORMAL messages went ahead of the EMERGENCY for over a round";
-  const double span = std::chrono::duration<double>(seen.back().at - seen.front().at).count();
-  EXPECT_LE(static_cast<double>(seen.size()), 5 + 5 * span + 1) << "the budget was exceeded";
-}
-
-TEST_F(DispatchTest, IdleConsumersWithoutPendingEntriesAreRemoved) {
-  auto q = queue();
-  ASSERT_TRUE(q.ensure_groups(v1::SMS).ok());
-  enqueue_all({message(v1::SMS, v1::PRIORITY_NORMAL, 1)});
-  ASSERT_EQ(q.read("busy/sms/0", v1::SMS, 1, milliseconds(0))->size(), 1u);
-  ASSERT_TRUE(q.read("gone/sms/0", v1::SMS, 1, milliseconds(0))->empty());
-  std::this_thread::sleep_for(milliseconds(120));
-  auto pruned = q.prune_consumers(v1::SMS, milliseconds(100));
-  ASSERT_TRUE(pruned.ok()) << pruned.error().message;
-  EXPECT_EQ(*pruned, 5) << "both names on the empty streams, \"gone\" on the NORMAL one";
-  auto info = q.connection().command(redis::cmd(
-      "XINFO", "CONSUMERS", stream_key(v1::SMS, v1::PRIORITY_NORMAL), std::string(kGroup)));
-  ASSERT_EQ(info->elements.size(), 1u);
-  EXPECT_EQ(info->elements[0].elements[1].str, "busy/sms/0") << "a consumer with work was removed";
-  EXPECT_EQ(*q.pending(v1::SMS), 1);
 }
 
 }  // namespace

@@ -59,7 +59,7 @@ HeralddProcess::HeralddProcess(HeralddOptions options)
       binary_(HERALD_BINARY_DIR "/service/heraldd"),
       dir_(make_temp_dir()) {
   core::init_crypto();
-  pii_key_ = options_.pii_key.empty() ? core::random_token(32) : options_.pii_key;
+  pii_key_ = core::random_token(32);
   token_key_ = core::random_token(32);
   admin_key_ = key_for(core::Role::kAdmin, auth_keys_);
   operator_key_ = key_for(core::Role::kOperator, auth_keys_);

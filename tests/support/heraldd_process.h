@@ -17,7 +17,6 @@ namespace herald::testing {
 struct HeralddOptions {
   std::string redis_url;                                       // redis://127.0.0.1:PORT/0
   std::vector<std::pair<std::string, std::string>> extra_env;  // e.g. {"HERALD_IO_THREADS", "2"}
-  std::string pii_key;  // empty: a fresh one; processes sharing one Redis need the same key
 };
 
 // A real heraldd (HERALD_BINARY_DIR/service/heraldd) on 127.0.0.1, owned by the test: fresh
@@ -45,7 +44,6 @@ class HeralddProcess {
   const std::string& agent_key() const { return agent_key_; }
   const std::string& analyst_key() const { return analyst_key_; }
   const std::string& token_key() const { return token_key_; }  // HERALD_TOKEN_KEY, for forging
-  const std::string& pii_key() const { return pii_key_; }  // HERALD_PII_KEY, to seal test input
 
  private:
   void launch(int port);  // throws unless ready within the start timeout
