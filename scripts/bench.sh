@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 COUNT=1000000
 SECONDS_PER_ROUTE=30
 if [ "${1:-}" = "--quick" ]; then COUNT=20000; SECONDS_PER_ROUTE=3; fi
-EMAIL_ARGS=()
+EMAIL_ARGS=()  # --quick for the email, fan-out and journey benchmarks too
 if [ "${1:-}" = "--quick" ]; then EMAIL_ARGS=(--quick); fi
 WORK=$HERALD_ROOT/.bench
 mkdir -p "$WORK"
@@ -57,3 +57,4 @@ done
 
 bash "$HERALD_ROOT/scripts/bench_email.sh" "${EMAIL_ARGS[@]}"
 SKIP_BUILD=1 bash "$HERALD_ROOT/scripts/bench_fanout.sh" "${EMAIL_ARGS[@]}"
+SKIP_BUILD=1 bash "$HERALD_ROOT/scripts/bench_journey.sh" "${EMAIL_ARGS[@]}"

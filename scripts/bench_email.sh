@@ -12,6 +12,6 @@ if ! /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then
   echo "== email: skipped: /usr/bin/python3 cannot import aiosmtpd (apt-get install python3-aiosmtpd)"
   exit 0
 fi
-cmake -S "$HERALD_ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S "$HERALD_ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD_DIR" -j"$(nproc)" --target email_bench >/dev/null
 "$BUILD_DIR/tests/bench/email_bench" --count "$COUNT" --threads 2 --batch 64 --connections 4

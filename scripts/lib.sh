@@ -23,7 +23,7 @@ stop_started() {
 trap stop_started EXIT
 
 build_herald() {
-  cmake -S "$HERALD_ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake -S "$HERALD_ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$BUILD_DIR" -j"$(nproc)" --target heraldd heraldctl "$@" >/dev/null
 }
 

@@ -141,8 +141,18 @@ Result<v1::OutboundMessage> compose(const v1::Customer& c, uint64_t num, const v
   msg.set_language(c.language());
   msg.set_etr_shown(vars.etr_local);
   *msg.mutable_queued_at() = TimeUtil::TimeTToTimestamp(Clock::to_time_t(now));
+  if (auto until = valid_until(e)) *msg.mutable_valid_until() = *until;
   msg.set_sealed_content(sealer.seal(content.SerializeAsString(), msg.id()));
   return msg;
+}
+
+std::optional<google::protobuf::Timestamp> valid_until(const v1::Event& e) {
+  if (e.kind() != v1::PLANNED_MAINTENANCE) return std::nullopt;
+  // An advance notice or reminder that would arrive after the work began tells nothing.
+  const bool advance = e.stage() == v1::SCHEDULED || e.stage() == v1::REMINDER;
+  if (advance && e.has_window_start()) return e.window_start();
+  if (e.has_window_end()) return e.window_end();
+  return std::nullopt;
 }
 
 }  // namespace herald::fanout

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,11 @@ templates::Vars message_vars(const v1::Customer& c, const v1::Event& e,
                              const std::vector<int>& premises, const core::TokenSigner& signer,
                              const ComposeOptions& options,
                              std::chrono::system_clock::time_point now);
+
+// The moment after which a message about `e` is pointless (a maintenance advance notice once
+// the work began, any maintenance notice once it ended); none for other kinds, whose messages
+// a newer revision overtakes instead. The dispatcher drops what it could not send by then.
+std::optional<google::protobuf::Timestamp> valid_until(const v1::Event& e);
 
 // Renders and seals one message (content sealed with the message id as associated data).
 // kNotFound when the kind and stage have no template for that channel.

@@ -7,7 +7,9 @@
 #include <cmath>
 
 #include "herald/v1/common.pb.h"
+#include "service/callbacks/desk.h"
 #include "service/events/event_store.h"
+#include "service/inbound/inbound_sms.h"
 #include "service/journey/complaints.h"
 #include "service/store/touchpoints.h"
 
@@ -15,17 +17,6 @@ namespace herald::journey {
 namespace {
 
 using google::protobuf::util::TimeUtil;
-
-// KEYS: out:{e}. However the inbound side keeps OUT reports, this counts them.
-constexpr std::string_view kCountLua = R"lua(
-local t = redis.call('TYPE', KEYS[1]).ok
-if t == 'set' then return redis.call('SCARD', KEYS[1]) end
-if t == 'hash' then return redis.call('HLEN', KEYS[1]) end
-if t == 'zset' then return redis.call('ZCARD', KEYS[1]) end
-if t == 'list' then return redis.call('LLEN', KEYS[1]) end
-if t == 'stream' then return redis.call('XLEN', KEYS[1]) end
-if t == 'string' then return tonumber(redis.call('GET', KEYS[1])) or 0 end
-return 0)lua";
 
 int64_t to_int(const std::string& s) {
   int64_t v = 0;
@@ -164,11 +155,20 @@ v1::EventReport event_report(const EventData& d) {
   *r.mutable_time_to_notify() = percentiles(time_to_notify(d));
   r.set_opt_outs(counter(d.counters, "optouts"));
   r.set_out_reports_after_restoration(d.out_reports);
-  r.mutable_callbacks()->set_available(false);
+  *r.mutable_callbacks() = d.callbacks;
   *r.mutable_survey() = survey_report(d.survey);
   r.set_complaints(counter(d.counters, "complaints"));
   for (const auto& [k, v] : d.funnel) (*r.mutable_funnel())[k] = v;
   return r;
+}
+
+void add_callbacks(v1::CallbackCounts& into, const v1::CallbackCounts& from) {
+  const auto* reflection = into.GetReflection();
+  const auto* descriptor = into.GetDescriptor();
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const auto* f = descriptor->field(i);
+    reflection->SetUInt64(&into, f, reflection->GetUInt64(into, f) + reflection->GetUInt64(from, f));
+  }
 }
 
 void add_channel(v1::ChannelReport& into, const v1::ChannelReport& from) {
@@ -205,7 +205,7 @@ void merge_channels(google::protobuf::RepeatedPtrField<v1::ChannelReport>& into,
 
 awaitable<Result<std::vector<EventData>>> load_events(redis::Pool& pool,
                                                       std::vector<std::string> ids) {
-  constexpr size_t kPer = 6;
+  constexpr size_t kPer = 7;
   redis::Batch reads;
   for (const auto& id : ids) {
     reads.push_back(redis::cmd("GET", events::event_key(id)));
@@ -213,7 +213,8 @@ awaitable<Result<std::vector<EventData>>> load_events(redis::Pool& pool,
     reads.push_back(redis::cmd("HGETALL", store::report_key(id)));
     reads.push_back(redis::cmd("HGETALL", "sv:{" + id + "}"));
     reads.push_back(redis::cmd("HGETALL", store::time_to_notify_key(id)));
-    reads.push_back(redis::cmd("EVAL", kCountLua, "1", "out:{" + id + "}"));
+    reads.push_back(redis::cmd("ZCARD", inbound::out_after_key(id)));
+    reads.push_back(callbacks::event_counts_command(id));
   }
   std::vector<EventData> out;
   if (reads.empty()) co_return out;
@@ -235,6 +236,7 @@ awaitable<Result<std::vector<EventData>>> load_events(redis::Pool& pool,
     d.survey = hash_of(got[3]);
     for (const auto& [s, n] : hash_of(got[4])) d.first_delivery[to_int(s)] += n;
     d.out_reports = got[5].integer;
+    d.callbacks = callbacks::parse_event_counts(got[6]);
     out.push_back(std::move(d));
   }
   co_return out;
@@ -280,6 +282,7 @@ awaitable<Result<v1::SummaryReport>> summary_report(redis::Pool& pool, int64_t s
     k.set_opt_outs(k.opt_outs() + counter(d.counters, "optouts"));
     k.set_out_reports_after_restoration(k.out_reports_after_restoration() + d.out_reports);
     k.set_complaints(k.complaints() + counter(d.counters, "complaints"));
+    add_callbacks(*k.mutable_callbacks(), d.callbacks);
     out.set_events(out.events() + 1);
   }
   for (auto& [kind, k] : kinds) {

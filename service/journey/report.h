@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "herald/v1/callback.pb.h"
 #include "herald/v1/event.pb.h"
 #include "herald/v1/report.pb.h"
 #include "service/common/net.h"
@@ -23,7 +24,8 @@ struct EventData {
   std::map<std::string, int64_t> counters;  // rp:{e}
   std::map<std::string, int64_t> survey;    // sv:{e}
   std::map<int64_t, int64_t> first_delivery;  // ttn:{e}: unix second -> customers
-  int64_t out_reports = 0;                  // out:{e}, whatever its type
+  int64_t out_reports = 0;                  // outr:{e}: OUT replies after restoration
+  v1::CallbackCounts callbacks;             // cb:{cb}:ev:<e>
 };
 
 // Relative seconds -> customers.

@@ -25,7 +25,16 @@ TEST_F(Reports, AnEventReportAddsUpWhatHappened) {
   append("C-X", reply("", "STOP"));  // never messaged: no event's opt-out
   auto conn = redis::Connection::connect(redis_->endpoint(), std::chrono::seconds(2));
   ASSERT_TRUE(conn.ok());
-  ASSERT_TRUE(conn->command(redis::cmd("SADD", "out:{OUT-7}", "P-A")).ok());
+  // OUT replies as the inbound side files them: every one in out:{e}, those after the
+  // restoration also in outr:{e}; only the latter are reported.
+  ASSERT_TRUE(conn->command(redis::cmd("ZADD", "out:{OUT-7}", "1", "1", "2", "2")).ok());
+  ASSERT_TRUE(conn->command(redis::cmd("ZADD", "outr:{OUT-7}", "2", "2")).ok());
+  // A callback asked for until power is back, tied to the event.
+  auto cb = http_->request("POST", "/v1/callbacks",
+                           R"({"customerId":"C-A","reason":"medical device",)"
+                           R"("eventId":"OUT-7","whenRestored":true})",
+                           bearer(heraldd_->agent_key()));
+  ASSERT_LT(cb.status, 300) << cb.body;
   ASSERT_TRUE(conn->command(redis::cmd("HINCRBY", "sv:{OUT-7}", "5", "2")).ok());
   ASSERT_TRUE(conn->command(redis::cmd("HINCRBY", "sv:{OUT-7}", "2", "1")).ok());
 
@@ -44,6 +53,7 @@ TEST_F(Reports, AnEventReportAddsUpWhatHappened) {
               json_at(r.body, "timeToNotify.customers") == "2");
   EXPECT_EQ(json_at(r.body, "optOuts"), "1");
   EXPECT_EQ(json_at(r.body, "outReportsAfterRestoration"), "1");
+  EXPECT_EQ(json_at(r.body, "callbacks.requested"), "1") << r.body;
   EXPECT_EQ(json_at(r.body, "survey.responses"), "3");
   ASSERT_TRUE(json_at(r.body, "survey.satisfiedShare")) << r.body;
   EXPECT_NEAR(std::stod(*json_at(r.body, "survey.satisfiedShare")), 2.0 / 3.0, 1e-6);
@@ -59,6 +69,8 @@ TEST_F(Reports, AnEventReportAddsUpWhatHappened) {
   EXPECT_EQ(json_at(sum.body, "kinds[0].channels[0].delivered"), "3");
   EXPECT_EQ(json_at(sum.body, "kinds[0].timeToNotify.customers"), "2");
   EXPECT_EQ(json_at(sum.body, "channels[0].sent"), "3");
+  EXPECT_EQ(json_at(sum.body, "kinds[0].outReportsAfterRestoration"), "1");
+  EXPECT_EQ(json_at(sum.body, "kinds[0].callbacks.requested"), "1");
   auto later = get("/v1/reports/summary?since=2099-01-01T00:00:00Z", heraldd_->analyst_key());
   EXPECT_EQ(json_at(later.body, "events").value_or("0"), "0") << later.body;
   EXPECT_EQ(get("/v1/reports/summary?since=soon", heraldd_->analyst_key()).status, 400);

@@ -88,6 +88,28 @@ TEST_F(Compose, SmsIsSealedUnderItsIdAndKnowsItsSegments) {
   EXPECT_FALSE(sealer_.open(msg->sealed_content(), "OUT-9:2:SMS:43").ok());
 }
 
+TEST_F(Compose, MaintenanceNoticesExpireWhenTheyNoLongerHelp) {
+  const auto c = customer("en");
+  v1::Event e;
+  e.set_id("MNT-4");
+  e.set_kind(v1::PLANNED_MAINTENANCE);
+  e.set_stage(v1::REMINDER);
+  e.set_revision(2);
+  *e.mutable_window_start() = TimeUtil::SecondsToTimestamp(1795460400);
+  *e.mutable_window_end() = TimeUtil::SecondsToTimestamp(1795467600);
+  auto v = message_vars(c, e, {0}, signer_, {}, kNoon);
+  auto reminder = compose(c, 42, e, v1::SMS, v1::PRIORITY_NORMAL, v, catalog_, sealer_, kNoon);
+  ASSERT_TRUE(reminder.ok()) << reminder.error().message;
+  EXPECT_EQ(reminder->valid_until().seconds(), 1795460400) << "a reminder after the start is moot";
+  e.set_stage(v1::STARTED);
+  auto started = compose(c, 42, e, v1::SMS, v1::PRIORITY_NORMAL, v, catalog_, sealer_, kNoon);
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  EXPECT_EQ(started->valid_until().seconds(), 1795467600);
+  auto v_out = message_vars(c, outage(), {0}, signer_, {}, kNoon);
+  auto out = compose(c, 42, outage(), v1::SMS, v1::PRIORITY_NORMAL, v_out, catalog_, sealer_, kNoon);
+  EXPECT_FALSE(out->has_valid_until()) << "an outage message is overtaken, not expired";
+}
+
 TEST_F(Compose, EmailHasAllThreePartsToTheEmailAddress) {
   const auto c = customer("es");
   auto v = message_vars(c, outage(), {0}, signer_, {}, kNoon);

@@ -49,7 +49,20 @@ TEST(JourneyReport, ChannelsCombineTheFunnelAndTheDeliveryCounters) {
   EXPECT_EQ(sms.replies().at("STOP"), 1);
   EXPECT_EQ(r.opt_outs(), 1);
   EXPECT_EQ(r.channels(1).failed(), 1);
-  EXPECT_FALSE(r.callbacks().available());
+  EXPECT_EQ(r.callbacks().requested(), 0u) << "no callback was tied to the event";
+}
+
+TEST(JourneyReport, CallbacksTiedToTheEventAreReportedAsCounted) {
+  EventData d;
+  d.callbacks.set_requested(4);
+  d.callbacks.set_completed(2);
+  d.callbacks.set_no_answer(1);
+  d.out_reports = 3;
+  auto r = event_report(d);
+  EXPECT_EQ(r.callbacks().requested(), 4u);
+  EXPECT_EQ(r.callbacks().completed(), 2u);
+  EXPECT_EQ(r.callbacks().no_answer(), 1u);
+  EXPECT_EQ(r.out_reports_after_restoration(), 3);
 }
 
 TEST(JourneyReport, SurveySatisfactionIsTheShareOfFoursAndFives) {
