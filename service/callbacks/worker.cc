@@ -143,6 +143,9 @@ awaitable<Status> Worker::call_request(StreamEntry entry) {
     spdlog::info("callbacks: CALL reply {} from an erased customer; dropped", entry.id);
     co_return co_await ack(std::string(kRequestQueueKey), entry.id, true);
   }
+  if (entry.fields["op"] == "cancel") {
+    co_return co_await cancel_request(record.customer().id(), entry.id);
+  }
   v1::CallbackRequest req;
   req.set_customer_id(record.customer().id());
   req.set_reason(entry.fields["reason"].empty() ? "CALL reply" : entry.fields["reason"]);
@@ -157,6 +160,25 @@ awaitable<Status> Worker::call_request(StreamEntry entry) {
     spdlog::warn("callbacks: CALL reply {} not booked: {}", entry.id, booked.error().message);
   }
   co_return co_await ack(std::string(kRequestQueueKey), entry.id, true);
+}
+
+// CANCEL CALL: the customer's open callback, if any, is canceled (which tells them).
+awaitable<Status> Worker::cancel_request(std::string customer_id, std::string entry_id) {
+  auto open = co_await pool_.exec(redis::batch(redis::cmd("HGET", kOpenKey, customer_id)));
+  if (!open.ok()) co_return std::move(open).take_error();
+  if (open->front().type == redis::Reply::Type::kString) {
+    auto canceled = co_await desk_.cancel(open->front().str);
+    if (!canceled.ok()) {
+      if (canceled.error().code == ErrorCode::kUnavailable) {
+        co_return std::move(canceled).take_error();
+      }
+      spdlog::info("callbacks: CANCEL CALL {} changed nothing: {}", entry_id,
+                   canceled.error().message);
+    }
+  } else {
+    spdlog::info("callbacks: CANCEL CALL {} from a customer without an open callback", entry_id);
+  }
+  co_return co_await ack(std::string(kRequestQueueKey), entry_id, true);
 }
 
 awaitable<Result<int>> Worker::round() {

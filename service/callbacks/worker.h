@@ -27,7 +27,8 @@ struct WorkerOptions {
 //   moves and cancellations, a notice in the customer's language and local time; both, the
 //   XACK and the XDEL go in one MULTI/EXEC, so each is written exactly once;
 // - intake: an event that is no longer active books the callbacks waiting for it;
-// - cbq: inbound CALL replies are booked (parked when nothing is free);
+// - cbq: inbound CALL replies are booked (parked when nothing is free), CANCEL CALL replies
+//   cancel the open callback;
 // - bookings a capacity cut moved, and callbacks waiting for capacity, are booked again.
 class Worker {
  public:
@@ -49,6 +50,7 @@ class Worker {
   awaitable<Result<std::vector<StreamEntry>>> take(std::string stream);
   awaitable<Status> tell(StreamEntry entry);
   awaitable<Status> call_request(StreamEntry entry);
+  awaitable<Status> cancel_request(std::string customer_id, std::string entry_id);
   awaitable<Status> ack(std::string stream, std::string id, bool remove);
 
   Desk& desk_;

@@ -236,6 +236,9 @@ void apply_keyword(redis::Batch& tx, InboundDeps d, const FoundCustomer& f, cons
       tx.push_back(redis::cmd("XADD", "cbq", "*", "n", n, "event", latest.event_id, "reason",
                               "sms CALL", "at", at));
       break;
+    case Keyword::kCancelCall:
+      tx.push_back(redis::cmd("XADD", "cbq", "*", "n", n, "op", "cancel", "at", at));
+      break;
     case Keyword::kSurvey:
       if (!after_close) break;
       tp.set_kind(v1::SURVEY);

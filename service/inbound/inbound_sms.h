@@ -21,7 +21,8 @@
 //   stop:sms, stop:sms:<KIND>   STOP family / scoped STOP (the planner reads them)
 //   out:{e}, outr:{e}           zsets n by ms: OUT reports on event e, and those after it closed
 //   sv:{e}                      hash digit -> count: survey answers on a closed event
-//   cbq                         stream n, event, reason, at: CALL (callbacks consume it)
+//   cbq                         stream n, event, reason, at: CALL; n, op=cancel, at: CANCEL
+//                               CALL (callbacks consume both)
 //   inbox                       stream n, at, text (sealed, associated data n): free text
 //   dq:sms:*                    HELP and STATUS replies, as notices
 // plus a REPLY touchpoint (SURVEY for survey answers) with the keyword as status.

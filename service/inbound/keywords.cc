@@ -29,7 +29,7 @@ struct Word {
   v1::EventKind kind = v1::EVENT_KIND_UNSPECIFIED;
 };
 
-constexpr std::array<Word, 17> kWords = {{
+constexpr std::array<Word, 19> kWords = {{
     {"STOP", Keyword::kStop},
     {"STOPALL", Keyword::kStop},
     {"UNSUBSCRIBE", Keyword::kStop},
@@ -44,6 +44,8 @@ constexpr std::array<Word, 17> kWords = {{
     {"STATUS", Keyword::kStatus},
     {"OUT", Keyword::kOut},
     {"CALL", Keyword::kCall},
+    {"CANCEL CALL", Keyword::kCancelCall},
+    {"CANCEL CALLBACK", Keyword::kCancelCall},
     {"STOP OUTAGE", Keyword::kStopKind, v1::OUTAGE},
     {"STOP MAINTENANCE", Keyword::kStopKind, v1::PLANNED_MAINTENANCE},
     {"STOP WATER", Keyword::kStopKind, v1::BOIL_WATER_ADVISORY},

@@ -17,6 +17,7 @@ enum class Keyword {
   kStatus,    // STATUS
   kOut,       // OUT: my power is out (or still out after a restoration)
   kCall,      // CALL: please call me back
+  kCancelCall,  // CANCEL CALL, CANCEL CALLBACK: drop my open callback (CANCEL alone is a STOP)
   kSurvey,    // 1..5: the post-restoration survey answer
   kText,      // anything else
 };

@@ -321,6 +321,31 @@ TEST_F(Callbacks, ACallReplyOnTheQueueIsBooked) {
   EXPECT_EQ(json_at(list.body, "callbacks[0].customerName"), "Ada Lovelace");
 }
 
+TEST_F(Callbacks, ACancelCallReplyCancelsTheOpenCallbackAndTellsTheCustomer) {
+  const int64_t slot = day_at(2, 18);
+  ASSERT_EQ(capacity({slot_json(slot, 15, 1)}).status, 200);
+  add_customer("C-sms-cancel");
+  const uint64_t n = customer_number("C-sms-cancel");
+  auto booked = request("C-sms-cancel");
+  ASSERT_EQ(booked.status, 201) << booked.body;
+  const std::string id = *json_at(booked.body, "id");
+  // What the inbound side files for the reply CANCEL CALL.
+  auto conn = redis::Connection::connect(redis_->endpoint(), std::chrono::seconds(2));
+  ASSERT_TRUE(conn->command(redis::cmd("XADD", "cbq", "*", "n", std::to_string(n), "op", "cancel",
+                                       "at", std::to_string(now_s() * 1000)))
+                  .ok());
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  HttpResponse got;
+  do {
+    got = agent("GET", "/v1/callbacks/" + id);
+    if (json_at(got.body, "status") == "CANCELED") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  } while (Clock::now() < deadline);
+  EXPECT_EQ(json_at(got.body, "status"), "CANCELED") << got.body;
+  EXPECT_EQ(booked_in(slot), 0) << "the place is free again";
+  EXPECT_NE(sms_to("C-sms-cancel", "canceled"), "");
+}
+
 TEST_F(Callbacks, OutcomesAreRecordedAndReportedOnTime) {
   // A slot starting two minutes from now can be called on time within the test.
   const int64_t soon = (now_s() / 60 + 2) * 60;

@@ -26,6 +26,12 @@ TEST(Keywords, StartHelpStatusOutCall) {
   EXPECT_EQ(parse_keyword("Call").word, "CALL");
 }
 
+TEST(Keywords, CancelCallDropsTheCallbackButCancelAloneIsAStop) {
+  EXPECT_EQ(parse_keyword("cancel call").keyword, Keyword::kCancelCall);
+  EXPECT_EQ(parse_keyword(" Cancel  Callback!").keyword, Keyword::kCancelCall);
+  EXPECT_EQ(parse_keyword("CANCEL").keyword, Keyword::kStop);
+}
+
 TEST(Keywords, ScopedStopsNameTheSetThePlannerReads) {
   auto p = parse_keyword("stop   outage");
   EXPECT_EQ(p.keyword, Keyword::kStopKind);
