@@ -194,9 +194,13 @@ int main(int argc, char** argv) {
       size_t entries = 0, bytes = 0;
       time_runs(url, "journey read (1,000 per page, in process)", std::stoi(argv[4]),
                 [&](redis::Pool& pool) -> awaitable<void> {
+                  // Named arguments: g++ 12 mishandles braced temporaries in a co_await.
                   journey::PageRequest page;
                   page.limit = 1000;
-                  auto r = co_await journey::read_stream(pool, store::journey_key(num), {}, page);
+                  journey::Filter filter;
+                  std::string key = store::journey_key(num);
+                  auto r = co_await journey::read_stream(pool, std::move(key), std::move(filter),
+                                                         page);
                   v1::Journey out;
                   if (r.ok()) {
                     for (auto& e : r->entries) *out.add_touchpoints() = std::move(e.tp);
