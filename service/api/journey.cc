@@ -4,6 +4,7 @@
 #include "service/api/access.h"
 #include "service/api/json.h"
 #include "service/api/services.h"
+#include "service/api/touchpoint_json.h"
 #include "service/core/validate.h"
 #include "service/http/response.h"
 #include "service/journey/reader.h"
@@ -14,6 +15,13 @@ namespace herald::api {
 namespace {
 
 using core::Role;
+
+std::vector<v1::Touchpoint> take_touchpoints(std::vector<journey::Entry>& entries) {
+  std::vector<v1::Touchpoint> out;
+  out.reserve(entries.size());
+  for (auto& e : entries) out.push_back(std::move(e.tp));
+  return out;
+}
 
 journey::Query query_of(const http::Context& ctx) {
   return [&ctx](std::string_view name) { return ctx.query(name); };
@@ -71,9 +79,8 @@ awaitable<http::Response> get_journey(http::Context& ctx, Services& s) {
   v1::Journey out;
   auto header = co_await fill_header(s, *who, id, *out.mutable_customer());
   if (!header.ok()) co_return http::error_response(header.error());
-  for (auto& e : read->entries) *out.add_touchpoints() = std::move(e.tp);
   out.set_next_cursor(read->next_cursor);
-  co_return reply(ctx, bhttp::status::ok, out);
+  co_return reply_with_touchpoints(ctx, out, take_touchpoints(read->entries));
 }
 
 awaitable<http::Response> search_touchpoints(http::Context& ctx, Services& s) {
@@ -91,9 +98,8 @@ awaitable<http::Response> search_touchpoints(http::Context& ctx, Services& s) {
   auto resolved = co_await journey::resolve_customers(s.redis, found->entries);
   if (!resolved.ok()) co_return http::error_response(resolved.error());
   v1::TouchpointPage out;
-  for (auto& e : found->entries) *out.add_touchpoints() = std::move(e.tp);
   out.set_next_cursor(found->next_cursor);
-  co_return reply(ctx, bhttp::status::ok, out);
+  co_return reply_with_touchpoints(ctx, out, take_touchpoints(found->entries));
 }
 
 }  // namespace

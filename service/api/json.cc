@@ -141,9 +141,13 @@ Status parse_body(const http::Context& ctx, google::protobuf::Message& msg) {
   return parse_body(ctx.header(bhttp::field::content_type), ctx.request.body(), msg);
 }
 
+bool wants_protobuf(const http::Context& ctx) {
+  return is_protobuf(ctx.header(bhttp::field::accept));
+}
+
 http::Response reply(const http::Context& ctx, bhttp::status status,
                      const google::protobuf::Message& msg) {
-  if (is_protobuf(ctx.header(bhttp::field::accept))) {
+  if (wants_protobuf(ctx)) {
     return http::protobuf(status, msg.SerializeAsString());
   }
   return http::json(status, to_json(msg));

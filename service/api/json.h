@@ -21,6 +21,9 @@ Status parse_body(const http::Context& ctx, google::protobuf::Message& msg);
 Status parse_body(std::string_view content_type, std::string_view body,
                   google::protobuf::Message& msg);
 
+// The client asked for application/x-protobuf answers.
+bool wants_protobuf(const http::Context& ctx);
+
 // Answers in the format the client accepts (x-protobuf when asked for, else JSON).
 http::Response reply(const http::Context& ctx, bhttp::status status,
                      const google::protobuf::Message& msg);

@@ -18,6 +18,7 @@
 
 #include "herald/v1/event.pb.h"
 #include "service/api/json.h"
+#include "service/api/touchpoint_json.h"
 #include "service/journey/reader.h"
 #include "service/journey/report.h"
 #include "service/redis/connection.h"
@@ -201,12 +202,12 @@ int main(int argc, char** argv) {
                   std::string key = store::journey_key(num);
                   auto r = co_await journey::read_stream(pool, std::move(key), std::move(filter),
                                                          page);
-                  v1::Journey out;
+                  std::vector<v1::Touchpoint> tps;  // printed as GET .../journey prints them
                   if (r.ok()) {
-                    for (auto& e : r->entries) *out.add_touchpoints() = std::move(e.tp);
+                    for (auto& e : r->entries) tps.push_back(std::move(e.tp));
                   }
-                  entries = static_cast<size_t>(out.touchpoints_size());
-                  bytes = api::to_json(out).size();
+                  entries = tps.size();
+                  bytes = api::to_json_with_touchpoints(v1::Journey{}, tps).size();
                 });
       std::printf("journey read: %zu entries, %zu bytes of JSON per read\n", entries, bytes);
     } else if (mode == "report" && argc == 5) {
