@@ -64,7 +64,7 @@ Result<std::vector<std::optional<v1::Channel>>> choose_fallbacks(
                                store::record_field(m->customer_num())));
     for (auto ch : kCustomerChannels) {
       reads.push_back(redis::cmd("HGET", fanout::history_key(m->event_id()),
-                                 fmt::format("{}:{}", num, static_cast<int>(ch))));
+                                 fanout::history_field(m->customer_num(), ch)));
     }
     reads.push_back(redis::cmd("SISMEMBER", "stop:sms", num));
     for (auto ch : kCustomerChannels) {

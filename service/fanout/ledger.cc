@@ -82,9 +82,13 @@ void add_touchpoint(redis::Batch& tx, uint64_t num, const v1::Customer& c, const
   tp.set_status(status);
   tp.set_reason(reason_name(d.reason));
   tp.set_detail(std::move(detail));
-  store::append_touchpoint(tx, num, tp);
+  store::append_touchpoint(tx, num, tp, false);
 }
 
 std::string history_key(std::string_view event_id) { return fmt::format("hist:{{{}}}", event_id); }
+
+std::string history_field(uint64_t num, v1::Channel ch) {
+  return fmt::format("{}:{}", num, static_cast<int>(ch));
+}
 
 }  // namespace herald::fanout

@@ -16,6 +16,7 @@
 namespace herald::fanout {
 
 std::string history_key(std::string_view event_id);  // hist:{id}, field "<n>:<channel>"
+std::string history_field(uint64_t num, v1::Channel ch);
 
 // History as "revision|stage|severity|etr|window start|window end" (seconds; 0 for none).
 std::string encode_history_text(const History& h);
@@ -27,7 +28,8 @@ Result<redis::Reply> check_reply(Result<redis::Reply> r);
 // The customer of a record reply, contact details opened; nullopt for an erased customer.
 std::optional<v1::Customer> customer_from(const redis::Reply& r, const core::Sealer& sealer);
 
-// Appends the XADD of one decision touchpoint to a transaction.
+// Appends one decision touchpoint to a transaction; the caller marks the event as touched
+// (store::touch_event_command) once per transaction.
 void add_touchpoint(redis::Batch& tx, uint64_t num, const v1::Customer& c, const v1::Event& e,
                     v1::Channel ch, const char* status, const Decision& d, std::string detail,
                     Time now);

@@ -2,7 +2,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <map>
+#include <set>
 
 #include "channels/channel.h"
 #include "service/dispatch/queue.h"
@@ -10,6 +12,7 @@
 #include "service/fanout/ledger.h"
 #include "service/fanout/planner.h"
 #include "service/store/keys.h"
+#include "service/store/touchpoints.h"
 
 namespace herald::fanout {
 namespace {
@@ -54,39 +57,86 @@ bool all_digits(const std::vector<std::string>& f, size_t from) {
 Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vector<Work>& work,
                        redis::Batch tail, Clock::time_point now) {
   static constexpr v1::Channel kAll[] = {v1::SMS, v1::EMAIL, v1::VOICE};
-  redis::Batch reads;
   const std::string hist = history_key(event.id());
+  // One pipeline: each customer's record, then one command per batch for the history marks
+  // and each opt-out or invalid-contact set (set members are customer numbers).
+  std::vector<std::string> nums;
+  nums.reserve(work.size());
+  for (const Work& w : work) nums.push_back(std::to_string(w.num));
+  auto members_of = [&](std::string verb, std::string key) {
+    redis::Command c{std::move(verb), std::move(key)};
+    c.insert(c.end(), nums.begin(), nums.end());
+    return c;
+  };
+  redis::Batch reads;
+  reads.reserve(work.size() + 6);
   for (const Work& w : work) {
     reads.push_back(redis::cmd("HGET", store::record_key(w.num), store::record_field(w.num)));
-    for (v1::Channel ch : kAll)
-      reads.push_back(redis::cmd("HGET", hist, fmt::format("{}:{}", w.num, static_cast<int>(ch))));
-    reads.push_back(redis::cmd("SISMEMBER", kStopAll, std::to_string(w.num)));
-    reads.push_back(redis::cmd("SISMEMBER", stop_key(event.kind()), std::to_string(w.num)));
-    for (v1::Channel ch : kAll) {  // marked by bounces and refused sends (invalid_contact)
-      reads.push_back(redis::cmd("SISMEMBER", fmt::format("invalid:{}", channels::channel_key(ch)),
-                                 std::to_string(w.num)));
-    }
+  }
+  redis::Command hist_read{"HMGET", hist};
+  for (const Work& w : work) {
+    for (v1::Channel ch : kAll) hist_read.push_back(history_field(w.num, ch));
+  }
+  reads.push_back(std::move(hist_read));
+  reads.push_back(members_of("SMISMEMBER", std::string(kStopAll)));
+  reads.push_back(members_of("SMISMEMBER", stop_key(event.kind())));
+  for (v1::Channel ch : kAll) {  // marked by bounces and refused sends (invalid_contact)
+    reads.push_back(
+        members_of("SMISMEMBER", fmt::format("invalid:{}", channels::channel_key(ch))));
   }
   auto got = conn.pipeline(reads);
   if (!got.ok()) return std::move(got).take_error();
-  constexpr size_t kPer = 9;
+  const size_t n = work.size();
+  const redis::Reply& hist_got = (*got)[n];
+  for (size_t k = n; k < got->size(); ++k) {
+    const redis::Reply& r = (*got)[k];
+    if (r.is_error() || r.elements.size() != (k == n ? 3 * n : n)) {
+      return make_error(ErrorCode::kInternal, "planner read failed: " + r.str);
+    }
+  }
+  auto marked = [&](size_t set, size_t i) { return (*got)[n + 1 + set].elements[i].integer == 1; };
 
-  std::vector<std::optional<v1::Customer>> customers(work.size());
-  redis::Batch cap_reads;
-  std::vector<std::string> days(work.size());
-  for (size_t i = 0; i < work.size(); ++i) {
-    customers[i] = customer_from((*got)[i * kPer], sealer_);
+  // Today's count per customer, one HMGET per local day among the batch.
+  std::vector<std::optional<v1::Customer>> customers(n);
+  std::vector<std::string> days(n);
+  std::map<std::string, std::vector<size_t>> by_day;
+  for (size_t i = 0; i < n; ++i) {
+    customers[i] = customer_from((*got)[i], sealer_);
     if (!customers[i]) continue;
     days[i] = local_day(*customers[i], now);
-    cap_reads.push_back(redis::cmd("HGET", "cap:" + days[i], std::to_string(work[i].num)));
+    by_day[days[i]].push_back(i);
   }
-  auto caps = conn.pipeline(cap_reads);
-  if (!caps.ok()) return std::move(caps).take_error();
+  redis::Batch cap_reads;
+  for (const auto& [day, which] : by_day) {
+    redis::Command c{"HMGET", "cap:" + day};
+    for (size_t i : which) c.push_back(nums[i]);
+    cap_reads.push_back(std::move(c));
+  }
+  std::vector<int> sent_today(n, 0);
+  if (!cap_reads.empty()) {
+    auto caps = conn.pipeline(cap_reads);
+    if (!caps.ok()) return std::move(caps).take_error();
+    size_t d = 0;
+    for (const auto& [day, which] : by_day) {
+      const redis::Reply& r = (*caps)[d++];
+      if (r.elements.size() != which.size()) {
+        return make_error(ErrorCode::kInternal, "planner cap read failed: " + r.str);
+      }
+      for (size_t k = 0; k < which.size(); ++k) {
+        const redis::Reply& v = r.elements[k];
+        if (v.type == redis::Reply::Type::kString) {
+          std::from_chars(v.str.data(), v.str.data() + v.str.size(), sent_today[which[k]]);
+        }
+      }
+    }
+  }
 
   redis::Batch tx;
   tx.push_back(redis::cmd("MULTI"));
   std::map<std::string, long long> funnel;
-  size_t cap_i = 0;
+  redis::Command hist_write{"HSET", hist};
+  std::set<std::string> capped_days;
+  bool decided = false;  // a decision touchpoint was written
   for (size_t i = 0; i < work.size(); ++i) {
     const Work& w = work[i];
     if (!w.deferred.empty()) tx.push_back(redis::cmd("ZREM", kDeferredKey, w.deferred));
@@ -98,12 +148,11 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     if (fallback) choose_for_kind(*customers[i], event.kind(), w.only);
     const v1::Customer& c = *customers[i];
     CustomerState s;
-    const auto& cap = (*caps)[cap_i++];
-    if (cap.type == redis::Reply::Type::kString && !fallback) s.sent_today = std::stoi(cap.str);
-    s.sms_stopped = (*got)[i * kPer + 4].integer == 1;
-    if ((*got)[i * kPer + 5].integer == 1) s.sms_stopped_kinds.insert(event.kind());
+    if (!fallback) s.sent_today = sent_today[i];
+    s.sms_stopped = marked(0, i);
+    if (marked(1, i)) s.sms_stopped_kinds.insert(event.kind());
     for (size_t k = 0; k < std::size(kAll); ++k) {
-      if ((*got)[i * kPer + 6 + k].integer == 1) s.invalid_channels.insert(kAll[k]);
+      if (marked(2 + k, i)) s.invalid_channels.insert(kAll[k]);
     }
     if (w.deferred.empty()) ++funnel["audience"];
 
@@ -114,8 +163,9 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     std::optional<templates::Vars> vars;
     bool queued_any = false;
     for (v1::Channel ch : channels) {
-      const int slot = ch == v1::SMS ? 1 : ch == v1::EMAIL ? 2 : 3;
-      const redis::Reply& h = (*got)[i * kPer + static_cast<size_t>(slot)];
+      decided = true;
+      const size_t slot = ch == v1::SMS ? 0 : ch == v1::EMAIL ? 1 : 2;
+      const redis::Reply& h = hist_got.elements[3 * i + slot];
       const History history =
           h.type == redis::Reply::Type::kString ? decode_history_text(h.str) : History{};
       Decision d = decide(c, event, ch, history, s, now, options_.settings);
@@ -129,8 +179,8 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
         }
         msg->set_fallback_from(w.fallback_from);
         tx.push_back(dispatch::enqueue_command(*msg));
-        tx.push_back(redis::cmd("HSET", hist, fmt::format("{}:{}", w.num, static_cast<int>(ch)),
-                                encode_history_text(history_of(event))));
+        hist_write.push_back(history_field(w.num, ch));
+        hist_write.push_back(encode_history_text(history_of(event)));
         add_touchpoint(tx, w.num, c, event, ch, "queued", d, queued_note(*msg), now);
         ++funnel[name + ":queued"];
         queued_any = true;
@@ -147,10 +197,13 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
       }
     }
     if (queued_any && counts_toward_cap(event) && !fallback) {
-      tx.push_back(redis::cmd("HINCRBY", "cap:" + days[i], std::to_string(w.num), "1"));
-      tx.push_back(redis::cmd("EXPIRE", "cap:" + days[i], "172800"));
+      tx.push_back(redis::cmd("HINCRBY", "cap:" + days[i], nums[i], "1"));
+      capped_days.insert(days[i]);
     }
   }
+  if (hist_write.size() > 2) tx.push_back(std::move(hist_write));
+  for (const auto& day : capped_days) tx.push_back(redis::cmd("EXPIRE", "cap:" + day, "172800"));
+  if (decided) tx.push_back(store::touch_event_command(event.id(), ms_of(now)));
   for (const auto& [field, n] : funnel) {
     tx.push_back(redis::cmd("HINCRBY", dispatch::funnel_key(event.id()), field, std::to_string(n)));
   }

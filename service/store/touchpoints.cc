@@ -69,7 +69,13 @@ bool is_opt_out(std::string_view keyword) {
   return false;
 }
 
-void append_touchpoint(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp) {
+redis::Command touch_event_command(std::string_view event_id, int64_t at_ms) {
+  return redis::cmd("ZADD", kTouchedEventsKey, "GT", std::to_string(at_ms),
+                    event_id.empty() ? kNoEvent : event_id);
+}
+
+void append_touchpoint(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp,
+                       bool touch_event) {
   v1::Touchpoint stored = tp;
   stored.clear_customer_id();  // implied by the key, and absent from the anonymous copies
   stored.clear_id();
@@ -79,7 +85,7 @@ void append_touchpoint(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp
   const int64_t at_ms = TimeUtil::TimestampToMilliseconds(tp.at());
   out.push_back(redis::cmd("XADD", journey_key(num), "*", "t", bytes));
   out.push_back(redis::cmd("XADD", event_touchpoints_key(event), "*", "n", n, "t", bytes));
-  out.push_back(redis::cmd("ZADD", kTouchedEventsKey, "GT", std::to_string(at_ms), event));
+  if (touch_event) out.push_back(touch_event_command(event, at_ms));
 
   const std::string ch = channel_name(tp.channel());
   const bool has_event = !tp.event_id().empty();

@@ -36,7 +36,11 @@ bool is_opt_out(std::string_view keyword);
 
 // Appends the commands recording one touchpoint of customer `num` (its journey entry, its
 // copy for search, and the report counters it moves) to a caller's pipeline or MULTI/EXEC.
-void append_touchpoint(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp);
+// A caller writing many touchpoints of one event may mark the event as touched once itself
+// (touch_event = false, then touch_event_command).
+void append_touchpoint(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp,
+                       bool touch_event = true);
+redis::Command touch_event_command(std::string_view event_id, int64_t at_ms);
 
 // Erasure: the journey and its latest-event field go, the text of the customer's complaints
 // is removed; the search copies (which never held the id or free text) stay, anonymous.

@@ -128,7 +128,11 @@ TEST_F(FanoutCrashLong, KillNineMidFanOutSendsEveryMessageOnceAndLosesNothing) {
   EXPECT_EQ(counter("OUT-BIG", "audience"), kCustomers) << "each customer decided once";
   EXPECT_EQ(queued("OUT-BIG"), static_cast<long>(big.size()))
       << "one queued decision per customer and channel, none replayed";
-  EXPECT_GT(big.size(), static_cast<size_t>(kCustomers / 2));
+  // Generated customers keep quiet hours in US time zones: how many are held depends on the
+  // hour the test runs, so the messages decided now or later are counted together.
+  const long held = counter("OUT-BIG", "sms:held") + counter("OUT-BIG", "email:held") +
+                    counter("OUT-BIG", "voice:held");
+  EXPECT_GT(static_cast<long>(big.size()) + held, kCustomers / 2);
   std::map<std::string, int> ids = sent();
   long big_sent = 0, duplicates = 0;
   for (const auto& [id, n] : ids) {
