@@ -10,7 +10,7 @@ EVENT_CUSTOMERS=1000000
 NEIGHBOURS=100000
 WRK_SECONDS=10
 if [ "${1:-}" = "--quick" ]; then EVENT_CUSTOMERS=50000; NEIGHBOURS=10000; WRK_SECONDS=3; fi
-WORK=$HERALD_ROOT/.bench-journey
+WORK=$HERALD_ROOT/.bench/journey
 mkdir -p "$WORK"
 
 bash "$HERALD_ROOT/scripts/setup.sh"
