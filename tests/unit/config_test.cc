@@ -1,4 +1,5 @@
 #include "service/core/config.h"
+#include "tests/support/config_fixture.h"
 
 #include <gtest/gtest.h>
 
@@ -10,49 +11,7 @@
 namespace herald::core {
 namespace {
 
-constexpr const char* kPiiKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-constexpr const char* kTokenKey =
-    "fbfffbfffbfffbfffbfffbfffbfffbfffbfffbfffbfffbfffbfffbfffbfffbff";
-
-class ConfigTest : public ::testing::Test {
- protected:
-  ~ConfigTest() override {
-    for (const auto& f : files_) std::remove(f.c_str());
-  }
-
-  std::string write_yaml(const std::string& text) {
-    std::string path = ::testing::TempDir() + "herald_config_" +
-                       ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" +
-                       std::to_string(files_.size()) + ".yaml";
-    std::ofstream(path) << text;
-    files_.push_back(path);
-    return path;
-  }
-
-  Getenv env() const {
-    return [this](const char* name) -> const char* {
-      auto it = env_.find(name);
-      return it == env_.end() ? nullptr : it->second.c_str();
-    };
-  }
-
-  Config load(const std::string& path) { return load_config(path, env()); }
-
-  // Returns the ConfigError message, failing the test if loading succeeded.
-  std::string load_error(const std::string& path) {
-    try {
-      load(path);
-    } catch (const ConfigError& e) {
-      return e.what();
-    }
-    ADD_FAILURE() << "expected a ConfigError";
-    return "";
-  }
-
-  std::map<std::string, std::string> env_ = {{"HERALD_PII_KEY", kPiiKey},
-                                             {"HERALD_TOKEN_KEY", kTokenKey}};
-  std::vector<std::string> files_;
-};
+class ConfigTest : public testing::ConfigFixture {};
 
 TEST_F(ConfigTest, DefaultsWithoutAFile) {
   Config c = load("");
@@ -73,7 +32,7 @@ TEST_F(ConfigTest, DefaultsWithoutAFile) {
 TEST_F(ConfigTest, ReadsEveryValueFromTheFile) {
   std::string hash(64, 'a');
   Config c = load(
-      write_yaml("listen: 0.0.0.0:0\n"
+      yaml("listen: 0.0.0.0:0\n"
                  "redis:\n  url: redis://:pw@10.0.0.5:6380/2\n  connections: 8\n  timeout_ms: 500\n"
                  "http:\n  io_threads: 4\n  body_limit_bytes: 65536\n  read_timeout_s: 5\n"
                  "  idle_timeout_s: 30\n"
@@ -101,7 +60,7 @@ TEST_F(ConfigTest, ReadsEveryValueFromTheFile) {
 }
 
 TEST_F(ConfigTest, EnvironmentOverridesTheFileAndAppendsKeys) {
-  std::string path = write_yaml(
+  std::string path = yaml(
       "listen: 127.0.0.1:9000\nlog:\n  level: debug\n"
       "auth:\n  keys: [\"admin:" +
       std::string(64, 'a') + "\"]\n");
@@ -133,43 +92,43 @@ TEST_F(ConfigTest, EmptyEnvironmentVariableMeansUnset) {
 }
 
 TEST_F(ConfigTest, UnknownKeysAreNamed) {
-  EXPECT_EQ(load_error(write_yaml("lisen: 127.0.0.1:80\n")), "lisen: unknown key");
-  EXPECT_EQ(load_error(write_yaml("redis:\n  urll: redis://x\n")), "redis.urll: unknown key");
-  EXPECT_EQ(load_error(write_yaml("redis: redis://x\n")), "redis: expected a mapping");
+  EXPECT_EQ(error(yaml("lisen: 127.0.0.1:80\n")), "lisen: unknown key");
+  EXPECT_EQ(error(yaml("redis:\n  urll: redis://x\n")), "redis.urll: unknown key");
+  EXPECT_EQ(error(yaml("redis: redis://x\n")), "redis: expected a mapping");
 }
 
 TEST_F(ConfigTest, BadValuesNameTheKeyAndTheValue) {
-  EXPECT_EQ(load_error(write_yaml("listen: abc\n")),
+  EXPECT_EQ(error(yaml("listen: abc\n")),
             "listen: expected host:port (port 0-65535), got 'abc'");
-  EXPECT_NE(load_error(write_yaml("listen: 127.0.0.1:65536\n")).find("listen:"), std::string::npos);
-  EXPECT_NE(load_error(write_yaml("listen: :80\n")).find("listen:"), std::string::npos);
-  EXPECT_EQ(load_error(write_yaml("http:\n  io_threads: 0\n")),
+  EXPECT_NE(error(yaml("listen: 127.0.0.1:65536\n")).find("listen:"), std::string::npos);
+  EXPECT_NE(error(yaml("listen: :80\n")).find("listen:"), std::string::npos);
+  EXPECT_EQ(error(yaml("http:\n  io_threads: 0\n")),
             "http.io_threads: expected an integer from 1 to 64, got '0'");
-  EXPECT_NE(load_error(write_yaml("redis:\n  connections: lots\n")).find("redis.connections:"),
+  EXPECT_NE(error(yaml("redis:\n  connections: lots\n")).find("redis.connections:"),
             std::string::npos);
-  EXPECT_NE(load_error(write_yaml("customers:\n  default_phone_region: us\n"))
+  EXPECT_NE(error(yaml("customers:\n  default_phone_region: us\n"))
                 .find("customers.default_phone_region:"),
             std::string::npos);
-  EXPECT_NE(load_error(write_yaml("log:\n  level: verbose\n")).find("log.level:"),
+  EXPECT_NE(error(yaml("log:\n  level: verbose\n")).find("log.level:"),
             std::string::npos);
   env_["HERALD_IO_THREADS"] = "65";
-  EXPECT_NE(load_error("").find("HERALD_IO_THREADS:"), std::string::npos);
+  EXPECT_NE(error("").find("HERALD_IO_THREADS:"), std::string::npos);
 }
 
 TEST_F(ConfigTest, BadRedisUrlIsRejectedWithoutEchoingThePassword) {
-  std::string msg = load_error(write_yaml("redis:\n  url: http://:hunter2@host:6379\n"));
+  std::string msg = error(yaml("redis:\n  url: http://:hunter2@host:6379\n"));
   EXPECT_TRUE(msg.starts_with("redis.url: ")) << msg;
   EXPECT_EQ(msg.find("hunter2"), std::string::npos) << msg;
   env_["HERALD_REDIS_URL"] = "redis://:hunter2@host:notaport";
-  msg = load_error("");
+  msg = error("");
   EXPECT_TRUE(msg.starts_with("HERALD_REDIS_URL: ")) << msg;
   EXPECT_EQ(msg.find("hunter2"), std::string::npos) << msg;
 }
 
 TEST_F(ConfigTest, SecretsInTheFileAreRejectedWithoutEchoingThem) {
-  for (const char* yaml : {"auth:\n  pii_key: c2VjcmV0\n", "token_key: c2VjcmV0\n",
+  for (const char* text : {"auth:\n  pii_key: c2VjcmV0\n", "token_key: c2VjcmV0\n",
                            "auth:\n  token_key: c2VjcmV0\n"}) {
-    std::string msg = load_error(write_yaml(yaml));
+    std::string msg = error(yaml(text));
     EXPECT_NE(msg.find("secrets come from the environment"), std::string::npos) << msg;
     EXPECT_EQ(msg.find("c2VjcmV0"), std::string::npos) << msg;
   }
@@ -177,26 +136,26 @@ TEST_F(ConfigTest, SecretsInTheFileAreRejectedWithoutEchoingThem) {
 
 TEST_F(ConfigTest, MissingOrInvalidSecretsAreNamed) {
   env_.erase("HERALD_PII_KEY");
-  EXPECT_TRUE(load_error("").starts_with("HERALD_PII_KEY: required"));
+  EXPECT_TRUE(error("").starts_with("HERALD_PII_KEY: required"));
   env_["HERALD_PII_KEY"] = kPiiKey;
   env_.erase("HERALD_TOKEN_KEY");
-  EXPECT_TRUE(load_error("").starts_with("HERALD_TOKEN_KEY: required"));
+  EXPECT_TRUE(error("").starts_with("HERALD_TOKEN_KEY: required"));
   env_["HERALD_TOKEN_KEY"] = "dG9vLXNob3J0";
-  std::string msg = load_error("");
+  std::string msg = error("");
   EXPECT_TRUE(msg.starts_with("HERALD_TOKEN_KEY: ")) << msg;
   EXPECT_EQ(msg.find("dG9vLXNob3J0"), std::string::npos) << msg;
 }
 
 TEST_F(ConfigTest, BadAuthKeyEntriesAreNamed) {
   env_["HERALD_AUTH_KEYS"] = "admin:nothex";
-  EXPECT_TRUE(load_error("").starts_with("HERALD_AUTH_KEYS entry 1:"));
-  EXPECT_TRUE(load_error(write_yaml("auth:\n  keys: [\"root:" + std::string(64, 'a') + "\"]\n"))
+  EXPECT_TRUE(error("").starts_with("HERALD_AUTH_KEYS entry 1:"));
+  EXPECT_TRUE(error(yaml("auth:\n  keys: [\"root:" + std::string(64, 'a') + "\"]\n"))
                   .starts_with("auth.keys entry 1:"));
 }
 
 TEST_F(ConfigTest, UnreadableOrInvalidYamlIsAnError) {
-  EXPECT_NE(load_error("/nonexistent/heraldd.yaml").find("cannot be read"), std::string::npos);
-  EXPECT_NE(load_error(write_yaml("listen: [unclosed\n")).find("config file"), std::string::npos);
+  EXPECT_NE(error("/nonexistent/heraldd.yaml").find("cannot be read"), std::string::npos);
+  EXPECT_NE(error(yaml("listen: [unclosed\n")).find("config file"), std::string::npos);
 }
 
 TEST_F(ConfigTest, ExampleConfigLoads) {

@@ -7,47 +7,12 @@
 #include <vector>
 
 #include "service/core/config.h"
+#include "tests/support/config_fixture.h"
 
 namespace herald::core {
 namespace {
 
-class SmtpConfig : public ::testing::Test {
- protected:
-  ~SmtpConfig() override {
-    for (const auto& f : files_) std::remove(f.c_str());
-  }
-
-  std::string yaml(const std::string& text) {
-    std::string path = ::testing::TempDir() + "herald_smtp_config_" +
-                       ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" +
-                       std::to_string(files_.size()) + ".yaml";
-    std::ofstream(path) << text;
-    files_.push_back(path);
-    return path;
-  }
-
-  Config load(const std::string& path = "") {
-    return load_config(path, [this](const char* name) -> const char* {
-      auto it = env_.find(name);
-      return it == env_.end() ? nullptr : it->second.c_str();
-    });
-  }
-
-  std::string error(const std::string& path = "") {
-    try {
-      load(path);
-    } catch (const ConfigError& e) {
-      return e.what();
-    }
-    ADD_FAILURE() << "expected a ConfigError";
-    return "";
-  }
-
-  std::map<std::string, std::string> env_ = {
-      {"HERALD_PII_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="},
-      {"HERALD_TOKEN_KEY", "fbfffbfffbfffbfffbfffbfffbfffbfffbfffbfffbfffbfffbfffbfffbfffbff"}};
-  std::vector<std::string> files_;
-};
+class SmtpConfig : public testing::ConfigFixture {};
 
 TEST_F(SmtpConfig, EmailStaysInTheSandboxByDefault) {
   const Config c = load();
