@@ -261,6 +261,14 @@ const Setting kSettings[] = {
      [](Config& c, std::string_view k, std::string_view t) {
        c.planner_lanes = static_cast<int>(parse_int(k, t, 1, 16));
      }},
+    {"fanout.planner_batch", "HERALD_PLANNER_BATCH",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.planner_batch = static_cast<int>(parse_int(k, t, 10, 5000));
+     }},
+    {"fanout.planner_claim_idle_ms", "HERALD_PLANNER_CLAIM_IDLE_MS",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.planner_claim_idle_ms = static_cast<int>(parse_int(k, t, 100, 3'600'000));
+     }},
     {"complaints.keywords_en", "HERALD_COMPLAINT_KEYWORDS_EN",
      [](Config& c, std::string_view k, std::string_view t) {
        c.complaint_keywords_en = keyword_list(k, t);

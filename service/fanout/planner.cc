@@ -21,6 +21,16 @@ constexpr std::string_view kIntake = events::kIntakeKey;
 constexpr auto kDueEvery = std::chrono::milliseconds(100);  // due work and reminders, lane 0
 constexpr size_t kRemindersPerRound = 20;
 
+// KEYS: intake. ARGV: group, entry id, consumer. Resets the entry's idle time if the consumer
+// still owns it (1), else changes nothing (0: taken over, acknowledged or deleted).
+constexpr std::string_view kKeepAliveLua = R"lua(
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+if #p == 1 and p[1][2] == ARGV[3] then
+  redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
+  return 1
+end
+return 0)lua";
+
 std::string cursor_key(const std::string& event_id, uint32_t revision) {
   return fmt::format("plan:{{{}}}:{}", event_id, revision);
 }
@@ -168,14 +178,17 @@ Result<int> Planner::take_entries(redis::Connection& conn, Lane& lane, bool bloc
     collect(*claimed, true, entries);
     redis::Command read = redis::cmd("XREADGROUP", "GROUP", kPlannerGroup, lane.consumer, "COUNT",
                                      count);
-    if (block && entries.empty()) {
+    const bool blocking = block && entries.empty();
+    if (blocking) {
       read.push_back("BLOCK");
       read.push_back(std::to_string(options_.block.count()));
     }
     read.push_back("STREAMS");
     read.push_back(std::string(kIntake));
     read.push_back(">");
+    if (blocking) ++waiting_lanes_;
     auto fresh = check_reply(conn.command(read));
+    if (blocking) --waiting_lanes_;
     if (!fresh.ok()) return std::move(fresh).take_error();
     collect(*fresh, false, entries);
   }
@@ -213,9 +226,19 @@ Result<int> Planner::take_entries(redis::Connection& conn, Lane& lane, bool bloc
 
 Result<int> Planner::round(redis::Connection& conn, Lane& lane, Clock::time_point now,
                            bool may_block) {
-  auto taken = take_entries(conn, lane, may_block && lane.jobs.empty());
-  if (!taken.ok()) return taken;
-  int progress = *taken;
+  // A lane with work in hand leaves new entries to a lane that is waiting for one: that lane
+  // starts a new event at once instead of after this lane's next batches.
+  int progress = 0;
+  if (lane.jobs.empty() || !lane.resumed || waiting_lanes_.load() == 0) {
+    auto taken = take_entries(conn, lane, may_block && lane.jobs.empty());
+    if (!taken.ok()) return taken;
+    progress = *taken;
+  }
+  if (!lane.jobs.empty() &&
+      std::chrono::steady_clock::now() - lane.kept_alive >= options_.claim_idle / 4) {
+    if (auto ok = keep_alive(conn, lane); !ok.ok()) return std::move(ok).take_error();
+    if (lane.jobs.empty()) return progress;
+  }
   // EMERGENCY revisions first, then every other one in turn.
   std::vector<size_t> order;
   for (size_t i = 0; i < lane.jobs.size(); ++i) {
@@ -358,12 +381,40 @@ Status Planner::settle(redis::Connection& conn, Lane& lane, Job& job, Step outco
   return ok_status();
 }
 
+Status Planner::keep_alive(redis::Connection& conn, Lane& lane) {
+  redis::Batch claims;
+  for (const Job& job : lane.jobs) {
+    claims.push_back(redis::cmd("EVAL", kKeepAliveLua, "1", kIntake, kPlannerGroup, job.entry,
+                                lane.consumer));
+  }
+  auto got = conn.pipeline(claims);
+  if (!got.ok()) return std::move(got).take_error();
+  size_t keep = 0;
+  for (size_t i = 0; i < lane.jobs.size(); ++i) {
+    const redis::Reply& r = (*got)[i];
+    if (r.is_error()) return make_error(ErrorCode::kInternal, "planner keep-alive: " + r.str);
+    if (r.integer == 1) {
+      if (keep != i) lane.jobs[keep] = std::move(lane.jobs[i]);
+      ++keep;
+      continue;
+    }
+    spdlog::warn("planner {}: intake entry {} ({} revision {}) was taken over; leaving it",
+                 lane.consumer, lane.jobs[i].entry, lane.jobs[i].event_id, lane.jobs[i].revision);
+    release(lane.jobs[i]);
+  }
+  lane.jobs.resize(keep);
+  lane.kept_alive = std::chrono::steady_clock::now();
+  return ok_status();
+}
+
 bool Planner::hold(Job& job) {
   if (job.holding) return true;
   std::lock_guard lock(flights_mu_);
   Flight& f = flights_[job.event_id];
   if (f.holder != 0 && f.holder != job.revision) return false;
+  if (f.holder != 0 && f.holder_entry != job.entry) return false;
   f.holder = job.revision;
+  f.holder_entry = job.entry;
   job.holding = true;
   return true;
 }
@@ -372,7 +423,10 @@ void Planner::release(Job& job) {
   std::lock_guard lock(flights_mu_);
   auto it = flights_.find(job.event_id);
   if (it == flights_.end()) return;
-  if (job.holding && it->second.holder == job.revision) it->second.holder = 0;
+  if (job.holding && it->second.holder == job.revision && it->second.holder_entry == job.entry) {
+    it->second.holder = 0;
+    it->second.holder_entry.clear();
+  }
   job.holding = false;
   if (it->second.holder == 0 && it->second.newest.revision() <= job.revision) flights_.erase(it);
 }

@@ -87,10 +87,12 @@ class Planner {
     std::vector<Job> jobs;
     size_t turn = 0;
     bool resumed = false;  // this consumer's own pending entries were taken back
+    std::chrono::steady_clock::time_point kept_alive{};  // last keep_alive
   };
   // Per event planned in this process: the newest revision seen and the one being planned.
   struct Flight {
     uint32_t holder = 0;
+    std::string holder_entry;  // the intake entry planning it: one job, even if two lanes hold it
     v1::Event newest;
   };
   enum class Step { kWaiting, kBatch, kDone, kDead };
@@ -107,6 +109,9 @@ class Planner {
                              bool housekeeping);
   Status bury_deferred(redis::Connection& conn, const std::vector<std::string>& members,
                        const std::string& why);
+  // Resets the idle time of the lane's intake entries, so no planner takes over an entry
+  // that is still being planned, and drops the jobs whose entry another consumer took.
+  Status keep_alive(redis::Connection& conn, Lane& lane);
   bool hold(Job& job);
   void release(Job& job);
   bool overtaken_here(const Job& job);
@@ -121,6 +126,7 @@ class Planner {
   const templates::Catalog& catalog_;
   PlannerOptions options_;
   std::atomic<bool> stopping_{false};
+  std::atomic<int> waiting_lanes_{0};  // lanes blocked in XREADGROUP for a new entry
   std::vector<std::thread> threads_;
   std::mutex flights_mu_;
   std::map<std::string, Flight> flights_;

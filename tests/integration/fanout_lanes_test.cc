@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <map>
 #include <thread>
 
 #include "tests/support/fanout_fixture.h"
@@ -54,6 +55,60 @@ TEST_F(FanoutLanes, EmergencyDoesNotWaitBehindALargeFanOut) {
   EXPECT_EQ(big_when_urgent_queued.find("done"), std::string::npos)
       << "the emergency waited for a large fan-out to finish: " << big_when_urgent_queued;
   EXPECT_TRUE(wait_until([&] { return plan("OUT-BIG") == "done"; }, seconds(90)));
+}
+
+// Two processes, three lanes each, an intake entry renewed by its planner: a fan-out that
+// lasts many times the takeover delay is planned by one lane, each customer decided once.
+TEST_F(FanoutLanes, ALongFanOutIsNotTakenOverWhileItsPlannerLives) {
+  start({{"HERALD_PLANNER_CLAIM_IDLE_MS", "1000"},
+         {"HERALD_PLANNER_BATCH", "10"},
+         {"HERALD_PLANNER_LANES", "3"}});
+  const auto other = scratch("sandbox-b");
+  start_another(other);
+  ASSERT_EQ(import_generated(10'000), 10'000);
+  auto conn = redis_connection();
+  std::string zips;
+  auto keys = conn.command(redis::cmd("KEYS", "ix:z:*"));
+  ASSERT_TRUE(keys.ok());
+  for (const auto& k : keys->elements) {
+    zips += (zips.empty() ? "\"" : ",\"") + k.str.substr(5) + "\"";
+  }
+  const auto started = std::chrono::steady_clock::now();
+  post_event("/v1/events", R"({"id":"OUT-LONG","kind":"OUTAGE","stage":"DETECTED",)"
+                           R"("area":{"zips":[)" + zips + "]}}");
+  ASSERT_TRUE(wait_until(
+      [&] { return conn.command(redis::cmd("GET", "plan:{OUT-LONG}:1"))->str == "done"; },
+      seconds(180)));
+  const auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_GT(took, std::chrono::milliseconds(2000)) << "the fan-out outlasts the takeover delay";
+
+  std::map<std::string, long> funnel;
+  auto all = conn.command(redis::cmd("HGETALL", "fn:{OUT-LONG}"));
+  ASSERT_TRUE(all.ok());
+  for (size_t i = 0; i + 1 < all->elements.size(); i += 2) {
+    funnel[all->elements[i].str] = std::stol(all->elements[i + 1].str);
+  }
+  EXPECT_EQ(funnel["audience"], 10'000) << "each customer decided once";
+  EXPECT_EQ(funnel["sms:suppressed:duplicate"] + funnel["email:suppressed:duplicate"] +
+                funnel["voice:suppressed:duplicate"],
+            0);
+  const long queued = funnel["sms:queued"] + funnel["email:queued"] + funnel["voice:queued"];
+  ASSERT_GT(queued, 0);
+  std::map<std::string, int> sent;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        sent.clear();
+        for (const auto& dir : {sandbox(), other}) {
+          for (const char* file : {"sms.jsonl", "email.jsonl", "voice.jsonl"}) {
+            for (const auto& id : message_ids(dir / file)) ++sent[id];
+          }
+        }
+        return static_cast<long>(sent.size()) >= queued;
+      },
+      seconds(60)));
+  EXPECT_EQ(static_cast<long>(sent.size()), queued) << "one message per queued decision";
+  for (const auto& [id, n] : sent) EXPECT_EQ(n, 1) << id << " went out " << n << " times";
+  EXPECT_EQ(heraldd().log().find("was taken over"), std::string::npos) << heraldd().log();
 }
 
 }  // namespace

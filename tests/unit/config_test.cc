@@ -158,6 +158,18 @@ TEST_F(ConfigTest, UnreadableOrInvalidYamlIsAnError) {
   EXPECT_NE(error(yaml("listen: [unclosed\n")).find("config file"), std::string::npos);
 }
 
+TEST_F(ConfigTest, PlannerLanesAndBatchSizeFromFileOrEnvironmentWithinRange) {
+  Config c = load(yaml("fanout:\n  planner_lanes: 3\n  planner_batch: 200\n"));
+  EXPECT_EQ(c.planner_lanes, 3);
+  EXPECT_EQ(c.planner_batch, 200);
+  env_["HERALD_PLANNER_BATCH"] = "1000";
+  EXPECT_EQ(load("").planner_batch, 1000);
+  env_["HERALD_PLANNER_CLAIM_IDLE_MS"] = "250";
+  EXPECT_EQ(load("").planner_claim_idle_ms, 250);
+  EXPECT_EQ(error(yaml("fanout:\n  planner_batch: 5\n")),
+            "fanout.planner_batch: expected an integer from 10 to 5000, got '5'");
+}
+
 TEST_F(ConfigTest, ExampleConfigLoads) {
   Config c = load(std::string(HERALD_SOURCE_DIR) + "/config/heraldd.example.yaml");
   EXPECT_EQ(c.listen_port, 8080);
