@@ -58,3 +58,4 @@ done
 bash "$HERALD_ROOT/scripts/bench_email.sh" "${EMAIL_ARGS[@]}"
 SKIP_BUILD=1 bash "$HERALD_ROOT/scripts/bench_fanout.sh" "${EMAIL_ARGS[@]}"
 SKIP_BUILD=1 bash "$HERALD_ROOT/scripts/bench_journey.sh" "${EMAIL_ARGS[@]}"
+SKIP_BUILD=1 bash "$HERALD_ROOT/scripts/bench_sms.sh" "${EMAIL_ARGS[@]}"
