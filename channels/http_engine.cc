@@ -8,6 +8,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <optional>
 #include <curl/curl.h>
 #include <spdlog/spdlog.h>
 #include <strings.h>
@@ -140,6 +141,11 @@ struct HttpEngine::Impl {
   net::io_context io{1};
   net::executor_work_guard<net::io_context::executor_type> work;
   net::steady_timer timer;
+  // curl's timeout, kept apart from the timer: curl moves it on nearly every call, and
+  // re-arming an Asio timer each time costs a timerfd_settime. The timer is re-armed only
+  // when the deadline moves earlier; when it fires early it waits on for the deadline.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  std::optional<std::chrono::steady_clock::time_point> armed_for;
   CURLM* multi;
   std::thread thread;
 
@@ -359,15 +365,30 @@ struct HttpEngine::Impl {
   static int on_timer(CURLM*, long timeout_ms, void* userp) {
     auto* self = static_cast<Impl*>(userp);
     if (timeout_ms < 0) {
-      self->timer.cancel();
+      self->deadline.reset();  // an armed timer fires, finds no deadline and does nothing
       return 0;
     }
     // Never call back into curl from here: curl is inside a call of its own.
-    self->timer.expires_after(std::chrono::milliseconds(timeout_ms));
-    self->timer.async_wait([self](const boost::system::error_code& ec) {
-      if (!ec && self->multi != nullptr) self->socket_action(CURL_SOCKET_TIMEOUT, 0);
-    });
+    const auto when = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    self->deadline = when;
+    if (!self->armed_for || when < *self->armed_for) self->arm_timer(when);
     return 0;
+  }
+
+  void arm_timer(std::chrono::steady_clock::time_point when) {
+    armed_for = when;
+    timer.expires_at(when);  // cancels a wait for a later time: its handler sees aborted
+    timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec == net::error::operation_aborted) return;
+      armed_for.reset();
+      if (!deadline || multi == nullptr) return;
+      if (*deadline > std::chrono::steady_clock::now()) {
+        arm_timer(*deadline);  // curl moved its timeout later meanwhile
+        return;
+      }
+      deadline.reset();
+      socket_action(CURL_SOCKET_TIMEOUT, 0);
+    });
   }
 
   void shutdown_on_thread() {
