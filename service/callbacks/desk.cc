@@ -260,7 +260,8 @@ awaitable<Result<Requested>> Desk::create(v1::CallbackRequest request, std::stri
   plan.new_status = v1::Callback::Status_Name(v1::Callback::REQUESTED);
   plan.score = std::to_string(now);
   plan.counters = "requested";
-  plan.what = "requested";
+  // Parked for capacity: the customer hears it is taken and that the time will follow.
+  plan.what = waiting ? "requested" : "waiting";
   plan.add_set = waiting ? wait_key(cb.event_id()) : std::string(kLaterKey);
   plan.record = cb.SerializeAsString();
   auto b = co_await run(plan);
@@ -436,7 +437,7 @@ awaitable<Result<bool>> Desk::rebook(std::string id) {
     plan.new_status = v1::Callback::Status_Name(c.status());
     plan.score = score_of(c);
     plan.counters.clear();
-    plan.what = moved ? "unplaced" : "";
+    plan.what = moved ? "unplaced" : "waiting";  // the customer is told either way
     plan.add_set = std::string(kLaterKey);
     plan.record = c.SerializeAsString();
     auto parked = co_await run(plan);

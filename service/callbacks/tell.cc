@@ -31,6 +31,7 @@ std::string promised_local(const v1::Callback& c, const v1::Customer& customer) 
 std::string notice_name(std::string_view what) {
   if (what == "booked" || what == "moved") return "callback_booked";
   if (what == "canceled") return "callback_canceled";
+  if (what == "waiting" || what == "unplaced") return "callback_waiting";
   return "";
 }
 
@@ -64,7 +65,7 @@ void append_told(redis::Batch& out, const v1::Callback& callback, std::string_vi
     notice.channel = notice_channel(customer);
     notice.vars["time"] = when;
     notice.vars["callback_id"] = callback.id();
-    if (what == "moved") notice.vars["moved"] = "1";
+    if (what == "moved" || what == "unplaced") notice.vars["moved"] = "1";
     auto queued = notify::append_notice(out, customer, callback.customer_num(), notice, catalog,
                                         sealer, now);
     if (queued.ok()) {

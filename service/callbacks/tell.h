@@ -14,7 +14,9 @@
 // bookings, moves and cancellations, a notice telling them (templates/<lang>/notice/callback_*).
 namespace herald::callbacks {
 
-// "callback_booked" (booked, moved) or "callback_canceled"; empty when the change is not told.
+// "callback_booked" (booked, moved), "callback_canceled", or "callback_waiting" (a request
+// parked until capacity appears, or a booking a capacity cut left without a slot); empty
+// when the change is not told.
 std::string notice_name(std::string_view what);
 
 // The customer's first OUTAGE channel that notices can use (voice goes as SMS), else SMS when

@@ -268,6 +268,8 @@ TEST_F(Callbacks, ACapacityCutMovesTheLatestBookingAndTellsThatCustomer) {
   EXPECT_EQ(json_at(gone.body, "unplaced[0]"), *json_at(first.body, "id"));
   EXPECT_EQ(json_at(agent("GET", "/v1/callbacks/" + *json_at(first.body, "id")).body, "status"),
             "REQUESTED");
+  // ... and that customer learns the promised time no longer holds.
+  EXPECT_NE(sms_to("C-cut-1", "no longer call you at the time we gave you"), "");
   ASSERT_EQ(capacity({slot_json(b, 15, 2), slot_json(b + 900, 15, 1)}).status, 200);
   EXPECT_EQ(json_at(agent("GET", "/v1/callbacks/" + *json_at(first.body, "id")).body,
                     "promisedAt"),
@@ -319,6 +321,24 @@ TEST_F(Callbacks, ACallReplyOnTheQueueIsBooked) {
   EXPECT_EQ(json_at(list.body, "callbacks[0].callback.source"), "sms");
   EXPECT_EQ(json_at(list.body, "callbacks[0].customerPhone"), "+12014316859");
   EXPECT_EQ(json_at(list.body, "callbacks[0].customerName"), "Ada Lovelace");
+}
+
+// A CALL reply when every agent is booked waits for capacity, and the customer is told so,
+// then told the time once capacity appears.
+TEST_F(Callbacks, ACallReplyWithNoFreeSlotWaitsAndTellsTheCustomer) {
+  add_customer("C-full");
+  const uint64_t n = customer_number("C-full");
+  ASSERT_GT(n, 0u);
+  auto conn = redis::Connection::connect(redis_->endpoint(), std::chrono::seconds(2));
+  ASSERT_TRUE(conn->command(redis::cmd("XADD", "cbq", "*", "n", std::to_string(n), "event", "",
+                                       "reason", "CALL", "at", std::to_string(now_s() * 1000)))
+                  .ok());
+  const std::string told = sms_to("C-full", "We have your callback request");
+  EXPECT_NE(told.find("Every agent is booked"), std::string::npos) << told;
+  auto list = agent("GET", "/v1/callbacks?status=REQUESTED");
+  EXPECT_EQ(json_at(list.body, "callbacks[0].callback.customerId"), "C-full") << list.body;
+  ASSERT_EQ(capacity({slot_json(day_at(2, 19), 15, 1)}).status, 200);
+  EXPECT_NE(sms_to("C-full", "We will call you"), "");
 }
 
 TEST_F(Callbacks, ACancelCallReplyCancelsTheOpenCallbackAndTellsTheCustomer) {

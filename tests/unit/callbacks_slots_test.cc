@@ -130,6 +130,8 @@ TEST(CallbackNotices, BookingsMovesAndCancellationsAreTold) {
   EXPECT_EQ(notice_name("booked"), "callback_booked");
   EXPECT_EQ(notice_name("moved"), "callback_booked");
   EXPECT_EQ(notice_name("canceled"), "callback_canceled");
+  EXPECT_EQ(notice_name("waiting"), "callback_waiting");
+  EXPECT_EQ(notice_name("unplaced"), "callback_waiting");
   EXPECT_EQ(notice_name("completed"), "");
   EXPECT_EQ(notice_name("requested"), "");
 }
