@@ -40,26 +40,44 @@ redis::Batch ack_commands(const Entry& entry) {
                       redis::cmd("XDEL", entry.stream, entry.id));
 }
 
-redis::Command settle_command(const Entry& entry, std::string_view outcome,
-                              const Reschedule* later) {
+redis::Command settle_command(std::span<const Settlement> settlements) {
   // Acting only when this XACK removed the entry keeps the funnel exact, and the retries
   // single, when a claimed entry was settled by two consumers.
+  // KEYS per entry: stream, funnel, retry set (or the stream). ARGV: group, then per entry
+  // id, funnel field, due, member.
   static constexpr std::string_view kScript = R"lua(
-if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 1 then
-  redis.call('XDEL', KEYS[1], ARGV[2])
-  if ARGV[3] ~= '' then redis.call('HINCRBY', KEYS[2], ARGV[3], 1) end
-  if ARGV[4] ~= '' then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5]) end
-  return 1
+local done = {}
+for i = 0, #KEYS / 3 - 1 do
+  local stream, id = KEYS[3 * i + 1], ARGV[4 * i + 2]
+  if redis.call('XACK', stream, ARGV[1], id) == 1 then
+    redis.call('XDEL', stream, id)
+    local field, due = ARGV[4 * i + 3], ARGV[4 * i + 4]
+    if field ~= '' then redis.call('HINCRBY', KEYS[3 * i + 2], field, 1) end
+    if due ~= '' then redis.call('ZADD', KEYS[3 * i + 3], due, ARGV[4 * i + 5]) end
+    done[i + 1] = 1
+  else
+    done[i + 1] = 0
+  end
 end
-return 0)lua";
-  const std::string field =
-      outcome.empty()
-          ? std::string()
-          : fmt::format("{}:{}", channels::channel_key(entry.message.channel()), outcome);
-  return redis::cmd("EVAL", kScript, "3", entry.stream, funnel_key(entry.message.event_id()),
-                    later ? later->key : entry.stream, kGroup, entry.id, field,
-                    later ? std::to_string(later->due_ms) : std::string(),
-                    later ? later->member : std::string());
+return done)lua";
+  redis::Command keys;
+  redis::Command args{std::string(kGroup)};
+  for (const Settlement& s : settlements) {
+    const Entry& e = *s.entry;
+    keys.push_back(e.stream);
+    keys.push_back(funnel_key(e.message.event_id()));
+    keys.push_back(s.later ? s.later->key : e.stream);
+    args.push_back(e.id);
+    args.push_back(s.outcome.empty() ? std::string()
+                                     : fmt::format("{}:{}", channels::channel_key(e.message.channel()),
+                                                   s.outcome));
+    args.push_back(s.later ? std::to_string(s.later->due_ms) : std::string());
+    args.push_back(s.later ? s.later->member : std::string());
+  }
+  redis::Command out{"EVAL", std::string(kScript), std::to_string(keys.size())};
+  out.insert(out.end(), std::make_move_iterator(keys.begin()), std::make_move_iterator(keys.end()));
+  out.insert(out.end(), std::make_move_iterator(args.begin()), std::make_move_iterator(args.end()));
+  return out;
 }
 
 void append_entries(const std::string& stream, const redis::Reply& list, std::vector<Entry>& out) {

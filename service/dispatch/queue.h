@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,11 +48,18 @@ struct Reschedule {
   std::string member;
 };
 
-// Acks and deletes the entry and, only if it was still pending, counts "<channel>:<outcome>"
-// in the event's funnel (none for an empty outcome) and schedules `later`: one script, so the
-// count, the retry and the ack never disagree when two consumers settle one entry.
-redis::Command settle_command(const Entry& entry, std::string_view outcome,
-                              const Reschedule* later = nullptr);
+// One entry's settlement: see settle_command.
+struct Settlement {
+  const Entry* entry = nullptr;
+  std::string_view outcome;           // funnel field "<channel>:<outcome>"; empty: none
+  const Reschedule* later = nullptr;  // scheduled again, if set
+};
+
+// Acks and deletes each entry and, only if it was still pending, counts "<channel>:<outcome>"
+// in the event's funnel and schedules `later`: one script for a whole round (its call costs
+// Redis more than the commands inside), so the count, the retry and the ack never disagree
+// when two consumers settle one entry. Replies with one 1 (settled here) or 0 per entry.
+redis::Command settle_command(std::span<const Settlement> settlements);
 
 // The dispatch streams over one blocking connection: for dispatcher threads, tools and tests,
 // never for I/O threads. A Redis error reply or a lost connection is an Error.

@@ -168,9 +168,9 @@ SendResult unopenable(std::string code) {
   return r;
 }
 
+// What settling `s` adds besides its ack (settle_command): extra commands and its touchpoint.
 void append_settled(redis::Batch& tx, const Settled& s, SysClock::time_point now) {
   const v1::OutboundMessage& m = s.entry->message;
-  tx.push_back(settle_command(*s.entry, s.outcome, s.later ? &*s.later : nullptr));
   for (const auto& c : s.extras) tx.push_back(c);
   if (s.outcome.empty()) return;
   v1::Touchpoint tp;
@@ -329,6 +329,12 @@ class Round {
     const size_t multi_at = all.size();
     all.push_back(redis::cmd("MULTI"));
     for (auto& c : tx_) all.push_back(std::move(c));
+    std::vector<Settlement> settlements;
+    settlements.reserve(settled_.size());
+    for (const auto& s : settled_) {
+      settlements.push_back({s.entry, s.outcome, s.later ? &*s.later : nullptr});
+    }
+    if (!settlements.empty()) all.push_back(settle_command(settlements));
     for (const auto& s : settled_) {
       append_settled(all, s, now_);
       if (!s.outcome.empty()) ++tally_.outcomes[s.outcome];
