@@ -8,7 +8,6 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <optional>
 #include <curl/curl.h>
 #include <spdlog/spdlog.h>
 #include <strings.h>
@@ -18,6 +17,7 @@
 #include <atomic>
 #include <cctype>
 #include <condition_variable>
+#include <optional>
 #include <ctime>
 #include <deque>
 #include <mutex>

@@ -272,14 +272,7 @@ Result<int> Planner::round(redis::Connection& conn, Lane& lane, Clock::time_poin
     if (auto ok = settle(conn, lane, job, *s, why); !ok.ok()) return std::move(ok).take_error();
     finished[i] = true;
   }
-  size_t keep = 0;
-  for (size_t i = 0; i < lane.jobs.size(); ++i) {
-    if (!finished[i]) {
-      if (keep != i) lane.jobs[keep] = std::move(lane.jobs[i]);
-      ++keep;
-    }
-  }
-  lane.jobs.resize(keep);
+  drop_jobs(lane, finished);
   return progress;
 }
 
@@ -389,32 +382,37 @@ Status Planner::keep_alive(redis::Connection& conn, Lane& lane) {
   }
   auto got = conn.pipeline(claims);
   if (!got.ok()) return std::move(got).take_error();
-  size_t keep = 0;
+  std::vector<bool> lost(lane.jobs.size(), false);
   for (size_t i = 0; i < lane.jobs.size(); ++i) {
     const redis::Reply& r = (*got)[i];
     if (r.is_error()) return make_error(ErrorCode::kInternal, "planner keep-alive: " + r.str);
-    if (r.integer == 1) {
-      if (keep != i) lane.jobs[keep] = std::move(lane.jobs[i]);
-      ++keep;
-      continue;
-    }
+    if (r.integer == 1) continue;
     spdlog::warn("planner {}: intake entry {} ({} revision {}) was taken over; leaving it",
                  lane.consumer, lane.jobs[i].entry, lane.jobs[i].event_id, lane.jobs[i].revision);
     release(lane.jobs[i]);
+    lost[i] = true;
   }
-  lane.jobs.resize(keep);
+  drop_jobs(lane, lost);
   lane.kept_alive = std::chrono::steady_clock::now();
   return ok_status();
+}
+
+void Planner::drop_jobs(Lane& lane, const std::vector<bool>& drop) {
+  size_t keep = 0;
+  for (size_t i = 0; i < lane.jobs.size(); ++i) {
+    if (drop[i]) continue;
+    if (keep != i) lane.jobs[keep] = std::move(lane.jobs[i]);
+    ++keep;
+  }
+  lane.jobs.resize(keep);
 }
 
 bool Planner::hold(Job& job) {
   if (job.holding) return true;
   std::lock_guard lock(flights_mu_);
   Flight& f = flights_[job.event_id];
-  if (f.holder != 0 && f.holder != job.revision) return false;
-  if (f.holder != 0 && f.holder_entry != job.entry) return false;
-  f.holder = job.revision;
-  f.holder_entry = job.entry;
+  if (!f.holder.empty() && f.holder != job.entry) return false;
+  f.holder = job.entry;
   job.holding = true;
   return true;
 }
@@ -423,12 +421,9 @@ void Planner::release(Job& job) {
   std::lock_guard lock(flights_mu_);
   auto it = flights_.find(job.event_id);
   if (it == flights_.end()) return;
-  if (job.holding && it->second.holder == job.revision && it->second.holder_entry == job.entry) {
-    it->second.holder = 0;
-    it->second.holder_entry.clear();
-  }
+  if (job.holding && it->second.holder == job.entry) it->second.holder.clear();
   job.holding = false;
-  if (it->second.holder == 0 && it->second.newest.revision() <= job.revision) flights_.erase(it);
+  if (it->second.holder.empty() && it->second.newest.revision() <= job.revision) flights_.erase(it);
 }
 
 bool Planner::overtaken_here(const Job& job) {

@@ -91,8 +91,8 @@ class Planner {
   };
   // Per event planned in this process: the newest revision seen and the one being planned.
   struct Flight {
-    uint32_t holder = 0;
-    std::string holder_entry;  // the intake entry planning it: one job, even if two lanes hold it
+    // The intake entry being planned (empty: none): one job, even if two lanes took the entry.
+    std::string holder;
     v1::Event newest;
   };
   enum class Step { kWaiting, kBatch, kDone, kDead };
@@ -112,6 +112,7 @@ class Planner {
   // Resets the idle time of the lane's intake entries, so no planner takes over an entry
   // that is still being planned, and drops the jobs whose entry another consumer took.
   Status keep_alive(redis::Connection& conn, Lane& lane);
+  static void drop_jobs(Lane& lane, const std::vector<bool>& drop);  // keeps the others' order
   bool hold(Job& job);
   void release(Job& job);
   bool overtaken_here(const Job& job);

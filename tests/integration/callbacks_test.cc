@@ -150,6 +150,17 @@ class Callbacks : public ::testing::Test {
     auto r = conn->command(redis::cmd("ZCARD", "cb:{cb}:in:" + std::to_string(slot_start)));
     return r.ok() ? r->integer : -1;
   }
+  // What an inbound "CALL" SMS leaves on the callback queue (`cbq`) for the customer.
+  void reply_call(const std::string& id) {
+    const uint64_t n = customer_number(id);
+    ASSERT_GT(n, 0u);
+    auto conn = redis::Connection::connect(redis_->endpoint(), std::chrono::seconds(2));
+    ASSERT_TRUE(conn.ok());
+    ASSERT_TRUE(conn->command(redis::cmd("XADD", "cbq", "*", "n", std::to_string(n), "event", "",
+                                         "reason", "CALL", "at", std::to_string(now_s() * 1000)))
+                    .ok());
+  }
+
   static uint64_t customer_number(const std::string& id) {
     auto conn = redis::Connection::connect(redis_->endpoint(), std::chrono::seconds(2));
     auto r = conn->command(redis::cmd("HGET", store::customer_id_key(id), id));
@@ -304,12 +315,7 @@ TEST_F(Callbacks, ARequestTiedToAnOutageIsBookedWhenItIsRestored) {
 TEST_F(Callbacks, ACallReplyOnTheQueueIsBooked) {
   ASSERT_EQ(capacity({slot_json(day_at(2, 19), 15, 3)}).status, 200);
   add_customer("C-sms");
-  const uint64_t n = customer_number("C-sms");
-  ASSERT_GT(n, 0u);
-  auto conn = redis::Connection::connect(redis_->endpoint(), std::chrono::seconds(2));
-  ASSERT_TRUE(conn->command(redis::cmd("XADD", "cbq", "*", "n", std::to_string(n), "event", "",
-                                       "reason", "CALL", "at", std::to_string(now_s() * 1000)))
-                  .ok());
+  ASSERT_NO_FATAL_FAILURE(reply_call("C-sms"));
   const auto deadline = Clock::now() + std::chrono::seconds(10);
   HttpResponse list;
   do {
@@ -327,12 +333,7 @@ TEST_F(Callbacks, ACallReplyOnTheQueueIsBooked) {
 // then told the time once capacity appears.
 TEST_F(Callbacks, ACallReplyWithNoFreeSlotWaitsAndTellsTheCustomer) {
   add_customer("C-full");
-  const uint64_t n = customer_number("C-full");
-  ASSERT_GT(n, 0u);
-  auto conn = redis::Connection::connect(redis_->endpoint(), std::chrono::seconds(2));
-  ASSERT_TRUE(conn->command(redis::cmd("XADD", "cbq", "*", "n", std::to_string(n), "event", "",
-                                       "reason", "CALL", "at", std::to_string(now_s() * 1000)))
-                  .ok());
+  ASSERT_NO_FATAL_FAILURE(reply_call("C-full"));
   const std::string told = sms_to("C-full", "We have your callback request");
   EXPECT_NE(told.find("Every agent is booked"), std::string::npos) << told;
   auto list = agent("GET", "/v1/callbacks?status=REQUESTED");

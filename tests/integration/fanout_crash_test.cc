@@ -83,12 +83,7 @@ TEST_F(FanoutCrashLong, KillNineMidFanOutSendsEveryMessageOnceAndLosesNothing) {
   put("C-SMALL", R"({"name":"Alan Turing","phone":"+12014316859","timeZone":"UTC",)"
                  R"("premises":[{"id":"P-SMALL","address":"1 Bletchley Rd","feeder":"F-SMALL"}],)"
                  R"("preferences":{"channels":{"OUTAGE":["SMS"]},"cadence":"EVERY_UPDATE"}})");
-  std::string zips;
-  {
-    auto conn = redis_connection();
-    auto keys = conn.command(redis::cmd("KEYS", "ix:z:*"));
-    for (const auto& k : keys->elements) zips += (zips.empty() ? "\"" : ",\"") + k.str.substr(5) + "\"";
-  }
+  const std::string zips = all_zips();
   post_event("/v1/events", R"({"id":"OUT-SMALL","kind":"OUTAGE","stage":"DETECTED",)"
                            R"("area":{"feeders":["F-SMALL"]}})");
   post_event("/v1/events", R"({"id":"OUT-BIG","kind":"OUTAGE","stage":"DETECTED",)"

@@ -69,6 +69,18 @@ void FanoutFixture::post_event(const std::string& path, const std::string& body)
   ASSERT_EQ(r.status, 202) << r.body;
 }
 
+std::string FanoutFixture::all_zips() {
+  auto conn = redis_connection();
+  auto keys = conn.command(redis::cmd("KEYS", "ix:z:*"));
+  if (!keys.ok()) ADD_FAILURE() << "listing ZIP indexes: " << keys.error().message;
+  std::string zips;
+  if (!keys.ok()) return zips;
+  for (const auto& k : keys->elements) {
+    zips += (zips.empty() ? "\"" : ",\"") + k.str.substr(5) + "\"";
+  }
+  return zips;
+}
+
 long FanoutFixture::import_generated(long count) {
   const fs::path file = dir_ / "customers.ndjson";
   const std::string gen = "python3 " + std::string(HERALD_SOURCE_DIR) +

@@ -40,6 +40,9 @@ class FanoutFixture : public ::testing::Test {
   // Generates `count` customers with scripts/gen_customers.py and imports them with heraldctl
   // (--jobs 2); returns how many were accepted.
   long import_generated(long count);
+  // Every ZIP that has customers, as the inside of a JSON array ("10001","10002",...): an
+  // event area covering all of them.
+  std::string all_zips();
 
   // Sandbox lines of `file` ("sms.jsonl", ...) in `dir` (the fixture's sandbox by default).
   static std::vector<std::string> lines(const std::filesystem::path& file);
