@@ -9,7 +9,7 @@ namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
 
-// ARGV: triples (customer id, cid key, phone key|'' , phone hash|'', email hash|'') of five.
+// ARGV: groups of five (customer id, cid key, phone key|'', phone field|'', email hash|'').
 // The invalid:email check costs nothing while no address ever bounced; a mark without the
 // bounced address's hash (set by someone else) is left alone.
 const store::Script& stored_script() {
@@ -17,7 +17,7 @@ const store::Script& stored_script() {
 local any_invalid = redis.call('SCARD', 'invalid:email') > 0
 for i = 1, #ARGV, 5 do
   local id, cidkey, phkey, ph, em = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-  if ph ~= '' then redis.call('HSET', phkey, ph, id) end
+  if phkey ~= '' then redis.call('HSET', phkey, ph, id) end
   if any_invalid then
     local cid = redis.call('HGET', cidkey, id)
     local n = cid and string.match(cid, '^(%d+)|')
@@ -63,8 +63,18 @@ std::string ContactIndex::hash(std::string_view contact) const {
   return hex;
 }
 
-std::string ContactIndex::phone_key(std::string_view hash_hex) {
-  return "ph:{" + std::string(hash_hex.substr(0, 3)) + "}";
+ContactIndex::Slot ContactIndex::phone_slot(std::string_view phone) const {
+  const std::string mac = core::hmac_sha256(key_, phone);
+  Slot slot;
+  slot.key = "ph:{";
+  for (int k = 0; k < 2; ++k) {
+    const auto c = static_cast<unsigned char>(mac[k]);
+    slot.key.push_back(kHex[c >> 4]);
+    slot.key.push_back(kHex[c & 15]);
+  }
+  slot.key.push_back('}');
+  slot.field = mac.substr(2, 12);
+  return slot;
 }
 
 awaitable<Status> ContactIndex::stored(redis::Pool& pool,
@@ -72,11 +82,11 @@ awaitable<Status> ContactIndex::stored(redis::Pool& pool,
   std::vector<std::string> args;
   args.reserve(customers.size() * 5);
   for (const auto& c : customers) {
-    const std::string ph = c.phone().empty() ? std::string() : hash(c.phone());
+    Slot ph = c.phone().empty() ? Slot{} : phone_slot(c.phone());
     args.push_back(c.id());
     args.push_back(store::customer_id_key(c.id()));
-    args.push_back(ph.empty() ? std::string() : phone_key(ph));
-    args.push_back(ph);
+    args.push_back(std::move(ph.key));
+    args.push_back(std::move(ph.field));
     args.push_back(c.email().empty() ? std::string() : hash(c.email()));
   }
   if (args.empty()) co_return ok_status();
@@ -85,9 +95,9 @@ awaitable<Status> ContactIndex::stored(redis::Pool& pool,
 
 awaitable<Status> ContactIndex::erased(redis::Pool& pool, const v1::Customer& customer) const {
   if (customer.phone().empty()) co_return ok_status();
-  const std::string ph = hash(customer.phone());
-  co_return check(
-      co_await erased_script().run(pool, redis::cmd(phone_key(ph), ph, customer.id())));
+  Slot ph = phone_slot(customer.phone());
+  co_return check(co_await erased_script().run(
+      pool, redis::cmd(std::move(ph.key), std::move(ph.field), customer.id())));
 }
 
 }  // namespace herald::inbound

@@ -180,8 +180,9 @@ awaitable<Result<std::optional<std::string>>> id_of(redis::Pool& pool, uint64_t 
 
 awaitable<Result<std::optional<FoundCustomer>>> find_by_phone(InboundDeps d, std::string phone) {
   using Found = std::optional<FoundCustomer>;
-  const std::string h = d.contacts.hash(phone);
-  auto id = co_await d.pool.exec(redis::batch(redis::cmd("HGET", ContactIndex::phone_key(h), h)));
+  ContactIndex::Slot slot = d.contacts.phone_slot(phone);
+  auto id = co_await d.pool.exec(
+      redis::batch(redis::cmd("HGET", std::move(slot.key), std::move(slot.field))));
   if (!id.ok()) co_return std::move(id).take_error();
   if (id->front().is_nil()) co_return Found{};
   auto customer = co_await d.customers.get(id->front().str);
