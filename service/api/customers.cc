@@ -92,12 +92,12 @@ awaitable<http::Response> patch_preferences(http::Context& ctx, Services& s) {
   if (!updated.ok()) co_return http::error_response(updated.error());
   // Part of the journey; a failure to record it does not undo the stored change.
   auto recorded = co_await journey::record_preference_change(
-      s.redis, ctx.params["id"], to_json(updated->preferences()),
+      s.redis, updated->num, to_json(updated->customer.preferences()),
       who->role == Role::kCustomer ? "customer" : "admin", s.now_ms());
   if (!recorded.ok()) {
     spdlog::warn("journey: preference change not recorded: {}", recorded.error().message);
   }
-  co_return reply(ctx, bhttp::status::ok, updated->preferences());
+  co_return reply(ctx, bhttp::status::ok, updated->customer.preferences());
 }
 
 awaitable<http::Response> mint_token(http::Context& ctx, Services& s) {

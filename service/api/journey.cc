@@ -27,7 +27,7 @@ journey::Query query_of(const http::Context& ctx) {
   return [&ctx](std::string_view name) { return ctx.query(name); };
 }
 
-// The customer's internal number (cid value "n|created_ms|index-list"); nullopt when unknown.
+// The customer's internal number (the cid value); nullopt when unknown.
 awaitable<Result<std::optional<uint64_t>>> customer_number(Services& s, std::string id) {
   auto r = co_await s.redis.exec(redis::batch(redis::cmd("HGET", store::customer_id_key(id), id)));
   if (!r.ok()) co_return std::move(r).take_error();

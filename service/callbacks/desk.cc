@@ -95,7 +95,7 @@ awaitable<Result<std::optional<Desk::Party>>> Desk::party(std::string customer_i
   auto cid = co_await pool_.exec(
       redis::batch(redis::cmd("HGET", store::customer_id_key(customer_id), customer_id)));
   if (!cid.ok()) co_return std::move(cid).take_error();
-  const std::string& value = cid->front().str;  // n|created_ms|index-list
+  const std::string& value = cid->front().str;  // the number n
   Party p;
   p.customer = std::move(**found);
   std::from_chars(value.data(), value.data() + value.size(), p.num);

@@ -109,7 +109,7 @@ awaitable<Status> Worker::tell(StreamEntry entry) {
   auto rec = co_await pool_.exec(
       redis::batch(redis::cmd("HGET", store::record_key(num), store::record_field(num))));
   if (!rec.ok()) co_return std::move(rec).take_error();
-  auto customer = store::decode_customer(cb.customer_id(), rec->front().str, 0, sealer_);
+  auto customer = store::decode_customer(cb.customer_id(), rec->front().str, sealer_);
   redis::Batch tx = redis::batch(redis::cmd("MULTI"));
   if (customer.ok() && customer->id() == cb.customer_id()) {
     append_told(tx, cb, entry.fields["what"], *customer, catalog_, sealer_,

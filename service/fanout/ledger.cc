@@ -64,7 +64,7 @@ std::optional<v1::Customer> customer_from(const redis::Reply& r, const core::Sea
   if (r.type != redis::Reply::Type::kString) return std::nullopt;
   v1::CustomerRecord record;
   if (!record.ParseFromString(r.str)) return std::nullopt;
-  auto c = store::decode_customer(record.customer().id(), r.str, 0, sealer);
+  auto c = store::decode_customer(record.customer().id(), r.str, sealer);
   if (!c.ok()) return std::nullopt;
   return std::move(*c);
 }

@@ -19,8 +19,7 @@ for i = 1, #ARGV, 5 do
   local id, cidkey, phkey, ph, em = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   if phkey ~= '' then redis.call('HSET', phkey, ph, id) end
   if any_invalid then
-    local cid = redis.call('HGET', cidkey, id)
-    local n = cid and string.match(cid, '^(%d+)|')
+    local n = redis.call('HGET', cidkey, id)
     local bad = n and redis.call('HGET', 'iv:email', n)
     if bad and bad ~= em then
       redis.call('SREM', 'invalid:email', n)

@@ -2,21 +2,12 @@
 
 #include <google/protobuf/util/time_util.h>
 
-#include <charconv>
-
-#include "service/store/keys.h"
 #include "service/store/touchpoints.h"
 
 namespace herald::journey {
 
-awaitable<Status> record_preference_change(redis::Pool& pool, std::string customer_id,
-                                           std::string detail, std::string by, int64_t now_ms) {
-  auto cid = co_await pool.exec(
-      redis::batch(redis::cmd("HGET", store::customer_id_key(customer_id), customer_id)));
-  if (!cid.ok()) co_return std::move(cid).take_error();
-  uint64_t num = 0;
-  const std::string& v = cid->front().str;
-  std::from_chars(v.data(), v.data() + v.size(), num);
+awaitable<Status> record_preference_change(redis::Pool& pool, uint64_t num, std::string detail,
+                                           std::string by, int64_t now_ms) {
   if (num == 0) co_return ok_status();
   v1::Touchpoint tp;
   tp.set_kind(v1::PREFERENCE_CHANGE);

@@ -10,8 +10,8 @@
 namespace herald::journey {
 
 // A PREFERENCE_CHANGE touchpoint: `detail` is what the customer now chose (the preferences as
-// JSON), `by` who changed them ("customer", "admin"). Unknown customers are skipped.
-awaitable<Status> record_preference_change(redis::Pool& pool, std::string customer_id,
-                                           std::string detail, std::string by, int64_t now_ms);
+// JSON), `by` who changed them ("customer", "admin"); num: the customer's number (0: skipped).
+awaitable<Status> record_preference_change(redis::Pool& pool, uint64_t num, std::string detail,
+                                           std::string by, int64_t now_ms);
 
 }  // namespace herald::journey

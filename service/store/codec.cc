@@ -10,7 +10,18 @@ namespace herald::store {
 
 using google::protobuf::util::TimeUtil;
 
-EncodedCustomer encode_customer(const v1::Customer& customer, const core::Sealer& sealer) {
+std::string index_list(const v1::Customer& customer) {
+  std::string index;
+  for (const v1::Premise& p : customer.premises()) {
+    if (!index.empty()) index += ';';
+    index += fmt::format("{},{},{},{},{},{}", p.id(), premise_key(p.id()), p.feeder(),
+                         p.transformer(), p.zip(), p.has_location() ? 1 : 0);
+  }
+  return index;
+}
+
+EncodedCustomer encode_customer(const v1::Customer& customer, const core::Sealer& sealer,
+                                int64_t created_ms) {
   v1::Contact contact;
   contact.set_name(customer.name());
   contact.set_phone(customer.phone());
@@ -25,26 +36,24 @@ EncodedCustomer encode_customer(const v1::Customer& customer, const core::Sealer
   profile->clear_created_at();
 
   EncodedCustomer out;
+  out.index = index_list(customer);
   for (int k = 0; k < profile->premises_size(); ++k) {
     v1::Premise* p = profile->mutable_premises(k);
     contact.add_premise_addresses(p->address());
     p->clear_address();
-    const bool located = p->has_location();
-    if (!out.index.empty()) out.index += ';';
-    out.index += fmt::format("{},{},{},{},{},{}", p->id(), premise_key(p->id()), p->feeder(),
-                             p->transformer(), p->zip(), located ? 1 : 0);
-    if (located) {
+    if (p->has_location()) {
       if (!out.geo.empty()) out.geo += ';';
       out.geo += fmt::format("{:.7f} {:.7f}", p->location().lon(), p->location().lat());
     }
   }
   record.set_sealed_contact(sealer.seal(contact.SerializeAsString(), customer.id()));
+  record.set_created_ms(created_ms);
   out.record = record.SerializeAsString();
   return out;
 }
 
 Result<v1::Customer> decode_customer(std::string_view id, std::string_view record,
-                                     int64_t created_ms, const core::Sealer& sealer) {
+                                     const core::Sealer& sealer) {
   v1::CustomerRecord stored;
   if (!stored.ParseFromArray(record.data(), static_cast<int>(record.size()))) {
     return make_error(ErrorCode::kInternal, "stored customer record does not parse");
@@ -62,7 +71,7 @@ Result<v1::Customer> decode_customer(std::string_view id, std::string_view recor
   for (int k = 0; k < customer.premises_size() && k < contact.premise_addresses_size(); ++k) {
     customer.mutable_premises(k)->set_address(contact.premise_addresses(k));
   }
-  *customer.mutable_created_at() = TimeUtil::MillisecondsToTimestamp(created_ms);
+  *customer.mutable_created_at() = TimeUtil::MillisecondsToTimestamp(stored.created_ms());
   return customer;
 }
 

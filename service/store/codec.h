@@ -17,10 +17,15 @@ struct EncodedCustomer {
 };
 
 // Seals the contact details (bound to the customer id) and strips them from the profile.
-EncodedCustomer encode_customer(const v1::Customer& customer, const core::Sealer& sealer);
+// created_ms: when the customer was first stored (the caller knows: now, or the old record's).
+EncodedCustomer encode_customer(const v1::Customer& customer, const core::Sealer& sealer,
+                                int64_t created_ms);
 
-// The reverse; created_ms comes from the id map, the rest from the record.
+// The index entries a stored customer is in: the script's index-list (see scripts.cc).
+std::string index_list(const v1::Customer& customer);
+
+// The reverse of encode_customer.
 Result<v1::Customer> decode_customer(std::string_view id, std::string_view record,
-                                     int64_t created_ms, const core::Sealer& sealer);
+                                     const core::Sealer& sealer);
 
 }  // namespace herald::store

@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 #include <google/protobuf/util/time_util.h>
 
+#include <algorithm>
 #include <charconv>
+#include <random>
 #include <unordered_set>
 
 #include "service/store/codec.h"
@@ -15,31 +17,49 @@ namespace herald::store {
 namespace {
 
 using google::protobuf::util::TimeUtil;
-constexpr int kUpdateAttempts = 5;
+constexpr int kUpdateAttempts = 12;
 
+// After a lost compare-and-set: a short random pause, growing with the attempt, so that
+// writers of one customer stop colliding (a PUT must not fail because others write too).
+awaitable<void> back_off(int attempt) {
+  static thread_local std::minstd_rand rng{std::random_device{}()};
+  const unsigned cap_us = std::min(200u << std::min(attempt, 7), 20000u);
+  net::steady_timer pause(co_await net::this_coro::executor,
+                          std::chrono::microseconds(rng() % cap_us));
+  co_await pause.async_wait(use_awaitable);
+}
+
+int64_t created_ms_of(const v1::Customer& stored) {
+  return TimeUtil::TimestampToMilliseconds(stored.created_at());
+}
+
+// base: the stored customer this write replaces (nullptr: believed new).
 void append_upsert(std::vector<std::string>& args, const v1::Customer& c,
-                   const core::Sealer& sealer, std::string expect) {
-  EncodedCustomer e = encode_customer(c, sealer);
+                   const core::Sealer& sealer, const CustomerStore::Loaded* base,
+                   int64_t now_ms) {
+  EncodedCustomer e = encode_customer(c, sealer, base ? created_ms_of(base->customer) : now_ms);
   args.push_back("U");
   args.push_back(c.id());
   args.push_back(customer_id_key(c.id()));
   args.push_back(std::move(e.record));
   args.push_back(std::move(e.index));
   args.push_back(std::move(e.geo));
-  args.push_back(std::move(expect));
+  args.push_back(base ? base->record_sha1 : std::string());
+  args.push_back(base ? index_list(base->customer) : std::string());
 }
 
-Result<PutOutcome> outcome_of(const redis::Reply& r) {
-  if (r.type != redis::Reply::Type::kString || r.str.empty()) {
+Result<char> outcome_of(const redis::Reply& r) {
+  if (r.type != redis::Reply::Type::kString || r.str.size() != 1) {
     return make_error(ErrorCode::kInternal, "unexpected reply from the customer script");
   }
-  PutOutcome out;
-  const char kind = r.str[0];
-  if (kind == 'X') return make_error(ErrorCode::kConflict, "customer changed meanwhile");
-  if (kind == 'N') return make_error(ErrorCode::kNotFound, "no such customer");
-  out.created = kind == 'C';
-  std::from_chars(r.str.data() + 1, r.str.data() + r.str.size(), out.created_ms);
-  return out;
+  return r.str[0];
+}
+
+Result<char> single_outcome(const redis::Reply& r) {
+  if (r.elements.size() != 1) {
+    return make_error(ErrorCode::kInternal, "unexpected reply from the customer script");
+  }
+  return outcome_of(r.elements[0]);
 }
 
 void stamp(v1::Customer& c, int64_t now_ms) {
@@ -58,30 +78,70 @@ awaitable<Result<PutOutcome>> CustomerStore::put(v1::Customer customer, int64_t 
 
 awaitable<Result<std::vector<PutOutcome>>> CustomerStore::put_batch(
     std::vector<v1::Customer> customers, int64_t now_ms) {
-  std::vector<PutOutcome> outcomes;
-  outcomes.reserve(customers.size());
+  std::vector<PutOutcome> outcomes(customers.size());
   size_t begin = 0;
   while (begin < customers.size()) {
     // The script wants each id once per call: a repeated id starts the next call.
     std::unordered_set<std::string_view> ids;
     size_t end = begin;
     while (end < customers.size() && ids.insert(customers[end].id()).second) ++end;
-    std::vector<std::string> args;
-    args.reserve(1 + (end - begin) * 7);
-    args.push_back(std::to_string(now_ms));
-    for (size_t k = begin; k < end; ++k) {
-      stamp(customers[k], now_ms);
-      append_upsert(args, customers[k], sealer_, "");
-    }
-    auto reply = co_await customer_batch_script().run(pool_, std::move(args));
-    if (!reply.ok()) co_return std::move(reply).take_error();
-    if (reply->elements.size() != end - begin) {
-      co_return make_error(ErrorCode::kInternal, "customer script answered for the wrong count");
-    }
-    for (const auto& r : reply->elements) {
-      auto o = outcome_of(r);
-      if (!o.ok()) co_return std::move(o).take_error();
-      outcomes.push_back(*o);
+    // Every customer is first sent as new; one that exists comes back 'R' and is sent again
+    // with the record it replaces, as is one changed meanwhile ('X').
+    struct Pending {
+      size_t at;
+      std::optional<Loaded> base;
+    };
+    std::vector<Pending> pending;
+    for (size_t k = begin; k < end; ++k) pending.push_back({k, std::nullopt});
+    for (int attempt = 0; !pending.empty(); ++attempt) {
+      if (attempt == kUpdateAttempts) {
+        co_return make_error(ErrorCode::kConflict,
+                             "customer " + customers[pending.front().at].id() +
+                                 " is being changed concurrently; retry");
+      }
+      std::vector<std::string> args;
+      args.reserve(pending.size() * 8);
+      for (const Pending& p : pending) {
+        stamp(customers[p.at], now_ms);
+        append_upsert(args, customers[p.at], sealer_, p.base ? &*p.base : nullptr, now_ms);
+      }
+      auto reply = co_await customer_batch_script().run(pool_, std::move(args));
+      if (!reply.ok()) co_return std::move(reply).take_error();
+      if (reply->elements.size() != pending.size()) {
+        co_return make_error(ErrorCode::kInternal, "customer script answered for the wrong count");
+      }
+      std::vector<Pending> again;
+      std::vector<std::string> reread;
+      bool lost = false;
+      for (size_t k = 0; k < pending.size(); ++k) {
+        auto o = outcome_of(reply->elements[k]);
+        if (!o.ok()) co_return std::move(o).take_error();
+        const Pending& p = pending[k];
+        if (*o == 'C') {
+          outcomes[p.at] = {true, now_ms};
+          continue;
+        }
+        if (*o == 'U') {
+          outcomes[p.at] = {false, created_ms_of(p.base->customer)};
+          continue;
+        }
+        // 'R' or 'X': read it (again); 'N': erased since it was read, so store it as new.
+        if (*o != 'N') reread.push_back(customers[p.at].id());
+        lost = lost || *o == 'X';
+        again.push_back({p.at, std::nullopt});
+      }
+      if (lost) co_await back_off(attempt);
+      if (!reread.empty()) {
+        auto loaded = co_await load_many(reread);
+        if (!loaded.ok()) co_return std::move(loaded).take_error();
+        size_t j = 0;
+        for (Pending& p : again) {
+          if (j < reread.size() && customers[p.at].id() == reread[j]) {
+            p.base = std::move((*loaded)[j++]);  // nullopt when erased meanwhile
+          }
+        }
+      }
+      pending = std::move(again);
     }
     if (contacts_) {
       auto indexed = co_await contacts_->stored(
@@ -93,23 +153,42 @@ awaitable<Result<std::vector<PutOutcome>>> CustomerStore::put_batch(
   co_return outcomes;
 }
 
-awaitable<Result<std::optional<CustomerStore::Loaded>>> CustomerStore::load(const std::string& id) {
-  auto args = redis::cmd(customer_id_key(id), id);
+awaitable<Result<std::vector<std::optional<CustomerStore::Loaded>>>> CustomerStore::load_many(
+    const std::vector<std::string>& ids) {
+  std::vector<std::string> args;
+  args.reserve(ids.size() * 2);
+  for (const std::string& id : ids) {
+    args.push_back(customer_id_key(id));
+    args.push_back(id);
+  }
   auto reply = co_await customer_get_script().run(pool_, std::move(args));
   if (!reply.ok()) co_return std::move(reply).take_error();
-  if (reply->is_nil() || reply->elements.size() != 2) co_return std::optional<Loaded>{};
-  const std::string& cid = reply->elements[0].str;
-  const std::string& record = reply->elements[1].str;
-  // cid value: n|created_ms|index-list
-  const auto bar1 = cid.find('|');
-  const auto bar2 = cid.find('|', bar1 + 1);
-  int64_t created_ms = 0;
-  if (bar1 != std::string::npos && bar2 != std::string::npos) {
-    std::from_chars(cid.data() + bar1 + 1, cid.data() + bar2, created_ms);
+  if (reply->elements.size() != ids.size() * 2) {
+    co_return make_error(ErrorCode::kInternal, "customer read script answered for the wrong count");
   }
-  auto customer = decode_customer(id, record, created_ms, sealer_);
-  if (!customer.ok()) co_return std::move(customer).take_error();
-  co_return Loaded{std::move(*customer), sha1_hex(record)};
+  std::vector<std::optional<Loaded>> out;
+  out.reserve(ids.size());
+  for (size_t k = 0; k < ids.size(); ++k) {
+    const redis::Reply& n = reply->elements[2 * k];
+    const redis::Reply& record = reply->elements[2 * k + 1];
+    if (n.is_nil()) {
+      out.emplace_back();
+      continue;
+    }
+    uint64_t num = 0;
+    std::from_chars(n.str.data(), n.str.data() + n.str.size(), num);
+    auto customer = decode_customer(ids[k], record.str, sealer_);
+    if (!customer.ok()) co_return std::move(customer).take_error();
+    out.push_back(Loaded{std::move(*customer), sha1_hex(record.str), num});
+  }
+  co_return out;
+}
+
+awaitable<Result<std::optional<CustomerStore::Loaded>>> CustomerStore::load(const std::string& id) {
+  const std::vector<std::string> one{id};
+  auto loaded = co_await load_many(one);
+  if (!loaded.ok()) co_return std::move(loaded).take_error();
+  co_return std::move(loaded->front());
 }
 
 awaitable<Result<std::optional<v1::Customer>>> CustomerStore::get(std::string id) {
@@ -120,61 +199,63 @@ awaitable<Result<std::optional<v1::Customer>>> CustomerStore::get(std::string id
 }
 
 awaitable<Result<bool>> CustomerStore::erase(std::string id) {
-  std::optional<v1::Customer> before;
-  if (contacts_) {
-    auto found = co_await get(id);
-    if (!found.ok()) co_return std::move(found).take_error();
-    before = std::move(*found);
+  for (int attempt = 0; attempt < kUpdateAttempts; ++attempt) {
+    auto loaded = co_await load(id);
+    if (!loaded.ok()) co_return std::move(loaded).take_error();
+    if (!loaded->has_value()) co_return false;
+    const Loaded& before = **loaded;
+    auto reply = co_await customer_batch_script().run(
+        pool_, redis::cmd("D", id, customer_id_key(id), before.record_sha1,
+                          index_list(before.customer)));
+    if (!reply.ok()) co_return std::move(reply).take_error();
+    auto o = single_outcome(*reply);
+    if (!o.ok()) co_return std::move(o).take_error();
+    if (*o == 'N') co_return false;
+    if (*o != 'D') {  // changed since it was read
+      co_await back_off(attempt);
+      continue;
+    }
+    if (contacts_) {
+      if (auto s = co_await contacts_->erased(pool_, before.customer); !s.ok()) co_return s.error();
+    }
+    // The number is gone once the script has run; the touchpoints are found by it.
+    if (before.num > 0) {
+      auto forgotten = co_await erase_touchpoints(pool_, before.num);
+      if (!forgotten.ok()) co_return std::move(forgotten).take_error();
+    }
+    co_return true;
   }
-  // The number is gone once the script has run; the touchpoints are found by it.
-  auto cid = co_await pool_.exec(redis::batch(redis::cmd("HGET", customer_id_key(id), id)));
-  if (!cid.ok()) co_return std::move(cid).take_error();
-  uint64_t num = 0;
-  const std::string& cur = cid->front().str;
-  std::from_chars(cur.data(), cur.data() + cur.size(), num);
-  auto reply =
-      co_await customer_batch_script().run(pool_, redis::cmd("0", "D", id, customer_id_key(id)));
-  if (!reply.ok()) co_return std::move(reply).take_error();
-  if (reply->elements.size() != 1) {
-    co_return make_error(ErrorCode::kInternal, "unexpected reply from the customer script");
-  }
-  const bool erased = reply->elements[0].str == "D";
-  if (erased && before) {
-    if (auto s = co_await contacts_->erased(pool_, *before); !s.ok()) co_return s.error();
-  }
-  if (erased && num > 0) {
-    auto forgotten = co_await erase_touchpoints(pool_, num);
-    if (!forgotten.ok()) co_return std::move(forgotten).take_error();
-  }
-  co_return erased;
+  co_return make_error(ErrorCode::kConflict,
+                       "customer " + id + " is being changed concurrently; retry");
 }
 
-awaitable<Result<v1::Customer>> CustomerStore::update(std::string id,
-                                                      std::function<Status(v1::Customer&)> change,
-                                                      int64_t now_ms) {
+awaitable<Result<CustomerStore::Updated>> CustomerStore::update(
+    std::string id, std::function<Status(v1::Customer&)> change, int64_t now_ms) {
   for (int attempt = 0; attempt < kUpdateAttempts; ++attempt) {
     auto loaded = co_await load(id);
     if (!loaded.ok()) co_return std::move(loaded).take_error();
     if (!loaded->has_value()) co_return make_error(ErrorCode::kNotFound, "no customer " + id);
-    v1::Customer customer = std::move((*loaded)->customer);
+    v1::Customer customer = (*loaded)->customer;
     auto changed = change(customer);
     if (!changed.ok()) co_return std::move(changed).take_error();
     stamp(customer, now_ms);
     std::vector<std::string> args;
-    args.push_back(std::to_string(now_ms));
-    append_upsert(args, customer, sealer_, (*loaded)->record_sha1);
+    append_upsert(args, customer, sealer_, &**loaded, now_ms);
     auto reply = co_await customer_batch_script().run(pool_, std::move(args));
     if (!reply.ok()) co_return std::move(reply).take_error();
-    if (reply->elements.size() != 1) {
-      co_return make_error(ErrorCode::kInternal, "unexpected reply from the customer script");
+    auto o = single_outcome(*reply);
+    if (!o.ok()) co_return std::move(o).take_error();
+    if (*o == 'N') co_return make_error(ErrorCode::kNotFound, "no customer " + id);
+    if (*o != 'U') {  // changed since it was read
+      co_await back_off(attempt);
+      continue;
     }
-    auto outcome = outcome_of(reply->elements[0]);
-    if (outcome.ok() && contacts_) {
+    const v1::Customer& before = (*loaded)->customer;
+    if (contacts_ && (customer.phone() != before.phone() || customer.email() != before.email())) {
       auto indexed = co_await contacts_->stored(pool_, std::span<const v1::Customer>(&customer, 1));
       if (!indexed.ok()) co_return std::move(indexed).take_error();
     }
-    if (outcome.ok()) co_return customer;
-    if (outcome.error().code != ErrorCode::kConflict) co_return std::move(outcome).take_error();
+    co_return Updated{std::move(customer), (*loaded)->num};
   }
   co_return make_error(ErrorCode::kConflict,
                        "customer " + id + " is being changed concurrently; retry");

@@ -36,16 +36,25 @@ class CustomerStore {
   awaitable<Result<bool>> erase(std::string id);  // false: there was no such customer
   // Read, change, write back unless someone changed it meanwhile (then read again).
   // kNotFound when there is no such customer; errors from `change` are passed on.
-  awaitable<Result<v1::Customer>> update(std::string id,
-                                         std::function<Status(v1::Customer&)> change,
-                                         int64_t now_ms);
+  struct Updated {
+    v1::Customer customer;  // as stored now
+    uint64_t num = 0;       // the internal number
+  };
+  awaitable<Result<Updated>> update(std::string id, std::function<Status(v1::Customer&)> change,
+                                    int64_t now_ms);
+
+  // A stored customer as read, with what a write that replaces it must name.
+  struct Loaded {
+    v1::Customer customer;    // created_at set from the record
+    std::string record_sha1;  // of the record bytes read
+    uint64_t num = 0;         // the internal number
+  };
 
  private:
-  struct Loaded {
-    v1::Customer customer;
-    std::string record_sha1;
-  };
   awaitable<Result<std::optional<Loaded>>> load(const std::string& id);
+  // One script run; nullopt for an id that is not stored.
+  awaitable<Result<std::vector<std::optional<Loaded>>>> load_many(
+      const std::vector<std::string>& ids);
 
   redis::Pool& pool_;
   const core::Sealer& sealer_;

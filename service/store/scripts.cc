@@ -6,11 +6,15 @@
 namespace herald::store {
 namespace {
 
-// ARGV[1] = now (ms); then per operation either
-//   'U', id, cid-key, record, index-list, geo, expect   (expect: '' or SHA-1 of the current record)
-//   'D', id, cid-key
+// ARGV: per operation either
+//   'U', id, cid-key, record, index-list, geo, expect, old-index-list
+//   'D', id, cid-key, expect, old-index-list
+// expect is '' for a customer the caller believes new, else the SHA-1 of the record the caller
+// read, whose index-list it passes as old-index-list: the script checks the record is still
+// that one before it removes the old index entries, so the id map need not hold them.
 // Each customer id appears at most once per call (the caller splits batches). Replies per
-// operation: 'C<created_ms>', 'U<created_ms>', 'D', 'N' (not found), 'X' (changed meanwhile).
+// operation: 'C' (created), 'U' (updated), 'D' (erased), 'N' (not found), 'X' (changed since
+// the caller read it), 'R' (exists: read it and send it again with expect).
 // index-list: premise entries joined by ';', each "premise,pm-key,feeder,transformer,zip,hasgeo";
 // geo: "lon lat" for each premise with a location, joined by ';'.
 // Writes are grouped by key (one SADD per set, one GEOADD, one HSET per record bucket): each
@@ -71,20 +75,20 @@ local function each_chunk(list, width, fn)
   for i = 1, #list, step do fn(unpack(list, i, math.min(i + step - 1, #list))) end
 end
 
-local now = ARGV[1]
 local ops, new_count = {}, 0
-local i = 2
+local i = 1
 while i <= #ARGV do
   local op = {kind = ARGV[i], id = ARGV[i + 1], cidkey = ARGV[i + 2]}
   if op.kind == 'U' then
-    op.blob, op.idx, op.geo, op.expect = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
-    i = i + 7
+    op.blob, op.idx, op.geo, op.expect, op.oldidx =
+      ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
+    i = i + 8
   else
-    i = i + 3
+    op.expect, op.oldidx = ARGV[i + 3], ARGV[i + 4]
+    i = i + 5
   end
-  local cur = redis.call('HGET', op.cidkey, op.id)
-  if cur then op.n, op.created, op.oldidx = string.match(cur, '^(%d+)|(%d+)|(.*)$') end
-  if op.kind == 'U' and not cur and op.expect == '' then new_count = new_count + 1 end
+  op.n = redis.call('HGET', op.cidkey, op.id)
+  if op.kind == 'U' and not op.n and op.expect == '' then new_count = new_count + 1 end
   ops[#ops + 1] = op
 end
 local next_n = 0
@@ -92,36 +96,32 @@ if new_count > 0 then next_n = redis.call('INCRBY', 'seq:customer', new_count) -
 
 local out, cid_writes, cid_dels, rec_dels = {}, {}, {}, {}
 for _, op in ipairs(ops) do
-  if op.kind == 'U' then
-    if op.n then
-      local rk, rf = record_of(op.n)
-      if op.expect ~= '' and redis.sha1hex(redis.call('HGET', rk, rf) or '') ~= op.expect then
-        out[#out + 1] = 'X'
-      else
-        local changed = op.oldidx ~= op.idx
-        if changed then unindex(op.n, op.oldidx) end
-        index(op.n, op.idx, op.geo, changed)
-        push(records, rk, rf); push(records, rk, op.blob)
-        cid_writes[#cid_writes + 1] = {op.cidkey, op.id, op.n .. '|' .. op.created .. '|' .. op.idx}
-        out[#out + 1] = 'U' .. op.created
-      end
-    elseif op.expect ~= '' then
-      out[#out + 1] = 'N'
-    else
-      next_n = next_n + 1
-      local n = string.format('%d', next_n)
-      local rk, rf = record_of(n)
-      index(n, op.idx, op.geo, true)
-      push(records, rk, rf); push(records, rk, op.blob)
-      cid_writes[#cid_writes + 1] = {op.cidkey, op.id, n .. '|' .. now .. '|' .. op.idx}
-      out[#out + 1] = 'C' .. now
-    end
-  elseif op.n then
-    unindex(op.n, op.oldidx)
+  if op.n then
     local rk, rf = record_of(op.n)
-    rec_dels[#rec_dels + 1] = {rk, rf}
-    cid_dels[#cid_dels + 1] = {op.cidkey, op.id}
-    out[#out + 1] = 'D'
+    if op.expect == '' then
+      out[#out + 1] = 'R'
+    elseif redis.sha1hex(redis.call('HGET', rk, rf) or '') ~= op.expect then
+      out[#out + 1] = 'X'
+    elseif op.kind == 'U' then
+      local changed = op.oldidx ~= op.idx
+      if changed then unindex(op.n, op.oldidx) end
+      index(op.n, op.idx, op.geo, changed)
+      push(records, rk, rf); push(records, rk, op.blob)
+      out[#out + 1] = 'U'
+    else
+      unindex(op.n, op.oldidx)
+      rec_dels[#rec_dels + 1] = {rk, rf}
+      cid_dels[#cid_dels + 1] = {op.cidkey, op.id}
+      out[#out + 1] = 'D'
+    end
+  elseif op.kind == 'U' and op.expect == '' then
+    next_n = next_n + 1
+    local n = string.format('%d', next_n)
+    local rk, rf = record_of(n)
+    index(n, op.idx, op.geo, true)
+    push(records, rk, rf); push(records, rk, op.blob)
+    cid_writes[#cid_writes + 1] = {op.cidkey, op.id, n}
+    out[#out + 1] = 'C'
   else
     out[#out + 1] = 'N'
   end
@@ -156,13 +156,22 @@ for _, e in ipairs(cid_dels) do redis.call('HDEL', e[1], e[2]) end
 return out
 )lua";
 
-// ARGV: cid-key, id. Returns {cid value, record} or nil.
+// ARGV: pairs of cid-key, id. Returns n, record for each (both nil when there is no such id).
 constexpr std::string_view kGetLua = R"lua(
-local cur = redis.call('HGET', ARGV[1], ARGV[2])
-if not cur then return false end
-local num = tonumber(string.match(cur, '^(%d+)|'))
-local rk = 'c:{' .. string.format('%x', math.floor(num / 64)) .. '}'
-return {cur, redis.call('HGET', rk, string.format('%d', num % 64)) or ''}
+local out = {}
+for i = 1, #ARGV, 2 do
+  local n = redis.call('HGET', ARGV[i], ARGV[i + 1])
+  if n then
+    local num = tonumber(n)
+    local rk = 'c:{' .. string.format('%x', math.floor(num / 64)) .. '}'
+    out[#out + 1] = n
+    out[#out + 1] = redis.call('HGET', rk, string.format('%d', num % 64)) or ''
+  else
+    out[#out + 1] = false
+    out[#out + 1] = false
+  end
+end
+return out
 )lua";
 
 }  // namespace

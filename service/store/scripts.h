@@ -26,7 +26,7 @@ class Script {
 
 // Upsert or erase a batch of customers with their indexes, atomically per script run.
 const Script& customer_batch_script();
-// Reads one customer: returns {cid value, record} or nil.
+// Reads customers by id: n and record for each, nil and nil when there is no such id.
 const Script& customer_get_script();
 
 }  // namespace herald::store

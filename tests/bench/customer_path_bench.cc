@@ -64,7 +64,7 @@ void BM_Encode(benchmark::State& state) {
   const auto c = parsed();
   auto sealer = herald::core::Sealer::from_key("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
   for (auto _ : state) {
-    benchmark::DoNotOptimize(herald::store::encode_customer(c, *sealer));
+    benchmark::DoNotOptimize(herald::store::encode_customer(c, *sealer, 0));
   }
 }
 BENCHMARK(BM_Encode);

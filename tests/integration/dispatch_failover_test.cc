@@ -45,7 +45,7 @@ class DispatchFailover : public ::testing::Test {
     p->set_feeder("F-9");
     c.mutable_preferences()->mutable_channels()->add_outage(v1::SMS);
     c.mutable_preferences()->mutable_channels()->add_planned_maintenance(v1::EMAIL);
-    auto enc = store::encode_customer(c, dispatch_sealer());
+    auto enc = store::encode_customer(c, dispatch_sealer(), 0);
     run(redis::cmd("HSET", store::record_key(kNum), store::record_field(kNum), enc.record));
 
     event_.set_id(std::string(kEvent));

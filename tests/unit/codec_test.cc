@@ -34,7 +34,7 @@ v1::Customer sample() {
 TEST(Codec, RecordCarriesNoContactDetailInClear) {
   auto sealer = core::Sealer::from_key(kKey);
   ASSERT_TRUE(sealer.ok());
-  auto e = encode_customer(sample(), *sealer);
+  auto e = encode_customer(sample(), *sealer, 1700000000123);
   for (const char* secret : {"Ada Lovelace", "2125550101", "ada@example.com", "12 Elm St",
                              "9 Oak Ave"}) {
     EXPECT_EQ(e.record.find(secret), std::string::npos) << secret;
@@ -43,8 +43,8 @@ TEST(Codec, RecordCarriesNoContactDetailInClear) {
 
 TEST(Codec, RoundTripRestoresEveryField) {
   auto sealer = core::Sealer::from_key(kKey);
-  auto e = encode_customer(sample(), *sealer);
-  auto back = decode_customer("C-1001", e.record, 1700000000123, *sealer);
+  auto e = encode_customer(sample(), *sealer, 1700000000123);
+  auto back = decode_customer("C-1001", e.record, *sealer);
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->name(), "Ada Lovelace");
   EXPECT_EQ(back->phone(), "+12125550101");
@@ -55,13 +55,13 @@ TEST(Codec, RoundTripRestoresEveryField) {
 
 TEST(Codec, SealedDetailsDoNotOpenUnderAnotherCustomersId) {
   auto sealer = core::Sealer::from_key(kKey);
-  auto e = encode_customer(sample(), *sealer);
-  EXPECT_FALSE(decode_customer("C-1002", e.record, 0, *sealer).ok());
+  auto e = encode_customer(sample(), *sealer, 1700000000123);
+  EXPECT_FALSE(decode_customer("C-1002", e.record, *sealer).ok());
 }
 
 TEST(Codec, IndexListNamesEveryPremiseAndOnlyLocatedOnesInGeo) {
   auto sealer = core::Sealer::from_key(kKey);
-  auto e = encode_customer(sample(), *sealer);
+  auto e = encode_customer(sample(), *sealer, 1700000000123);
   EXPECT_EQ(e.index, "P-77," + premise_key("P-77") + ",F-12,T-9,10001,1;P-78," +
                          premise_key("P-78") + ",F-13,,,0");
   EXPECT_EQ(e.geo, "-73.9935000 40.7506000");
