@@ -411,6 +411,45 @@ TEST_F(CustomerIndexes, CustomersSharingAPremiseAreBothListed) {
   EXPECT_EQ(at_premise("P-ix-shared"), std::vector<std::string>{number_of(landlord.id)});
 }
 
+TEST_F(CustomerIndexes, ReimportMovesExistingCustomersAndKeepsTheirNumbers) {
+  SampleCustomer a, b, fresh;
+  a.id = "C-ix-re-a";
+  a.premises = {premise("P-ix-re-a", "F-RA")};
+  b.id = "C-ix-re-b";
+  b.premises = {premise("P-ix-re-b", "F-RB")};
+  fresh.id = "C-ix-re-new";
+  fresh.premises = {premise("P-ix-re-new", "F-RN")};
+  auto first = put_customer(a);
+  ASSERT_EQ(first.status, 201) << first.body;
+  ASSERT_EQ(put_customer(b).status, 201);
+  const std::string na = number_of(a.id), nb = number_of(b.id);
+
+  // a moves twice in one upload (the second line wins), b is unchanged, one customer is new.
+  std::string body;
+  a.premises = {premise("P-ix-re-a", "F-RC")};
+  body += customer_json(a) + "\n" + customer_json(b) + "\n" + customer_json(fresh) + "\n";
+  a.premises = {premise("P-ix-re-a2", "F-RD")};
+  body += customer_json(a) + "\n";
+  auto r = http().request("POST", "/v1/customers:import", body,
+                          bearer(heraldd().admin_key(), "application/x-ndjson"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json_at(r.body, "accepted"), "4") << r.body;
+
+  EXPECT_EQ(number_of(a.id), na);
+  EXPECT_EQ(number_of(b.id), nb);
+  EXPECT_FALSE(in_set(store::feeder_key("F-RA"), na));
+  EXPECT_FALSE(in_set(store::feeder_key("F-RC"), na));
+  EXPECT_TRUE(in_set(store::feeder_key("F-RD"), na));
+  EXPECT_FALSE(contains(at_premise("P-ix-re-a"), na));
+  EXPECT_TRUE(contains(at_premise("P-ix-re-a2"), na));
+  EXPECT_TRUE(in_set(store::feeder_key("F-RB"), nb));
+  const std::string nn = number_of(fresh.id);
+  ASSERT_FALSE(nn.empty());
+  EXPECT_TRUE(in_set(store::feeder_key("F-RN"), nn));
+  auto got = get_customer(a.id);
+  EXPECT_EQ(json_at(got.body, "createdAt"), json_at(first.body, "createdAt")) << got.body;
+}
+
 TEST_F(CustomerIndexes, ConcurrentPutsLeaveExactlyOneFeeder) {
   constexpr int kThreads = 4;
   constexpr int kPutsEach = 15;
