@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <memory>
 
 #include "service/api/access.h"
 #include "service/api/json.h"
@@ -40,12 +41,31 @@ class Importer {
 
   bool batch_full() const { return batch_.size() >= kBatchSize; }
 
+  // Waits for the batch before to be stored, then starts storing this one and returns: the
+  // next batch is parsed while Redis runs this one's script. One batch in flight at a time, so
+  // batches land in upload order (a later line for the same customer wins).
   awaitable<Status> flush() {
+    if (auto ok = co_await finish(); !ok.ok()) co_return ok;
     if (batch_.empty()) co_return ok_status();
-    const size_t n = batch_.size();
-    auto stored = co_await s_.customers.put_batch(std::move(batch_), s_.now_ms());
+    auto state = std::make_shared<InFlight>(co_await net::this_coro::executor);
+    state->count = batch_.size();
+    net::co_spawn(state->wake.get_executor(),
+                  store(s_, std::move(batch_), s_.now_ms(), state), net::detached);
     batch_.clear();
-    if (!stored.ok()) co_return std::move(stored).take_error();
+    in_flight_ = std::move(state);
+    co_return ok_status();
+  }
+
+  // Waits for the batch in flight, if any, and counts it.
+  awaitable<Status> finish() {
+    if (!in_flight_) co_return ok_status();
+    const std::shared_ptr<InFlight> state = std::move(in_flight_);
+    while (!state->done) {
+      boost::system::error_code ec;
+      co_await state->wake.async_wait(net::redirect_error(use_awaitable, ec));
+    }
+    if (!state->status.ok()) co_return std::move(state->status);
+    const auto n = state->count;
     result_.set_accepted(result_.accepted() + static_cast<uint32_t>(n));
     s_.metrics.add("herald_import_lines_total", "result", "accepted", static_cast<double>(n));
     co_return ok_status();
@@ -55,6 +75,24 @@ class Importer {
   uint64_t lines() const { return line_no_; }
 
  private:
+  struct InFlight {
+    explicit InFlight(net::any_io_executor ex)
+        : wake(std::move(ex), net::steady_timer::time_point::max()) {}
+    net::steady_timer wake;  // cancelled when the store is done
+    bool done = false;
+    Status status = ok_status();
+    size_t count = 0;
+  };
+
+  // Runs on the request's strand, like the parser, so the shared state needs no lock.
+  static awaitable<void> store(Services& s, std::vector<v1::Customer> batch, int64_t now_ms,
+                               std::shared_ptr<InFlight> state) {
+    auto stored = co_await s.customers.put_batch(std::move(batch), now_ms);
+    if (!stored.ok()) state->status = std::move(stored).take_error();
+    state->done = true;
+    state->wake.cancel();
+  }
+
   void reject(const Error& e) {
     result_.set_rejected(result_.rejected() + 1);
     s_.metrics.add("herald_import_lines_total", "result", "rejected");
@@ -71,6 +109,7 @@ class Importer {
   Services& s_;
   uint64_t line_no_;
   std::vector<v1::Customer> batch_;
+  std::shared_ptr<InFlight> in_flight_;
   v1::ImportResult result_;
 };
 
@@ -102,7 +141,10 @@ awaitable<http::Response> import_customers(http::Context& ctx, Services& s) {
   bool skipping = false;  // inside an over-long line, already rejected
   for (;;) {
     auto chunk = co_await ctx.body->next();
-    if (!chunk.ok()) co_return failed(chunk.error());
+    if (!chunk.ok()) {
+      auto counted = co_await importer.finish();  // the batch in flight still counts if stored
+      co_return failed(counted.ok() ? chunk.error() : counted.error());
+    }
     if (!chunk->has_value()) break;
     pending += **chunk;
     size_t start = 0;
@@ -130,6 +172,7 @@ awaitable<http::Response> import_customers(http::Context& ctx, Services& s) {
   }
   if (!pending.empty() && !skipping) importer.line(pending);
   if (auto ok = co_await importer.flush(); !ok.ok()) co_return failed(ok.error());
+  if (auto ok = co_await importer.finish(); !ok.ok()) co_return failed(ok.error());
   spdlog::info("import: {} lines, {} accepted, {} rejected", importer.lines(),
                importer.result().accepted(), importer.result().rejected());
   co_return reply(ctx, bhttp::status::ok, importer.result());
