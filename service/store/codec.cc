@@ -20,8 +20,8 @@ std::string index_list(const v1::Customer& customer) {
   return index;
 }
 
-EncodedCustomer encode_customer(const v1::Customer& customer, const core::Sealer& sealer,
-                                int64_t created_ms) {
+std::string encode_record(const v1::Customer& customer, const core::Sealer& sealer,
+                          int64_t created_ms) {
   v1::Contact contact;
   contact.set_name(customer.name());
   contact.set_phone(customer.phone());
@@ -34,21 +34,25 @@ EncodedCustomer encode_customer(const v1::Customer& customer, const core::Sealer
   profile->clear_phone();
   profile->clear_email();
   profile->clear_created_at();
-
-  EncodedCustomer out;
-  out.index = index_list(customer);
-  for (int k = 0; k < profile->premises_size(); ++k) {
-    v1::Premise* p = profile->mutable_premises(k);
-    contact.add_premise_addresses(p->address());
-    p->clear_address();
-    if (p->has_location()) {
-      if (!out.geo.empty()) out.geo += ';';
-      out.geo += fmt::format("{:.7f} {:.7f}", p->location().lon(), p->location().lat());
-    }
+  for (v1::Premise& p : *profile->mutable_premises()) {
+    contact.add_premise_addresses(p.address());
+    p.clear_address();
   }
   record.set_sealed_contact(sealer.seal(contact.SerializeAsString(), customer.id()));
   record.set_created_ms(created_ms);
-  out.record = record.SerializeAsString();
+  return record.SerializeAsString();
+}
+
+EncodedCustomer encode_customer(const v1::Customer& customer, const core::Sealer& sealer,
+                                int64_t created_ms) {
+  EncodedCustomer out;
+  out.record = encode_record(customer, sealer, created_ms);
+  out.index = index_list(customer);
+  for (const v1::Premise& p : customer.premises()) {
+    if (!p.has_location()) continue;
+    if (!out.geo.empty()) out.geo += ';';
+    out.geo += fmt::format("{:.7f} {:.7f}", p.location().lon(), p.location().lat());
+  }
   return out;
 }
 

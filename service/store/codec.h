@@ -21,6 +21,10 @@ struct EncodedCustomer {
 EncodedCustomer encode_customer(const v1::Customer& customer, const core::Sealer& sealer,
                                 int64_t created_ms);
 
+// Just the record of encode_customer.
+std::string encode_record(const v1::Customer& customer, const core::Sealer& sealer,
+                          int64_t created_ms);
+
 // The index entries a stored customer is in: the script's index-list (see scripts.cc).
 std::string index_list(const v1::Customer& customer);
 

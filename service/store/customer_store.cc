@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
 #include <random>
 #include <unordered_set>
 
@@ -81,23 +82,53 @@ awaitable<Result<std::vector<PutOutcome>>> CustomerStore::put_batch(
   std::vector<PutOutcome> outcomes(customers.size());
   size_t begin = 0;
   while (begin < customers.size()) {
-    // The script wants each id once per call: a repeated id starts the next call.
+    // The scripts want each id once per call: a repeated id starts the next call.
     std::unordered_set<std::string_view> ids;
     size_t end = begin;
     while (end < customers.size() && ids.insert(customers[end].id()).second) ++end;
-    // Every customer is first sent as new; one that exists comes back 'R' and is sent again
-    // with the record it replaces, as is one changed meanwhile ('X').
+    // A batch is first created whole (create_batch); if some of it exists, those are read and
+    // sent with the record they replace, the others as new, through the general script, as is
+    // any customer changed meanwhile ('X').
     struct Pending {
       size_t at;
+      bool read = false;  // read it before the next attempt
       std::optional<Loaded> base;
     };
     std::vector<Pending> pending;
-    for (size_t k = begin; k < end; ++k) pending.push_back({k, std::nullopt});
+    if (end - begin > 1) {
+      auto marks = co_await create_batch(
+          std::span<v1::Customer>(customers.data() + begin, end - begin), now_ms);
+      if (!marks.ok()) co_return std::move(marks).take_error();
+      for (size_t k = begin; k < end; ++k) {
+        const char mark = (*marks)[k - begin];
+        if (mark == 'C') {
+          outcomes[k] = {true, now_ms};
+        } else {
+          pending.push_back({k, mark == 'R', std::nullopt});
+        }
+      }
+    } else {
+      for (size_t k = begin; k < end; ++k) pending.push_back({k, false, std::nullopt});
+    }
+    std::vector<v1::Customer> general;  // for the contact index: those written below
+    for (const Pending& p : pending) general.push_back(customers[p.at]);
     for (int attempt = 0; !pending.empty(); ++attempt) {
       if (attempt == kUpdateAttempts) {
         co_return make_error(ErrorCode::kConflict,
                              "customer " + customers[pending.front().at].id() +
                                  " is being changed concurrently; retry");
+      }
+      std::vector<std::string> reread;
+      for (const Pending& p : pending) {
+        if (p.read) reread.push_back(customers[p.at].id());
+      }
+      if (!reread.empty()) {
+        auto loaded = co_await load_many(reread);
+        if (!loaded.ok()) co_return std::move(loaded).take_error();
+        size_t j = 0;
+        for (Pending& p : pending) {
+          if (p.read) p.base = std::move((*loaded)[j++]);  // nullopt when erased meanwhile
+        }
       }
       std::vector<std::string> args;
       args.reserve(pending.size() * 8);
@@ -111,7 +142,6 @@ awaitable<Result<std::vector<PutOutcome>>> CustomerStore::put_batch(
         co_return make_error(ErrorCode::kInternal, "customer script answered for the wrong count");
       }
       std::vector<Pending> again;
-      std::vector<std::string> reread;
       bool lost = false;
       for (size_t k = 0; k < pending.size(); ++k) {
         auto o = outcome_of(reply->elements[k]);
@@ -119,38 +149,106 @@ awaitable<Result<std::vector<PutOutcome>>> CustomerStore::put_batch(
         const Pending& p = pending[k];
         if (*o == 'C') {
           outcomes[p.at] = {true, now_ms};
-          continue;
-        }
-        if (*o == 'U') {
+        } else if (*o == 'U') {
           outcomes[p.at] = {false, created_ms_of(p.base->customer)};
-          continue;
+        } else {
+          // 'R' or 'X': read it (again); 'N': erased since it was read, so store it as new.
+          again.push_back({p.at, *o != 'N', std::nullopt});
+          lost = lost || *o == 'X';
         }
-        // 'R' or 'X': read it (again); 'N': erased since it was read, so store it as new.
-        if (*o != 'N') reread.push_back(customers[p.at].id());
-        lost = lost || *o == 'X';
-        again.push_back({p.at, std::nullopt});
       }
       if (lost) co_await back_off(attempt);
-      if (!reread.empty()) {
-        auto loaded = co_await load_many(reread);
-        if (!loaded.ok()) co_return std::move(loaded).take_error();
-        size_t j = 0;
-        for (Pending& p : again) {
-          if (j < reread.size() && customers[p.at].id() == reread[j]) {
-            p.base = std::move((*loaded)[j++]);  // nullopt when erased meanwhile
-          }
-        }
-      }
       pending = std::move(again);
     }
-    if (contacts_) {
-      auto indexed = co_await contacts_->stored(
-          pool_, std::span<const v1::Customer>(customers.data() + begin, end - begin));
+    if (contacts_ && !general.empty()) {
+      auto indexed = co_await contacts_->stored(pool_, general);
       if (!indexed.ok()) co_return std::move(indexed).take_error();
     }
     begin = end;
   }
   co_return outcomes;
+}
+
+awaitable<Result<std::string>> CustomerStore::create_batch(std::span<v1::Customer> customers,
+                                                           int64_t now_ms) {
+  const auto count = static_cast<int64_t>(customers.size());
+  auto taken = co_await pool_.exec(
+      redis::batch(redis::cmd("INCRBY", std::string(kCustomerSeqKey), std::to_string(count))));
+  if (!taken.ok()) co_return std::move(taken).take_error();
+  if (taken->front().type != redis::Reply::Type::kInteger) {
+    co_return make_error(ErrorCode::kInternal, "unexpected reply to INCRBY " +
+                                                   std::string(kCustomerSeqKey));
+  }
+  const uint64_t first = static_cast<uint64_t>(taken->front().integer - count + 1);
+
+  std::vector<std::string> ids, premises, phones;
+  std::map<std::string, std::vector<std::string>> sets, records;
+  std::vector<std::string> geo;
+  for (size_t k = 0; k < customers.size(); ++k) {
+    v1::Customer& c = customers[k];
+    const uint64_t n = first + k;
+    const std::string num = std::to_string(n);
+    stamp(c, now_ms);
+    ids.push_back(c.id());
+    ids.push_back(customer_id_key(c.id()));
+    ids.push_back(num);
+    for (int j = 0; j < c.premises_size(); ++j) {
+      const v1::Premise& p = c.premises(j);
+      premises.push_back(premise_key(p.id()));
+      premises.push_back(p.id());
+      premises.push_back(num);
+      if (!p.feeder().empty()) sets[feeder_key(p.feeder())].push_back(num);
+      if (!p.transformer().empty()) sets[transformer_key(p.transformer())].push_back(num);
+      if (!p.zip().empty()) sets[zip_key(p.zip())].push_back(num);
+      if (p.has_location()) {
+        geo.push_back(fmt::format("{:.7f}", p.location().lon()));
+        geo.push_back(fmt::format("{:.7f}", p.location().lat()));
+        geo.push_back(fmt::format("{}.{}", n, j));
+      }
+    }
+    if (contacts_ && !c.phone().empty()) {
+      inbound::ContactIndex::Slot slot = contacts_->phone_slot(c.phone());
+      phones.push_back(std::move(slot.key));
+      phones.push_back(std::move(slot.field));
+      phones.push_back(c.id());
+    }
+    auto& bucket = records[record_key(n)];
+    bucket.push_back(record_field(n));
+    bucket.push_back(encode_record(c, sealer_, now_ms));
+  }
+
+  std::vector<std::string> args;
+  auto section = [&args](std::vector<std::string>& items, size_t width) {
+    args.push_back(std::to_string(items.size() / width));
+    for (auto& item : items) args.push_back(std::move(item));
+  };
+  section(ids, 3);
+  section(premises, 3);
+  section(phones, 3);
+  // Groups of at most 900 arguments: Lua's unpack puts them all on its stack.
+  auto group = [&args](std::string_view command, const std::string& key,
+                       std::vector<std::string>& items, size_t width) {
+    const size_t step = 900 / width * width;
+    for (size_t at = 0; at < items.size(); at += step) {
+      const size_t k = std::min(step, items.size() - at);
+      args.emplace_back(command);
+      args.push_back(key);
+      args.push_back(std::to_string(k));
+      for (size_t j = at; j < at + k; ++j) args.push_back(std::move(items[j]));
+    }
+  };
+  for (auto& [key, members] : sets) group("SADD", key, members, 1);
+  group("GEOADD", std::string(kGeoKey), geo, 3);
+  for (auto& [key, fields] : records) group("HSET", key, fields, 2);
+
+  auto reply = co_await customer_create_script().run(pool_, std::move(args));
+  if (!reply.ok()) co_return std::move(reply).take_error();
+  if (reply->elements.size() != customers.size()) {
+    co_return make_error(ErrorCode::kInternal, "customer create script answered for the wrong count");
+  }
+  std::string marks;
+  for (const redis::Reply& r : reply->elements) marks.push_back(r.str.empty() ? '?' : r.str[0]);
+  co_return marks;
 }
 
 awaitable<Result<std::vector<std::optional<CustomerStore::Loaded>>>> CustomerStore::load_many(

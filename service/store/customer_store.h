@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,9 @@ class CustomerStore {
   };
 
  private:
+  // Creates the customers at once if none of them exists (one INCRBY, one script run): one mark
+  // each, 'C' created, 'R' exists, '-' not written because another one existed.
+  awaitable<Result<std::string>> create_batch(std::span<v1::Customer> customers, int64_t now_ms);
   awaitable<Result<std::optional<Loaded>>> load(const std::string& id);
   // One script run; nullopt for an id that is not stored.
   awaitable<Result<std::vector<std::optional<Loaded>>>> load_many(

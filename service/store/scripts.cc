@@ -174,6 +174,66 @@ end
 return out
 )lua";
 
+// Creates a batch of customers the caller believes new, with numbers it took beforehand
+// (INCRBY seq:customer) and writes it grouped by key itself, so that the script does no string
+// work and calls Redis about three times a customer. ARGV:
+//   m, then m times: id, cid-key, n
+//   p, then p times: pm-key, premise id, n
+//   q, then q times: phone key, phone field, id          (the contact index, inbound/)
+//   then groups to the end: command, key, k, k arguments  (SADD, GEOADD, HSET)
+// If any id exists already, nothing is written and the reply names them: 'R' for those, '-'
+// for the rest. Otherwise the reply is 'C' for each.
+constexpr std::string_view kCreateLua = R"lua(
+local m = tonumber(ARGV[1])
+local i = 2
+local set = {}
+local clash = false
+for c = 1, m do
+  set[c] = redis.call('HSETNX', ARGV[i + 1], ARGV[i], ARGV[i + 2]) == 1
+  if not set[c] then clash = true end
+  i = i + 3
+end
+local out = {}
+if clash then
+  i = 2
+  for c = 1, m do
+    if set[c] then
+      redis.call('HDEL', ARGV[i + 1], ARGV[i])
+      out[c] = '-'
+    else
+      out[c] = 'R'
+    end
+    i = i + 3
+  end
+  return out
+end
+local p = tonumber(ARGV[i])
+i = i + 1
+for _ = 1, p do
+  local key, pid, n = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  if redis.call('HSETNX', key, pid, n) == 0 then
+    local v = redis.call('HGET', key, pid)
+    local seen = false
+    for x in string.gmatch(v, '[^,]+') do if x == n then seen = true end end
+    if not seen then redis.call('HSET', key, pid, v .. ',' .. n) end
+  end
+  i = i + 3
+end
+local q = tonumber(ARGV[i])
+i = i + 1
+for _ = 1, q do
+  redis.call('HSET', ARGV[i], ARGV[i + 1], ARGV[i + 2])
+  i = i + 3
+end
+while i <= #ARGV do
+  local k = tonumber(ARGV[i + 2])
+  redis.call(ARGV[i], ARGV[i + 1], unpack(ARGV, i + 3, i + 2 + k))
+  i = i + 3 + k
+end
+for c = 1, m do out[c] = 'C' end
+return out
+)lua";
+
 }  // namespace
 
 std::string sha1_hex(std::string_view data) {
@@ -210,6 +270,11 @@ awaitable<Result<redis::Reply>> Script::run(redis::Pool& pool,
 
 const Script& customer_batch_script() {
   static const Script script{std::string(kBatchLua)};
+  return script;
+}
+
+const Script& customer_create_script() {
+  static const Script script{std::string(kCreateLua)};
   return script;
 }
 
