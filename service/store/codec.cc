@@ -20,6 +20,16 @@ std::string index_list(const v1::Customer& customer) {
   return index;
 }
 
+std::string geo_list(const v1::Customer& customer) {
+  std::string geo;
+  for (const v1::Premise& p : customer.premises()) {
+    if (!p.has_location()) continue;
+    if (!geo.empty()) geo += ';';
+    geo += fmt::format("{:.7f} {:.7f}", p.location().lon(), p.location().lat());
+  }
+  return geo;
+}
+
 std::string encode_record(const v1::Customer& customer, const core::Sealer& sealer,
                           int64_t created_ms) {
   v1::Contact contact;
@@ -48,11 +58,7 @@ EncodedCustomer encode_customer(const v1::Customer& customer, const core::Sealer
   EncodedCustomer out;
   out.record = encode_record(customer, sealer, created_ms);
   out.index = index_list(customer);
-  for (const v1::Premise& p : customer.premises()) {
-    if (!p.has_location()) continue;
-    if (!out.geo.empty()) out.geo += ';';
-    out.geo += fmt::format("{:.7f} {:.7f}", p.location().lon(), p.location().lat());
-  }
+  out.geo = geo_list(customer);
   return out;
 }
 

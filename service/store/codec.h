@@ -27,6 +27,8 @@ std::string encode_record(const v1::Customer& customer, const core::Sealer& seal
 
 // The index entries a stored customer is in: the script's index-list (see scripts.cc).
 std::string index_list(const v1::Customer& customer);
+// Its located premises for the script: "lon lat" each, joined by ';'.
+std::string geo_list(const v1::Customer& customer);
 
 // The reverse of encode_customer.
 Result<v1::Customer> decode_customer(std::string_view id, std::string_view record,

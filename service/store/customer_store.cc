@@ -39,6 +39,10 @@ void append_upsert(std::vector<std::string>& args, const v1::Customer& c,
                    const core::Sealer& sealer, const CustomerStore::Loaded* base,
                    int64_t now_ms) {
   EncodedCustomer e = encode_customer(c, sealer, base ? created_ms_of(base->customer) : now_ms);
+  if (base) {
+    // A preferences change leaves premises and locations alone: no GEOADD for it.
+    if (index_list(base->customer) == e.index && geo_list(base->customer) == e.geo) e.geo = "=";
+  }
   args.push_back("U");
   args.push_back(c.id());
   args.push_back(customer_id_key(c.id()));

@@ -16,7 +16,8 @@ namespace {
 // operation: 'C' (created), 'U' (updated), 'D' (erased), 'N' (not found), 'X' (changed since
 // the caller read it), 'R' (exists: read it and send it again with expect).
 // index-list: premise entries joined by ';', each "premise,pm-key,feeder,transformer,zip,hasgeo";
-// geo: "lon lat" for each premise with a location, joined by ';'.
+// geo: "lon lat" for each premise with a location, joined by ';'; '=' when an update leaves the
+// index list and every location as they were (nothing to re-index).
 // Writes are grouped by key (one SADD per set, one GEOADD, one HSET per record bucket): each
 // redis.call from Lua costs several microseconds, more than most of the commands themselves.
 // With ids unique per call, removing every old entry before adding every new one is the same as
@@ -105,7 +106,7 @@ for _, op in ipairs(ops) do
     elseif op.kind == 'U' then
       local changed = op.oldidx ~= op.idx
       if changed then unindex(op.n, op.oldidx) end
-      index(op.n, op.idx, op.geo, changed)
+      if changed or op.geo ~= '=' then index(op.n, op.idx, op.geo, changed) end
       push(records, rk, rf); push(records, rk, op.blob)
       out[#out + 1] = 'U'
     else

@@ -411,6 +411,30 @@ TEST_F(CustomerIndexes, CustomersSharingAPremiseAreBothListed) {
   EXPECT_EQ(at_premise("P-ix-shared"), std::vector<std::string>{number_of(landlord.id)});
 }
 
+TEST_F(CustomerIndexes, ANewLocationMovesTheGeoEntryAndAPatchLeavesIt) {
+  SampleCustomer c;
+  c.id = "C-ix-geo-move";
+  c.premises = {premise("P-ix-geo", "F-G")};
+  ASSERT_EQ(put_customer(c).status, 201);
+  const std::string n = number_of(c.id);
+  auto lon_of = [&] {
+    auto r = run(redis::cmd("GEOPOS", "geo", n + ".0"));
+    if (r.elements.size() != 1 || r.elements[0].elements.size() != 2) return 0.0;
+    return std::stod(r.elements[0].elements[0].str);
+  };
+  EXPECT_NEAR(lon_of(), -73.9851, 1e-4);
+
+  c.premises[0].lon = -73.9001;  // same premise, index list unchanged, location moved
+  ASSERT_EQ(put_customer(c).status, 200);
+  EXPECT_NEAR(lon_of(), -73.9001, 1e-4);
+
+  auto patched = http().request("PATCH", "/v1/customers/" + c.id + "/preferences",
+                                R"({"cadence":"RESTORATION_ONLY"})", bearer(heraldd().admin_key()));
+  ASSERT_EQ(patched.status, 200) << patched.body;
+  EXPECT_NEAR(lon_of(), -73.9001, 1e-4);
+  EXPECT_TRUE(in_set(store::feeder_key("F-G"), n));
+}
+
 TEST_F(CustomerIndexes, ReimportMovesExistingCustomersAndKeepsTheirNumbers) {
   SampleCustomer a, b, fresh;
   a.id = "C-ix-re-a";
