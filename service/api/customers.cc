@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "service/api/access.h"
+#include "service/api/customer_json.h"
 #include "service/api/json.h"
 #include "service/api/preferences_patch.h"
 #include "service/api/services.h"
@@ -92,7 +93,7 @@ awaitable<http::Response> patch_preferences(http::Context& ctx, Services& s) {
   if (!updated.ok()) co_return http::error_response(updated.error());
   // Part of the journey; a failure to record it does not undo the stored change.
   auto recorded = co_await journey::record_preference_change(
-      s.redis, updated->num, to_json(updated->customer.preferences()),
+      s.redis, updated->num, preferences_to_json(updated->customer.preferences()),
       who->role == Role::kCustomer ? "customer" : "admin", s.now_ms());
   if (!recorded.ok()) {
     spdlog::warn("journey: preference change not recorded: {}", recorded.error().message);

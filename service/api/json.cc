@@ -3,6 +3,7 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/util/json_util.h>
 
+#include "service/api/customer_json.h"
 #include "service/api/fast_json.h"
 #include "service/http/response.h"
 
@@ -149,6 +150,13 @@ http::Response reply(const http::Context& ctx, bhttp::status status,
                      const google::protobuf::Message& msg) {
   if (wants_protobuf(ctx)) {
     return http::protobuf(status, msg.SerializeAsString());
+  }
+  // Customers and preferences are the API's hottest answers: written without reflection.
+  if (msg.GetDescriptor() == v1::Customer::descriptor()) {
+    return http::json(status, customer_to_json(static_cast<const v1::Customer&>(msg)));
+  }
+  if (msg.GetDescriptor() == v1::Preferences::descriptor()) {
+    return http::json(status, preferences_to_json(static_cast<const v1::Preferences&>(msg)));
   }
   return http::json(status, to_json(msg));
 }

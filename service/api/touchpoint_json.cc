@@ -3,7 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "service/api/json.h"
-#include "service/common/json_string.h"
+#include "service/api/json_writer.h"
 #include "service/http/response.h"
 
 namespace herald::api {
@@ -11,54 +11,16 @@ namespace {
 
 constexpr std::string_view kEmptyArray = "\"touchpoints\":[]";
 
-template <class Enum>
-void append_enum(std::string& out, const google::protobuf::EnumDescriptor* d, Enum value) {
-  const auto* v = d->FindValueByNumber(static_cast<int>(value));
-  if (v == nullptr) {
-    out += std::to_string(static_cast<int>(value));  // what protobuf prints for unknown values
-  } else {
-    out.push_back('"');
-    out += v->name();
-    out.push_back('"');
-  }
-}
-
-// protobuf escapes '<' and '>' too, and a long list of non-ASCII code points (U+2028, soft
-// hyphen, ...); touchpoints with non-ASCII text are left to its printer.
-bool plain_ascii(std::string_view s) {
-  for (char c : s) {
-    if (static_cast<unsigned char>(c) >= 0x7f) return false;
-  }
-  return true;
-}
-
-void append_field(std::string& out, std::string_view name, std::string_view value) {
-  out.push_back('"');
-  out += name;
-  out += "\":";
-  if (value.find_first_of("<>") == std::string_view::npos) {
-    append_json_string(out, value);
-    return;
-  }
-  std::string escaped;
-  append_json_string(escaped, value);
-  for (char c : escaped) {
-    if (c == '<') {
-      out += "\\u003c";
-    } else if (c == '>') {
-      out += "\\u003e";
-    } else {
-      out.push_back(c);
-    }
-  }
-}
+using json_writer::append_enum;
+using json_writer::append_field;
+using json_writer::plain_text;
 
 }  // namespace
 
 void append_touchpoint_json(std::string& out, const v1::Touchpoint& tp) {
   for (const std::string* text : {&tp.customer_id(), &tp.event_id(), &tp.status(), &tp.reason(),
                                   &tp.detail(), &tp.id()}) {
-    if (!plain_ascii(*text)) {
+    if (!plain_text(*text)) {
       out += to_json(tp);
       return;
     }
