@@ -82,12 +82,11 @@ awaitable<http::Response> patch_preferences(http::Context& ctx, Services& s) {
   if (!who.ok()) co_return http::error_response(who.error());
   auto patch = PreferencesPatch::parse(ctx);
   if (!patch.ok()) co_return http::error_response(patch.error());
-  const std::string region = s.config.default_region;
   auto updated = co_await s.customers.update(
       ctx.params["id"],
-      [&patch, &region](v1::Customer& c) -> Status {
+      [&patch](v1::Customer& c) -> Status {
         patch->apply(*c.mutable_preferences());
-        return core::validate_customer(c, c.id(), region);
+        return core::validate_preference_change(c);
       },
       s.now_ms());
   if (!updated.ok()) co_return http::error_response(updated.error());

@@ -536,4 +536,9 @@ Status validate_customer(v1::Customer& c, std::string_view id_from_path,
   return check_reachable(c);
 }
 
+Status validate_preference_change(v1::Customer& c) {
+  if (Status s = validate_preferences(*c.mutable_preferences(), "preferences"); !s) return s;
+  return check_reachable(c);
+}
+
 }  // namespace herald::core

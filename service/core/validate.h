@@ -53,4 +53,8 @@ Status validate_preferences(v1::Preferences& p, std::string_view path);
 Status validate_customer(v1::Customer& c, std::string_view id_from_path,
                          std::string_view default_region);
 
+// For a stored customer (validated when it was stored) whose preferences alone changed: the
+// preferences, and that every chosen channel is reachable.
+Status validate_preference_change(v1::Customer& c);
+
 }  // namespace herald::core

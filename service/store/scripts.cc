@@ -240,8 +240,13 @@ return out
 std::string sha1_hex(std::string_view data) {
   unsigned char digest[SHA_DIGEST_LENGTH];
   SHA1(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  static constexpr char kHex[] = "0123456789abcdef";
   std::string hex;
-  for (unsigned char b : digest) hex += fmt::format("{:02x}", b);
+  hex.reserve(2 * SHA_DIGEST_LENGTH);
+  for (unsigned char b : digest) {
+    hex.push_back(kHex[b >> 4]);
+    hex.push_back(kHex[b & 15]);
+  }
   return hex;
 }
 

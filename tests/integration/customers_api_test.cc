@@ -123,6 +123,19 @@ TEST_F(CustomersApi, InvalidPatchIsRejectedAndChangesNothing) {
   EXPECT_EQ(json_at(got.body, "preferences.cadence"), "MILESTONES");
 }
 
+TEST_F(CustomersApi, PatchChoosingAChannelTheCustomerCannotBeReachedOnIsRejected) {
+  SampleCustomer c;
+  c.id = "C-patch-unreachable";
+  c.email = "";
+  c.preferences = R"({"channels":{"OUTAGE":["SMS"]}})";
+  ASSERT_EQ(put_customer(c).status, 201);
+  auto patched = patch(c.id, R"({"channels":{"OUTAGE":["SMS","EMAIL"]}})");
+  EXPECT_EQ(patched.status, 400) << patched.body;
+  EXPECT_EQ(field_of(patched), "preferences.channels.OUTAGE[1]") << patched.body;
+  auto got = get_customer(c.id);
+  EXPECT_EQ(got.body.find("\"EMAIL\""), std::string::npos) << got.body;
+}
+
 TEST_F(CustomersApi, PatchWithUnknownOrMistypedFieldsIsRejected) {
   SampleCustomer c;
   c.id = "C-patch-strict";
