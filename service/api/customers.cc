@@ -82,21 +82,23 @@ awaitable<http::Response> patch_preferences(http::Context& ctx, Services& s) {
   if (!who.ok()) co_return http::error_response(who.error());
   auto patch = PreferencesPatch::parse(ctx);
   if (!patch.ok()) co_return http::error_response(patch.error());
+  // The journey's PREFERENCE_CHANGE touchpoint is written with the change, atomically.
+  const int64_t now = s.now_ms();
+  const std::string by = who->role == Role::kCustomer ? "customer" : "admin";
   auto updated = co_await s.customers.update(
       ctx.params["id"],
       [&patch](v1::Customer& c) -> Status {
         patch->apply(*c.mutable_preferences());
         return core::validate_preference_change(c);
       },
-      s.now_ms());
+      now,
+      [&by, now](const v1::Customer& c, uint64_t num) {
+        redis::Batch writes;
+        journey::append_preference_change(writes, num, preferences_to_json(c.preferences()), by,
+                                          now);
+        return writes;
+      });
   if (!updated.ok()) co_return http::error_response(updated.error());
-  // Part of the journey; a failure to record it does not undo the stored change.
-  auto recorded = co_await journey::record_preference_change(
-      s.redis, updated->num, preferences_to_json(updated->customer.preferences()),
-      who->role == Role::kCustomer ? "customer" : "admin", s.now_ms());
-  if (!recorded.ok()) {
-    spdlog::warn("journey: preference change not recorded: {}", recorded.error().message);
-  }
   co_return reply(ctx, bhttp::status::ok, updated->customer.preferences());
 }
 

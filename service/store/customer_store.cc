@@ -332,7 +332,7 @@ awaitable<Result<bool>> CustomerStore::erase(std::string id) {
 }
 
 awaitable<Result<CustomerStore::Updated>> CustomerStore::update(
-    std::string id, std::function<Status(v1::Customer&)> change, int64_t now_ms) {
+    std::string id, std::function<Status(v1::Customer&)> change, int64_t now_ms, Then then) {
   for (int attempt = 0; attempt < kUpdateAttempts; ++attempt) {
     auto loaded = co_await load(id);
     if (!loaded.ok()) co_return std::move(loaded).take_error();
@@ -343,6 +343,13 @@ awaitable<Result<CustomerStore::Updated>> CustomerStore::update(
     stamp(customer, now_ms);
     std::vector<std::string> args;
     append_upsert(args, customer, sealer_, &**loaded, now_ms);
+    if (then) {
+      for (redis::Command& c : then(customer, (*loaded)->num)) {
+        args.push_back("T");
+        args.push_back(std::to_string(c.size()));
+        for (std::string& a : c) args.push_back(std::move(a));
+      }
+    }
     auto reply = co_await customer_batch_script().run(pool_, std::move(args));
     if (!reply.ok()) co_return std::move(reply).take_error();
     auto o = single_outcome(*reply);

@@ -41,8 +41,11 @@ class CustomerStore {
     v1::Customer customer;  // as stored now
     uint64_t num = 0;       // the internal number
   };
+  // `then`: writes that belong to the change (a journey touchpoint), made in the same script run
+  // as the change and only if it is made.
+  using Then = std::function<redis::Batch(const v1::Customer& changed, uint64_t num)>;
   awaitable<Result<Updated>> update(std::string id, std::function<Status(v1::Customer&)> change,
-                                    int64_t now_ms);
+                                    int64_t now_ms, Then then = {});
 
   // A stored customer as read, with what a write that replaces it must name.
   struct Loaded {

@@ -9,6 +9,8 @@ namespace {
 // ARGV: per operation either
 //   'U', id, cid-key, record, index-list, geo, expect, old-index-list
 //   'D', id, cid-key, expect, old-index-list
+// and after them, optionally, commands to run only if every operation is made:
+//   'T', k, the k words of one command        (e.g. the journey touchpoint of a change)
 // expect is '' for a customer the caller believes new, else the SHA-1 of the record the caller
 // read, whose index-list it passes as old-index-list: the script checks the record is still
 // that one before it removes the old index entries, so the id map need not hold them.
@@ -78,7 +80,7 @@ end
 
 local ops, new_count = {}, 0
 local i = 1
-while i <= #ARGV do
+while i <= #ARGV and ARGV[i] ~= 'T' do
   local op = {kind = ARGV[i], id = ARGV[i + 1], cidkey = ARGV[i + 2]}
   if op.kind == 'U' then
     op.blob, op.idx, op.geo, op.expect, op.oldidx =
@@ -154,6 +156,13 @@ for key, fields in pairs(records) do each_chunk(fields, 2, function(...) redis.c
 for _, e in ipairs(rec_dels) do redis.call('HDEL', e[1], e[2]) end
 for _, e in ipairs(cid_writes) do redis.call('HSET', e[1], e[2], e[3]) end
 for _, e in ipairs(cid_dels) do redis.call('HDEL', e[1], e[2]) end
+local made = true
+for _, o in ipairs(out) do if o ~= 'C' and o ~= 'U' and o ~= 'D' then made = false end end
+while made and i <= #ARGV do
+  local k = tonumber(ARGV[i + 1])
+  redis.call(unpack(ARGV, i + 2, i + 1 + k))
+  i = i + 2 + k
+end
 return out
 )lua";
 
