@@ -43,10 +43,10 @@ b, a = int(sys.argv[4]), int(sys.argv[5])
 print(f"== redis used_memory: {b:,} -> {a:,} bytes = {(a - b) / max(n, 1):.0f} bytes/customer")
 PY
 
-# Closed loop (as fast as 16 connections go), then an offered rate of about 5,000/s
-# (20 connections, each pausing 4 ms between requests) for the latency target.
+# Closed loop (as fast as 16 connections go), then an offered rate near 5,000/s for the
+# latency target: 32 connections, each pausing 5 ms between requests (32 / (5 ms + latency)).
 for mode in get patch; do
-  for shape in "16 0" "20 4"; do
+  for shape in "16 0" "32 5"; do
     set -- $shape
     echo "== wrk $mode: 2 threads, $1 connections, pause ${2} ms, ${SECONDS_PER_ROUTE}s"
     BENCH_MODE=$mode BENCH_COUNT=$COUNT BENCH_DELAY_MS=$2 wrk -t2 -c"$1" -d"${SECONDS_PER_ROUTE}s" \
