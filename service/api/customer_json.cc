@@ -1,5 +1,8 @@
 #include "service/api/customer_json.h"
 
+#include <initializer_list>
+#include <utility>
+
 #include "service/api/json.h"
 #include "service/api/json_writer.h"
 
@@ -27,6 +30,17 @@ bool plain_customer(const v1::Customer& c) {
     }
   }
   return plain_preferences(c.preferences());
+}
+
+// "a":"x","b":"y",... in the given order.
+void append_fields(std::string& out,
+                   std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
+  bool first = true;
+  for (const auto& [name, value] : fields) {
+    if (!first) out.push_back(',');
+    first = false;
+    append_field(out, name, value);
+  }
 }
 
 void append_channels(std::string& out, std::string_view name,
@@ -57,9 +71,7 @@ void append_preferences(std::string& out, const v1::Preferences& p) {
   append_enum(out, v1::Cadence_descriptor(), p.cadence());
   if (p.has_quiet_hours()) {
     out += ",\"quietHours\":{";
-    append_field(out, "start", p.quiet_hours().start());
-    out.push_back(',');
-    append_field(out, "end", p.quiet_hours().end());
+    append_fields(out, {{"start", p.quiet_hours().start()}, {"end", p.quiet_hours().end()}});
     out.push_back('}');
   }
   if (p.has_max_per_day()) {
@@ -75,15 +87,11 @@ void append_preferences(std::string& out, const v1::Preferences& p) {
 
 void append_premise(std::string& out, const v1::Premise& p) {
   out.push_back('{');
-  append_field(out, "id", p.id());
-  out.push_back(',');
-  append_field(out, "address", p.address());
-  out.push_back(',');
-  append_field(out, "feeder", p.feeder());
-  out.push_back(',');
-  append_field(out, "transformer", p.transformer());
-  out.push_back(',');
-  append_field(out, "zip", p.zip());
+  append_fields(out, {{"id", p.id()},
+                      {"address", p.address()},
+                      {"feeder", p.feeder()},
+                      {"transformer", p.transformer()},
+                      {"zip", p.zip()}});
   if (p.has_location()) {
     out += ",\"location\":{\"lat\":";
     append_double(out, p.location().lat());
@@ -109,17 +117,12 @@ std::string customer_to_json(const v1::Customer& c) {
   std::string out;
   out.reserve(512);
   out.push_back('{');
-  append_field(out, "id", c.id());
-  out.push_back(',');
-  append_field(out, "name", c.name());
-  out.push_back(',');
-  append_field(out, "phone", c.phone());
-  out.push_back(',');
-  append_field(out, "email", c.email());
-  out.push_back(',');
-  append_field(out, "language", c.language());
-  out.push_back(',');
-  append_field(out, "timeZone", c.time_zone());
+  append_fields(out, {{"id", c.id()},
+                      {"name", c.name()},
+                      {"phone", c.phone()},
+                      {"email", c.email()},
+                      {"language", c.language()},
+                      {"timeZone", c.time_zone()}});
   out += ",\"premises\":[";
   for (int i = 0; i < c.premises_size(); ++i) {
     if (i > 0) out.push_back(',');
