@@ -1,6 +1,5 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/time_util.h>
-#include <spdlog/spdlog.h>
 
 #include "service/api/access.h"
 #include "service/api/customer_json.h"

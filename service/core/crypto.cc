@@ -134,13 +134,18 @@ Result<std::string> decode_key(std::string_view key_text, std::string_view name)
   return std::move(decoded).value();
 }
 
+std::string to_hex(std::string_view raw) {
+  std::string hex(2 * raw.size() + 1, '\0');
+  sodium_bin2hex(hex.data(), hex.size(), bytes(raw), raw.size());
+  hex.pop_back();  // the terminating NUL sodium writes
+  return hex;
+}
+
 std::string sha256_hex(std::string_view data) {
   init_crypto();
   unsigned char digest[crypto_hash_sha256_BYTES];
   crypto_hash_sha256(digest, bytes(data), data.size());
-  char hex[2 * crypto_hash_sha256_BYTES + 1];
-  sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
-  return std::string(hex, 2 * crypto_hash_sha256_BYTES);
+  return to_hex(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
 
 std::string hmac_sha256(std::string_view key, std::string_view data) {

@@ -56,6 +56,8 @@ class TokenSigner {
 inline constexpr std::string_view kTokenPrefix = "hct1.";
 
 std::string sha256_hex(std::string_view data);
+// Lower-case hex of raw bytes.
+std::string to_hex(std::string_view bytes);
 // Raw 32-byte HMAC-SHA256 with a key of any length (RFC 2104).
 std::string hmac_sha256(std::string_view key, std::string_view data);
 std::string random_token(size_t bytes);         // url-safe base64 of `bytes` random bytes

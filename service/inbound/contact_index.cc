@@ -7,8 +7,6 @@
 namespace herald::inbound {
 namespace {
 
-constexpr char kHex[] = "0123456789abcdef";
-
 // ARGV: groups of five (customer id, cid key, phone key|'', phone field|'', email hash|'').
 // The invalid:email check costs nothing while no address ever bounced; a mark without the
 // bounced address's hash (set by someone else) is left alone.
@@ -52,28 +50,12 @@ Result<ContactIndex> ContactIndex::from_pii_key(std::string_view key_text) {
 }
 
 std::string ContactIndex::hash(std::string_view contact) const {
-  const std::string mac = core::hmac_sha256(key_, contact);
-  std::string hex;
-  hex.reserve(mac.size() * 2);
-  for (const unsigned char c : mac) {
-    hex.push_back(kHex[c >> 4]);
-    hex.push_back(kHex[c & 15]);
-  }
-  return hex;
+  return core::to_hex(core::hmac_sha256(key_, contact));
 }
 
 ContactIndex::Slot ContactIndex::phone_slot(std::string_view phone) const {
   const std::string mac = core::hmac_sha256(key_, phone);
-  Slot slot;
-  slot.key = "ph:{";
-  for (int k = 0; k < 2; ++k) {
-    const auto c = static_cast<unsigned char>(mac[k]);
-    slot.key.push_back(kHex[c >> 4]);
-    slot.key.push_back(kHex[c & 15]);
-  }
-  slot.key.push_back('}');
-  slot.field = mac.substr(2, 12);
-  return slot;
+  return Slot{"ph:{" + core::to_hex(std::string_view(mac).substr(0, 2)) + "}", mac.substr(2, 12)};
 }
 
 awaitable<Status> ContactIndex::stored(redis::Pool& pool,

@@ -39,10 +39,9 @@ void append_upsert(std::vector<std::string>& args, const v1::Customer& c,
                    const core::Sealer& sealer, const CustomerStore::Loaded* base,
                    int64_t now_ms) {
   EncodedCustomer e = encode_customer(c, sealer, base ? created_ms_of(base->customer) : now_ms);
-  if (base) {
-    // A preferences change leaves premises and locations alone: no GEOADD for it.
-    if (index_list(base->customer) == e.index && geo_list(base->customer) == e.geo) e.geo = "=";
-  }
+  std::string old_index = base ? index_list(base->customer) : std::string();
+  // A preferences change leaves premises and locations alone: no GEOADD for it.
+  if (base && old_index == e.index && geo_list(base->customer) == e.geo) e.geo = "=";
   args.push_back("U");
   args.push_back(c.id());
   args.push_back(customer_id_key(c.id()));
@@ -50,7 +49,7 @@ void append_upsert(std::vector<std::string>& args, const v1::Customer& c,
   args.push_back(std::move(e.index));
   args.push_back(std::move(e.geo));
   args.push_back(base ? base->record_sha1 : std::string());
-  args.push_back(base ? index_list(base->customer) : std::string());
+  args.push_back(std::move(old_index));
 }
 
 Result<char> outcome_of(const redis::Reply& r) {
@@ -115,7 +114,9 @@ awaitable<Result<std::vector<PutOutcome>>> CustomerStore::put_batch(
       for (size_t k = begin; k < end; ++k) pending.push_back({k, false, std::nullopt});
     }
     std::vector<v1::Customer> general;  // for the contact index: those written below
-    for (const Pending& p : pending) general.push_back(customers[p.at]);
+    if (contacts_) {
+      for (const Pending& p : pending) general.push_back(customers[p.at]);
+    }
     for (int attempt = 0; !pending.empty(); ++attempt) {
       if (attempt == kUpdateAttempts) {
         co_return make_error(ErrorCode::kConflict,
@@ -164,7 +165,7 @@ awaitable<Result<std::vector<PutOutcome>>> CustomerStore::put_batch(
       if (lost) co_await back_off(attempt);
       pending = std::move(again);
     }
-    if (contacts_ && !general.empty()) {
+    if (!general.empty()) {
       auto indexed = co_await contacts_->stored(pool_, general);
       if (!indexed.ok()) co_return std::move(indexed).take_error();
     }
@@ -256,7 +257,7 @@ awaitable<Result<std::string>> CustomerStore::create_batch(std::span<v1::Custome
 }
 
 awaitable<Result<std::vector<std::optional<CustomerStore::Loaded>>>> CustomerStore::load_many(
-    const std::vector<std::string>& ids) {
+    const std::vector<std::string>& ids, bool for_write) {
   std::vector<std::string> args;
   args.reserve(ids.size() * 2);
   for (const std::string& id : ids) {
@@ -281,20 +282,21 @@ awaitable<Result<std::vector<std::optional<CustomerStore::Loaded>>>> CustomerSto
     std::from_chars(n.str.data(), n.str.data() + n.str.size(), num);
     auto customer = decode_customer(ids[k], record.str, sealer_);
     if (!customer.ok()) co_return std::move(customer).take_error();
-    out.push_back(Loaded{std::move(*customer), sha1_hex(record.str), num});
+    out.push_back(Loaded{std::move(*customer), for_write ? sha1_hex(record.str) : std::string(), num});
   }
   co_return out;
 }
 
-awaitable<Result<std::optional<CustomerStore::Loaded>>> CustomerStore::load(const std::string& id) {
+awaitable<Result<std::optional<CustomerStore::Loaded>>> CustomerStore::load(const std::string& id,
+                                                                          bool for_write) {
   const std::vector<std::string> one{id};
-  auto loaded = co_await load_many(one);
+  auto loaded = co_await load_many(one, for_write);
   if (!loaded.ok()) co_return std::move(loaded).take_error();
   co_return std::move(loaded->front());
 }
 
 awaitable<Result<std::optional<v1::Customer>>> CustomerStore::get(std::string id) {
-  auto loaded = co_await load(id);
+  auto loaded = co_await load(id, false);
   if (!loaded.ok()) co_return std::move(loaded).take_error();
   if (!loaded->has_value()) co_return std::optional<v1::Customer>{};
   co_return std::optional<v1::Customer>{std::move((*loaded)->customer)};

@@ -50,7 +50,7 @@ class CustomerStore {
   // A stored customer as read, with what a write that replaces it must name.
   struct Loaded {
     v1::Customer customer;    // created_at set from the record
-    std::string record_sha1;  // of the record bytes read
+    std::string record_sha1;  // of the record bytes read (empty when read only to answer)
     uint64_t num = 0;         // the internal number
   };
 
@@ -58,10 +58,11 @@ class CustomerStore {
   // Creates the customers at once if none of them exists (one INCRBY, one script run): one mark
   // each, 'C' created, 'R' exists, '-' not written because another one existed.
   awaitable<Result<std::string>> create_batch(std::span<v1::Customer> customers, int64_t now_ms);
-  awaitable<Result<std::optional<Loaded>>> load(const std::string& id);
+  // for_write: with the record's SHA-1, which a write that replaces it must name.
+  awaitable<Result<std::optional<Loaded>>> load(const std::string& id, bool for_write = true);
   // One script run; nullopt for an id that is not stored.
   awaitable<Result<std::vector<std::optional<Loaded>>>> load_many(
-      const std::vector<std::string>& ids);
+      const std::vector<std::string>& ids, bool for_write = true);
 
   redis::Pool& pool_;
   const core::Sealer& sealer_;

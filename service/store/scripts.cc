@@ -3,8 +3,21 @@
 #include <fmt/format.h>
 #include <openssl/sha.h>
 
+#include "service/core/crypto.h"
+
 namespace herald::store {
 namespace {
+
+// Both write scripts start with this: adds customer n to premise pid's comma-separated list in
+// hash `key` (HSETNX first: a premise usually has one customer).
+constexpr std::string_view kAddToPremiseLua = R"lua(
+local function add_to_premise(key, pid, n)
+  if redis.call('HSETNX', key, pid, n) == 1 then return end
+  local v = redis.call('HGET', key, pid)
+  for m in string.gmatch(v, '[^,]+') do if m == n then return end end
+  redis.call('HSET', key, pid, v .. ',' .. n)
+end
+)lua";
 
 // ARGV: per operation either
 //   'U', id, cid-key, record, index-list, geo, expect, old-index-list
@@ -143,15 +156,7 @@ for _, e in ipairs(pm_rem) do
 end
 for key, members in pairs(sets_add) do each_chunk(members, 1, function(...) redis.call('SADD', key, ...) end) end
 each_chunk(geo_add, 3, function(...) redis.call('GEOADD', 'geo', ...) end)
-for _, e in ipairs(pm_add) do
-  local key, pid, n = e[1], e[2], e[3]
-  if redis.call('HSETNX', key, pid, n) == 0 then
-    local v = redis.call('HGET', key, pid)
-    local seen = false
-    for m in string.gmatch(v, '[^,]+') do if m == n then seen = true end end
-    if not seen then redis.call('HSET', key, pid, v .. ',' .. n) end
-  end
-end
+for _, e in ipairs(pm_add) do add_to_premise(e[1], e[2], e[3]) end
 for key, fields in pairs(records) do each_chunk(fields, 2, function(...) redis.call('HSET', key, ...) end) end
 for _, e in ipairs(rec_dels) do redis.call('HDEL', e[1], e[2]) end
 for _, e in ipairs(cid_writes) do redis.call('HSET', e[1], e[2], e[3]) end
@@ -220,13 +225,7 @@ end
 local p = tonumber(ARGV[i])
 i = i + 1
 for _ = 1, p do
-  local key, pid, n = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  if redis.call('HSETNX', key, pid, n) == 0 then
-    local v = redis.call('HGET', key, pid)
-    local seen = false
-    for x in string.gmatch(v, '[^,]+') do if x == n then seen = true end end
-    if not seen then redis.call('HSET', key, pid, v .. ',' .. n) end
-  end
+  add_to_premise(ARGV[i], ARGV[i + 1], ARGV[i + 2])
   i = i + 3
 end
 local q = tonumber(ARGV[i])
@@ -249,14 +248,7 @@ return out
 std::string sha1_hex(std::string_view data) {
   unsigned char digest[SHA_DIGEST_LENGTH];
   SHA1(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(2 * SHA_DIGEST_LENGTH);
-  for (unsigned char b : digest) {
-    hex.push_back(kHex[b >> 4]);
-    hex.push_back(kHex[b & 15]);
-  }
-  return hex;
+  return core::to_hex(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
 
 Script::Script(std::string body) : body_(std::move(body)), sha1_(sha1_hex(body_)) {}
@@ -284,12 +276,12 @@ awaitable<Result<redis::Reply>> Script::run(redis::Pool& pool,
 }
 
 const Script& customer_batch_script() {
-  static const Script script{std::string(kBatchLua)};
+  static const Script script{std::string(kAddToPremiseLua) + std::string(kBatchLua)};
   return script;
 }
 
 const Script& customer_create_script() {
-  static const Script script{std::string(kCreateLua)};
+  static const Script script{std::string(kAddToPremiseLua) + std::string(kCreateLua)};
   return script;
 }
 

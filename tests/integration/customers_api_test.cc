@@ -448,6 +448,25 @@ TEST_F(CustomerIndexes, ANewLocationMovesTheGeoEntryAndAPatchLeavesIt) {
   EXPECT_TRUE(in_set(store::feeder_key("F-G"), n));
 }
 
+TEST_F(CustomerIndexes, NewCustomersSharingAPremiseInOneImportAreBothListed) {
+  SampleCustomer owner, tenant;
+  owner.id = "C-ix-imp-owner";
+  owner.premises = {premise("P-ix-imp-shared", "F-IS")};
+  tenant.id = "C-ix-imp-tenant";
+  tenant.premises = {premise("P-ix-imp-shared", "F-IS")};
+  auto r = http().request("POST", "/v1/customers:import",
+                          customer_json(owner) + "\n" + customer_json(tenant) + "\n",
+                          bearer(heraldd().admin_key(), "application/x-ndjson"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::string a = number_of(owner.id), b = number_of(tenant.id);
+  ASSERT_FALSE(a.empty());
+  ASSERT_FALSE(b.empty());
+  const auto listed = at_premise("P-ix-imp-shared");
+  EXPECT_EQ(listed.size(), 2u);
+  EXPECT_TRUE(contains(listed, a));
+  EXPECT_TRUE(contains(listed, b));
+}
+
 TEST_F(CustomerIndexes, ReimportMovesExistingCustomersAndKeepsTheirNumbers) {
   SampleCustomer a, b, fresh;
   a.id = "C-ix-re-a";
