@@ -44,8 +44,10 @@ curl -sS -H "Authorization: Bearer $TOKEN" "$HERALD_URL/v1/customers/C-0000002";
 step "What fan-out will read: the indexes Herald keeps in Redis"
 FEEDER=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["premises"][0]["feeder"])' "$WORK/customers.ndjson")
 echo "customers on feeder $FEEDER: $(redis-cli -p "$REDIS_PORT" scard "ix:f:$FEEDER")"
-echo "located premises in the GEO index: $(redis-cli -p "$REDIS_PORT" zcard geo)"
-echo "customers within 1 km of 40.75,-73.99: $(redis-cli -p "$REDIS_PORT" geosearch geo fromlonlat -73.99 40.75 byradius 1 km | wc -l)"
+CELLS=$(redis-cli -p "$REDIS_PORT" --scan --pattern 'gc1:*')
+echo "GEO cells in use: $(echo "$CELLS" | grep -c .)," \
+  "holding $(echo "$CELLS" | sed 's/^/ZCARD /' | redis-cli -p "$REDIS_PORT" | awk '{s+=$1} END {print s+0}') located premises," \
+  "encoded as $(echo "$CELLS" | head -1 | sed 's/^/OBJECT ENCODING /' | redis-cli -p "$REDIS_PORT")"
 echo "Redis memory: $(redis-cli -p "$REDIS_PORT" info memory | awk -F: '/^used_memory_human/{print $2}' | tr -d '\r')"
 
 step "Grid operations raise an outage on feeder $FEEDER"

@@ -37,7 +37,7 @@ int64_t wall_ms() {
 awaitable<void> tune_redis(redis::Pool& pool) {
   auto tune = redis::batch(redis::cmd("CONFIG", "SET", "hash-max-listpack-entries", "256",
                                       "hash-max-listpack-value", "1024", "set-max-intset-entries",
-                                      "1000000"));
+                                      "1000000", "zset-max-listpack-entries", "512"));
   auto r = co_await pool.exec(std::move(tune));
   if (!r.ok() || r->front().is_error()) {
     spdlog::warn("could not tune Redis encodings (memory per customer will be higher): {}",

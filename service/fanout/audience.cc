@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <map>
+#include <ranges>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -54,6 +55,20 @@ end
 redis.call('SET', KEYS[2], ARGV[1] .. '|' .. table.concat(kept, ','))
 return out
 )lua";
+
+// The area a premise found inside `box` may be stored under: Redis keeps positions to within a
+// metre of what was stored, so the box is widened by about 10 m.
+struct CellRange {
+  store::GeoCell lo, hi;
+  bool holds(store::GeoCell c) const {
+    return c.x >= lo.x && c.x <= hi.x && c.y >= lo.y && c.y <= hi.y;
+  }
+};
+CellRange cells_of(const Box& box) {
+  constexpr double kMarginDeg = 0.0001;
+  return {store::geo_cell(box.min_lat - kMarginDeg, box.min_lon - kMarginDeg),
+          store::geo_cell(box.max_lat + kMarginDeg, box.max_lon + kMarginDeg)};
+}
 
 const std::string& claim_sha() {
   static const std::string sha = store::sha1_hex(kClaimLua);
@@ -322,25 +337,57 @@ Status AudienceReader::load_geo() {
     const Box leaf = descend(tile, cursor_.path);
     const bool deepest = cursor_.path.size() >= kMaxDepth;
     const BoxQuery q = covering_query(leaf);
-    redis::Command search =
-        redis::cmd("GEOSEARCH", store::kGeoKey, "FROMLONLAT", fmt::format("{:.9f}", q.center.lon),
-                   fmt::format("{:.9f}", q.center.lat), "BYBOX", fmt::format("{:.3f}", q.width_m),
-                   fmt::format("{:.3f}", q.height_m), "m");
-    if (!deepest) {
-      search.push_back("COUNT");
-      search.push_back(std::to_string(kLeafMax + 1));
+    // The cells in use under the leaf (from the sets of the blocks it touches), then one search
+    // per cell: two round trips.
+    const CellRange range = cells_of(leaf);
+    const store::GeoBlock lo = store::geo_block(range.lo), hi = store::geo_block(range.hi);
+    std::vector<redis::Command> lists;
+    std::vector<store::GeoBlock> blocks;
+    for (int64_t by = lo.by; by <= hi.by; ++by) {
+      for (int64_t bx = lo.bx; bx <= hi.bx; ++bx) {
+        blocks.push_back({bx, by});
+        lists.push_back(redis::cmd("SMEMBERS", store::geo_block_key(blocks.back())));
+      }
     }
-    search.push_back("WITHCOORD");
-    auto r = redis_.command(search);
-    if (!r) return r.error();
-    if (r->is_error()) return redis_error(*r);
-    if (!deepest && r->elements.size() > kLeafMax) {
+    auto used = redis_.pipeline(lists);
+    if (!used) return used.error();
+    std::vector<redis::Command> searches;
+    for (size_t b = 0; b < blocks.size(); ++b) {
+      const redis::Reply& members = (*used)[b];
+      if (members.is_error()) return redis_error(members);
+      for (const redis::Reply& m : members.elements) {
+        int64_t member = 0;
+        if (!parse_num(std::string_view(m.str), member)) continue;
+        const store::GeoCell cell = store::geo_block_cell(blocks[b], member);
+        if (!range.holds(cell)) continue;
+        const std::string key = store::geo_cell_key(cell);
+        redis::Command search = redis::cmd(
+            "GEOSEARCH", key, "FROMLONLAT", fmt::format("{:.9f}", q.center.lon),
+            fmt::format("{:.9f}", q.center.lat), "BYBOX", fmt::format("{:.3f}", q.width_m),
+            fmt::format("{:.3f}", q.height_m), "m");
+        if (!deepest) {
+          search.push_back("COUNT");
+          search.push_back(std::to_string(kLeafMax + 1));
+        }
+        search.push_back("WITHCOORD");
+        searches.push_back(std::move(search));
+      }
+    }
+    auto replies = redis_.pipeline(searches);
+    if (!replies) return replies.error();
+    size_t total = 0;
+    for (const redis::Reply& r : *replies) {
+      if (r.is_error()) return redis_error(r);
+      total += r.elements.size();
+    }
+    if (!deepest && total > kLeafMax) {
       cursor_.path.push_back('0');
       cursor_.offset = 0;
       continue;
     }
     std::map<uint64_t, std::vector<int>> found;  // ordered: a re-read page has the same order
-    for (const redis::Reply& e : r->elements) {
+    for (const redis::Reply& e : *replies | std::views::transform(&redis::Reply::elements) |
+                                     std::views::join) {
       if (e.elements.size() != 2 || e.elements[1].elements.size() != 2) continue;
       GeoPoint p;
       if (!parse_num(std::string_view(e.elements[1].elements[0].str), p.lon) ||

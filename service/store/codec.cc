@@ -14,8 +14,15 @@ std::string index_list(const v1::Customer& customer) {
   std::string index;
   for (const v1::Premise& p : customer.premises()) {
     if (!index.empty()) index += ';';
-    index += fmt::format("{},{},{},{},{},{}", p.id(), premise_key(p.id()), p.feeder(),
-                         p.transformer(), p.zip(), p.has_location() ? 1 : 0);
+    index += fmt::format("{},{},{},{},{}", p.id(), premise_key(p.id()), p.feeder(),
+                         p.transformer(), p.zip());
+    if (p.has_location()) {
+      const GeoCell cell = geo_cell(p.location().lat(), p.location().lon());
+      index += fmt::format(",{},{},{}", geo_cell_key(cell), geo_block_key(geo_block(cell)),
+                           geo_block_member(cell));
+    } else {
+      index += ",,,";
+    }
   }
   return index;
 }

@@ -25,7 +25,8 @@ EncodedCustomer encode_customer(const v1::Customer& customer, const core::Sealer
 std::string encode_record(const v1::Customer& customer, const core::Sealer& sealer,
                           int64_t created_ms);
 
-// The index entries a stored customer is in: the script's index-list (see scripts.cc).
+// The index entries a stored customer is in: the script's index-list (see scripts.cc), each
+// premise with its GEO cell key, block key and block member when it has a location.
 std::string index_list(const v1::Customer& customer);
 // Its located premises for the script: "lon lat" each, joined by ';'.
 std::string geo_list(const v1::Customer& customer);

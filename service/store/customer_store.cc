@@ -187,8 +187,7 @@ awaitable<Result<std::string>> CustomerStore::create_batch(std::span<v1::Custome
   const uint64_t first = static_cast<uint64_t>(taken->front().integer - count + 1);
 
   std::vector<std::string> ids, premises, phones;
-  std::map<std::string, std::vector<std::string>> sets, records;
-  std::vector<std::string> geo;
+  std::map<std::string, std::vector<std::string>> sets, records, geo;
   for (size_t k = 0; k < customers.size(); ++k) {
     v1::Customer& c = customers[k];
     const uint64_t n = first + k;
@@ -206,9 +205,12 @@ awaitable<Result<std::string>> CustomerStore::create_batch(std::span<v1::Custome
       if (!p.transformer().empty()) sets[transformer_key(p.transformer())].push_back(num);
       if (!p.zip().empty()) sets[zip_key(p.zip())].push_back(num);
       if (p.has_location()) {
-        geo.push_back(fmt::format("{:.7f}", p.location().lon()));
-        geo.push_back(fmt::format("{:.7f}", p.location().lat()));
-        geo.push_back(fmt::format("{}.{}", n, j));
+        const GeoCell at = geo_cell(p.location().lat(), p.location().lon());
+        sets[geo_block_key(geo_block(at))].push_back(std::to_string(geo_block_member(at)));
+        auto& cell = geo[geo_cell_key(at)];
+        cell.push_back(fmt::format("{:.7f}", p.location().lon()));
+        cell.push_back(fmt::format("{:.7f}", p.location().lat()));
+        cell.push_back(fmt::format("{}.{}", n, j));
       }
     }
     if (contacts_ && !c.phone().empty()) {
@@ -243,7 +245,7 @@ awaitable<Result<std::string>> CustomerStore::create_batch(std::span<v1::Custome
     }
   };
   for (auto& [key, members] : sets) group("SADD", key, members, 1);
-  group("GEOADD", std::string(kGeoKey), geo, 3);
+  for (auto& [key, items] : geo) group("GEOADD", key, items, 3);
   for (auto& [key, fields] : records) group("HSET", key, fields, 2);
 
   auto reply = co_await customer_create_script().run(pool_, std::move(args));

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 namespace herald::store {
 namespace {
 constexpr uint32_t kBuckets = 65536;
@@ -34,5 +36,27 @@ std::string transformer_key(std::string_view transformer) {
   return fmt::format("ix:t:{}", transformer);
 }
 std::string zip_key(std::string_view zip) { return fmt::format("ix:z:{}", zip); }
+
+GeoCell geo_cell(double lat, double lon) {
+  return {static_cast<int64_t>(std::floor((lon + 180.0) / kGeoCellDeg)),
+          static_cast<int64_t>(std::floor((lat + 90.0) / kGeoCellDeg))};
+}
+
+std::string geo_cell_key(GeoCell cell) { return fmt::format("gc1:{}:{}", cell.x, cell.y); }
+
+std::string geo_cell_key(double lat, double lon) { return geo_cell_key(geo_cell(lat, lon)); }
+
+GeoBlock geo_block(GeoCell cell) { return {cell.x / kGeoBlockCells, cell.y / kGeoBlockCells}; }
+
+std::string geo_block_key(GeoBlock block) { return fmt::format("gb1:{}:{}", block.bx, block.by); }
+
+int64_t geo_block_member(GeoCell cell) {
+  return (cell.x % kGeoBlockCells) * kGeoBlockCells + cell.y % kGeoBlockCells;
+}
+
+GeoCell geo_block_cell(GeoBlock block, int64_t member) {
+  return {block.bx * kGeoBlockCells + member / kGeoBlockCells,
+          block.by * kGeoBlockCells + member % kGeoBlockCells};
+}
 
 }  // namespace herald::store

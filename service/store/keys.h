@@ -16,7 +16,30 @@ std::string record_field(uint64_t num);                     // n mod 64
 std::string feeder_key(std::string_view feeder);            // ix:f:<feeder>
 std::string transformer_key(std::string_view transformer);  // ix:t:<transformer>
 std::string zip_key(std::string_view zip);                  // ix:z:<zip>
-inline constexpr std::string_view kGeoKey = "geo";
+// Premise locations live in small GEO sets, one per cell of a fixed grid of kGeoCellDeg degrees
+// (about 55 m north-south): a few dozen members each, so Redis keeps them listpack-encoded
+// (about 20 bytes a member instead of over 100 in one big sorted set). Cells are grouped in
+// blocks of kGeoBlockCells x kGeoBlockCells (0.02 degrees); each block has an intset of the
+// cells ever used in it, so a search visits only those. A cell never changes meaning: another
+// size would mean moving every entry (hence the "1" in the prefixes).
+inline constexpr double kGeoCellDeg = 0.0005;
+inline constexpr int64_t kGeoBlockCells = 40;
+struct GeoCell {
+  int64_t x = 0;  // floor((lon + 180) / kGeoCellDeg)
+  int64_t y = 0;  // floor((lat + 90) / kGeoCellDeg)
+};
+GeoCell geo_cell(double lat, double lon);
+std::string geo_cell_key(GeoCell cell);                // gc1:<x>:<y>
+std::string geo_cell_key(double lat, double lon);
+struct GeoBlock {
+  int64_t bx = 0;  // cell x / kGeoBlockCells
+  int64_t by = 0;
+};
+GeoBlock geo_block(GeoCell cell);
+std::string geo_block_key(GeoBlock block);             // gb1:<bx>:<by>
+// The cell's member in its block's set: (x mod 40) * 40 + (y mod 40).
+int64_t geo_block_member(GeoCell cell);
+GeoCell geo_block_cell(GeoBlock block, int64_t member);  // the reverse
 inline constexpr std::string_view kCustomerSeqKey = "seq:customer";
 
 }  // namespace herald::store

@@ -30,10 +30,13 @@ end
 // Each customer id appears at most once per call (the caller splits batches). Replies per
 // operation: 'C' (created), 'U' (updated), 'D' (erased), 'N' (not found), 'X' (changed since
 // the caller read it), 'R' (exists: read it and send it again with expect).
-// index-list: premise entries joined by ';', each "premise,pm-key,feeder,transformer,zip,hasgeo";
+// index-list: premise entries joined by ';', each
+// "premise,pm-key,feeder,transformer,zip,cell,block,block-member" where cell is the premise's GEO
+// cell key and block, block-member its entry in the block's set of used cells (store/keys.h),
+// the three empty when it has no location (block sets only grow: an emptied cell stays listed);
 // geo: "lon lat" for each premise with a location, joined by ';'; '=' when an update leaves the
 // index list and every location as they were (nothing to re-index).
-// Writes are grouped by key (one SADD per set, one GEOADD, one HSET per record bucket): each
+// Writes are grouped by key (one SADD per set, one GEOADD per cell, one HSET per record bucket): each
 // redis.call from Lua costs several microseconds, more than most of the commands themselves.
 // With ids unique per call, removing every old entry before adding every new one is the same as
 // doing it customer by customer.
@@ -59,7 +62,7 @@ local function unindex(n, idx)
     if f[3] ~= '' then push(sets_rem, 'ix:f:' .. f[3], n) end
     if f[4] ~= '' then push(sets_rem, 'ix:t:' .. f[4], n) end
     if f[5] ~= '' then push(sets_rem, 'ix:z:' .. f[5], n) end
-    if f[6] == '1' then geo_rem[#geo_rem + 1] = n .. '.' .. (k - 1) end
+    if f[6] ~= '' then push(geo_rem, f[6], n .. '.' .. (k - 1)) end
   end
 end
 local function index(n, idx, geo, sets)
@@ -73,12 +76,11 @@ local function index(n, idx, geo, sets)
       if f[4] ~= '' then push(sets_add, 'ix:t:' .. f[4], n) end
       if f[5] ~= '' then push(sets_add, 'ix:z:' .. f[5], n) end
     end
-    if f[6] == '1' then
+    if f[6] ~= '' then
       j = j + 1
       local lon, lat = string.match(gs[j], '^(%S+) (%S+)$')
-      geo_add[#geo_add + 1] = lon
-      geo_add[#geo_add + 1] = lat
-      geo_add[#geo_add + 1] = n .. '.' .. (k - 1)
+      push(geo_add, f[6], lon); push(geo_add, f[6], lat); push(geo_add, f[6], n .. '.' .. (k - 1))
+      push(sets_add, f[7], f[8])
     end
   end
 end
@@ -144,7 +146,7 @@ for _, op in ipairs(ops) do
 end
 
 for key, members in pairs(sets_rem) do each_chunk(members, 1, function(...) redis.call('SREM', key, ...) end) end
-each_chunk(geo_rem, 1, function(...) redis.call('ZREM', 'geo', ...) end)
+for key, members in pairs(geo_rem) do each_chunk(members, 1, function(...) redis.call('ZREM', key, ...) end) end
 for _, e in ipairs(pm_rem) do
   local key, pid, n = e[1], e[2], e[3]
   local v = redis.call('HGET', key, pid)
@@ -155,7 +157,7 @@ for _, e in ipairs(pm_rem) do
   end
 end
 for key, members in pairs(sets_add) do each_chunk(members, 1, function(...) redis.call('SADD', key, ...) end) end
-each_chunk(geo_add, 3, function(...) redis.call('GEOADD', 'geo', ...) end)
+for key, items in pairs(geo_add) do each_chunk(items, 3, function(...) redis.call('GEOADD', key, ...) end) end
 for _, e in ipairs(pm_add) do add_to_premise(e[1], e[2], e[3]) end
 for key, fields in pairs(records) do each_chunk(fields, 2, function(...) redis.call('HSET', key, ...) end) end
 for _, e in ipairs(rec_dels) do redis.call('HDEL', e[1], e[2]) end
@@ -195,7 +197,7 @@ return out
 //   m, then m times: id, cid-key, n
 //   p, then p times: pm-key, premise id, n
 //   q, then q times: phone key, phone field, id          (the contact index, inbound/)
-//   then groups to the end: command, key, k, k arguments  (SADD, GEOADD, HSET)
+//   then groups to the end: command, key, k, k arguments  (SADD, GEOADD per cell, HSET)
 // If any id exists already, nothing is written and the reply names them: 'R' for those, '-'
 // for the rest. Otherwise the reply is 'C' for each.
 constexpr std::string_view kCreateLua = R"lua(

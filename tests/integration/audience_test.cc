@@ -56,7 +56,7 @@ class Audience : public ::testing::Test {
       : server_(testing::RedisServerOptions{
             false,
             {"--hash-max-listpack-entries", "256", "--hash-max-listpack-value", "1024",
-             "--set-max-intset-entries", "1000000"}}),
+             "--set-max-intset-entries", "1000000", "--zset-max-listpack-entries", "512"}}),
         pool_(server_.endpoint(), redis::PoolOptions{}, nullptr),
         sealer_(*core::Sealer::from_key(kKey)),
         store_(pool_, sealer_),
@@ -306,15 +306,19 @@ TEST_F(Audience, HundredThousandAudienceStreamsInBoundedBatches) {
 
 TEST_F(Audience, DenseGeoAreaIsSplitAndStillComplete) {
   // 12,000 premises within about 100 m: more than one GEOSEARCH page holds.
-  for (int base = 0; base < 12000; base += 1000) {
-    redis::Command add = redis::cmd("GEOADD", std::string(store::kGeoKey));
-    for (int i = base; i < base + 1000; ++i) {
-      add.push_back(std::to_string(-73.9900 + (i % 120) * 0.00001));
-      add.push_back(std::to_string(40.7300 + (i / 120) * 0.00001));
-      add.push_back(std::to_string(i + 1) + ".0");
-    }
-    ASSERT_TRUE(conn_.command(add).ok());
+  // Each in the GEO cell the store would put it in, listed in its block (here a few cells, far
+  // past listpack size).
+  std::vector<redis::Command> adds;
+  for (int i = 0; i < 12000; ++i) {
+    const double lon = -73.9900 + (i % 120) * 0.00001;
+    const double lat = 40.7300 + (i / 120) * 0.00001;
+    const store::GeoCell cell = store::geo_cell(lat, lon);
+    adds.push_back(redis::cmd("GEOADD", store::geo_cell_key(cell), std::to_string(lon),
+                              std::to_string(lat), std::to_string(i + 1) + ".0"));
+    adds.push_back(redis::cmd("SADD", store::geo_block_key(store::geo_block(cell)),
+                              std::to_string(store::geo_block_member(cell))));
   }
+  ASSERT_TRUE(conn_.pipeline(adds).ok());
   v1::Area area;
   for (GeoPoint p : {GeoPoint{40.7295, -73.9905}, GeoPoint{40.7295, -73.9880},
                      GeoPoint{40.7315, -73.9880}, GeoPoint{40.7315, -73.9905}}) {

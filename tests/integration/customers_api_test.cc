@@ -4,6 +4,7 @@
 #include <atomic>
 #include <optional>
 #include <sstream>
+#include <utility>
 #include <thread>
 
 #include "service/store/keys.h"
@@ -300,8 +301,33 @@ class CustomerIndexes : public HeralddSuite {
     return out;
   }
 
+  // Every GEO cell that holds premise k of customer n (the store keeps exactly one).
+  std::vector<std::string> geo_cells_of(const std::string& n, int premise_index) {
+    const std::string member = n + "." + std::to_string(premise_index);
+    std::vector<std::string> cells;
+    std::string cursor = "0";
+    do {
+      auto page = run(redis::cmd("SCAN", cursor, "MATCH", "gc1:*", "COUNT", "1000"));
+      if (page.elements.size() != 2) break;
+      cursor = page.elements[0].str;
+      for (const redis::Reply& key : page.elements[1].elements) {
+        if (!run(redis::cmd("ZSCORE", key.str, member)).is_nil()) cells.push_back(key.str);
+      }
+    } while (cursor != "0");
+    return cells;
+  }
+
   bool in_geo(const std::string& n, int premise_index) {
-    return !run(redis::cmd("ZSCORE", "geo", n + "." + std::to_string(premise_index))).is_nil();
+    return !geo_cells_of(n, premise_index).empty();
+  }
+
+  // {lon, lat} of premise k of customer n, from the one cell that holds it ({0, 0}: none).
+  std::pair<double, double> geo_pos(const std::string& n, int premise_index) {
+    const auto cells = geo_cells_of(n, premise_index);
+    if (cells.size() != 1) return {0, 0};
+    auto r = run(redis::cmd("GEOPOS", cells[0], n + "." + std::to_string(premise_index)));
+    if (r.elements.size() != 1 || r.elements[0].elements.size() != 2) return {0, 0};
+    return {std::stod(r.elements[0].elements[0].str), std::stod(r.elements[0].elements[1].str)};
   }
 
   bool has_record(const std::string& n) {
@@ -379,10 +405,8 @@ TEST_F(CustomerIndexes, MovingOneOfTwoPremisesOnAFeederKeepsTheCustomerThere) {
   EXPECT_TRUE(in_set(store::feeder_key("F-TWO"), n));
   EXPECT_TRUE(in_set(store::feeder_key("F-ELSEWHERE"), n));
 
-  auto pos = run(redis::cmd("GEOPOS", "geo", n + ".1"));
-  ASSERT_EQ(pos.elements.size(), 1u);
-  ASSERT_EQ(pos.elements[0].elements.size(), 2u);
-  EXPECT_NEAR(std::stod(pos.elements[0].elements[1].str), 40.8, 1e-4) << "geo kept the old spot";
+  EXPECT_EQ(geo_cells_of(n, 1), std::vector<std::string>{store::geo_cell_key(40.8, -73.9851)});
+  EXPECT_NEAR(geo_pos(n, 1).second, 40.8, 1e-4) << "geo kept the old spot";
 }
 
 TEST_F(CustomerIndexes, DeleteRemovesTheCustomerFromEveryIndex) {
@@ -430,15 +454,17 @@ TEST_F(CustomerIndexes, ANewLocationMovesTheGeoEntryAndAPatchLeavesIt) {
   c.premises = {premise("P-ix-geo", "F-G")};
   ASSERT_EQ(put_customer(c).status, 201);
   const std::string n = number_of(c.id);
-  auto lon_of = [&] {
-    auto r = run(redis::cmd("GEOPOS", "geo", n + ".0"));
-    if (r.elements.size() != 1 || r.elements[0].elements.size() != 2) return 0.0;
-    return std::stod(r.elements[0].elements[0].str);
-  };
+  auto lon_of = [&] { return geo_pos(n, 0).first; };
   EXPECT_NEAR(lon_of(), -73.9851, 1e-4);
 
-  c.premises[0].lon = -73.9001;  // same premise, index list unchanged, location moved
+  c.premises[0].lon = -73.9853;  // a few metres: same GEO cell, index list unchanged
+  ASSERT_EQ(store::geo_cell_key(40.7357, -73.9853), store::geo_cell_key(40.7357, -73.9851));
   ASSERT_EQ(put_customer(c).status, 200);
+  EXPECT_NEAR(lon_of(), -73.9853, 1e-5);
+
+  c.premises[0].lon = -73.9001;  // across town: another cell, and nothing left in the old one
+  ASSERT_EQ(put_customer(c).status, 200);
+  EXPECT_EQ(geo_cells_of(n, 0), std::vector<std::string>{store::geo_cell_key(40.7357, -73.9001)});
   EXPECT_NEAR(lon_of(), -73.9001, 1e-4);
 
   auto patched = http().request("PATCH", "/v1/customers/" + c.id + "/preferences",

@@ -62,9 +62,28 @@ TEST(Codec, SealedDetailsDoNotOpenUnderAnotherCustomersId) {
 TEST(Codec, IndexListNamesEveryPremiseAndOnlyLocatedOnesInGeo) {
   auto sealer = core::Sealer::from_key(kKey);
   auto e = encode_customer(sample(), *sealer, 1700000000123);
-  EXPECT_EQ(e.index, "P-77," + premise_key("P-77") + ",F-12,T-9,10001,1;P-78," +
-                         premise_key("P-78") + ",F-13,,,0");
+  EXPECT_EQ(e.index, "P-77," + premise_key("P-77") + ",F-12,T-9,10001,gc1:212013:261501,gb1:5300:6537,541;P-78," +
+                         premise_key("P-78") + ",F-13,,,,,");
   EXPECT_EQ(e.geo, "-73.9935000 40.7506000");
+}
+
+TEST(Keys, GeoCellsAreAFixedGridGroupedInBlocks) {
+  // x = floor((lon + 180) / 0.0005), y = floor((lat + 90) / 0.0005)
+  EXPECT_EQ(geo_cell_key(40.7506, -73.9935), "gc1:212013:261501");
+  EXPECT_EQ(geo_cell_key(40.7509, -73.9931), "gc1:212013:261501");  // a few metres away
+  EXPECT_EQ(geo_cell_key(40.7511, -73.9935), "gc1:212013:261502");  // next cell north
+  EXPECT_EQ(geo_cell_key(-33.8688, 151.2093), "gc1:662418:112262");  // southern, eastern
+  const GeoCell origin = geo_cell(0.0, 0.0);
+  EXPECT_EQ(origin.x, 360000);
+  EXPECT_EQ(origin.y, 180000);
+  // Blocks of 40 x 40 cells; the member names the cell within its block.
+  const GeoCell c{212013, 261501};
+  const GeoBlock b = geo_block(c);
+  EXPECT_EQ(geo_block_key(b), "gb1:5300:6537");
+  EXPECT_EQ(geo_block_member(c), 13 * 40 + 21);
+  const GeoCell back = geo_block_cell(b, geo_block_member(c));
+  EXPECT_EQ(back.x, c.x);
+  EXPECT_EQ(back.y, c.y);
 }
 
 TEST(Keys, BucketsAreStableAndTagged) {
