@@ -183,20 +183,38 @@ bool parse_object(pb::Message& m, simdjson::dom::object obj, int depth) {
   return true;
 }
 
-}  // namespace
-
-bool fast_parse(std::string_view json, pb::Message& msg) {
-  if (json.size() > kMaxBytes) return false;
+// Parses `json` as an object with this thread's parser (valid until its next call).
+bool parse_root(std::string_view json, simdjson::dom::object& root) {
   thread_local simdjson::dom::parser parser;
   thread_local std::string padded;
   padded.assign(json);
   padded.append(simdjson::SIMDJSON_PADDING, '\0');
+  return parser.parse(padded.data(), json.size(), false).get(root) == simdjson::SUCCESS;
+}
+
+}  // namespace
+
+bool fast_parse(std::string_view json, pb::Message& msg) {
   simdjson::dom::object root;
-  if (parser.parse(padded.data(), json.size(), false).get(root) != simdjson::SUCCESS) {
-    return false;
-  }
+  if (json.size() > kMaxBytes || !parse_root(json, root)) return false;
   msg.Clear();  // protobuf's parser replaces the message; it never merges
   return parse_object(msg, root, 0) && msg.IsInitialized();
+}
+
+std::optional<std::vector<JsonMember>> object_members(std::string_view json) {
+  simdjson::dom::object root;
+  if (!parse_root(json, root)) return std::nullopt;
+  std::vector<JsonMember> out;
+  for (auto [key, value] : root) {
+    simdjson::dom::object inner;
+    const bool object = value.get(inner) == simdjson::SUCCESS;
+    out.push_back({std::string(key), value.is_null(), object});
+    if (!object) continue;
+    for (auto [sub, sub_value] : inner) {
+      out.push_back({std::string(key) + "." + std::string(sub), sub_value.is_null(), false});
+    }
+  }
+  return out;
 }
 
 }  // namespace herald::api

@@ -1,8 +1,6 @@
 #include "service/api/preferences_patch.h"
 
-#include <google/protobuf/struct.pb.h>
-#include <google/protobuf/util/json_util.h>
-
+#include "service/api/fast_json.h"
 #include "service/api/json.h"
 
 namespace herald::api {
@@ -20,22 +18,16 @@ Result<PreferencesPatch> PreferencesPatch::parse(const http::Context& ctx) {
 Result<PreferencesPatch> PreferencesPatch::parse_json(std::string_view body) {
   PreferencesPatch patch;
   if (auto ok = api::parse_json(body, patch.values_); !ok.ok()) return std::move(ok).take_error();
-  google::protobuf::Struct doc;
-  if (!google::protobuf::util::JsonStringToMessage(
-           google::protobuf::StringPiece(body.data(), body.size()), &doc)
-           .ok()) {
-    return invalid("", "body must be a JSON object");
-  }
-  for (const auto& [name, value] : doc.fields()) {
-    const bool null = value.kind_case() == google::protobuf::Value::kNullValue;
-    if (name == "channels" && value.has_struct_value()) {
-      // A null list clears that kind, as an empty one does.
-      for (const auto& [kind, list] : value.struct_value().fields()) {
-        patch.present_.insert("channels." + kind);
-      }
+  auto members = object_members(body);
+  if (!members) return invalid("", "body must be a JSON object");
+  for (const JsonMember& m : *members) {
+    // A kind under "channels" replaces that kind's list; a null list clears it, as [] does.
+    if (m.path == "channels" && m.object) continue;
+    if (m.path.rfind("channels.", 0) == 0) {
+      patch.present_.insert(m.path);
       continue;
     }
-    (null ? patch.nulled_ : patch.present_).insert(name);
+    (m.null ? patch.nulled_ : patch.present_).insert(m.path);
   }
   return patch;
 }

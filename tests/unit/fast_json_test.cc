@@ -242,5 +242,15 @@ TEST(FastJson, LargeBodiesTakeProtobufsPath) {
   EXPECT_FALSE(expect_same(v1::Customer(), json));
 }
 
+TEST(ObjectMembers, NamesEachMemberAndOneLevelBelowWithNulls) {
+  auto m = object_members(R"({"a":1,"b":null,"c":{"d":null,"e":[1]},"f":{}})");
+  ASSERT_TRUE(m.has_value());
+  std::vector<std::string> seen;
+  for (const JsonMember& x : *m) seen.push_back(x.path + (x.null ? "=null" : "") + (x.object ? "{}" : ""));
+  EXPECT_EQ(seen, (std::vector<std::string>{"a", "b=null", "c{}", "c.d=null", "c.e", "f{}"}));
+  EXPECT_FALSE(object_members("[1,2]").has_value());
+  EXPECT_FALSE(object_members("{\"a\":").has_value());
+}
+
 }  // namespace
 }  // namespace herald::api

@@ -53,6 +53,19 @@ TEST(PreferencesPatch, SetsCadenceAndCallbackOffers) {
   EXPECT_TRUE(p.callback_offers());
 }
 
+TEST(PreferencesPatch, NullChannelsClearsEveryKindAndLeavesTheRest) {
+  auto p = patched(R"({"channels":null})");
+  EXPECT_EQ(p.channels().outage_size(), 0);
+  EXPECT_EQ(p.channels().planned_maintenance_size(), 0);
+  EXPECT_EQ(p.cadence(), v1::MILESTONES);
+  EXPECT_EQ(p.quiet_hours().end(), "07:00");
+}
+
+TEST(PreferencesPatch, ABodyThatIsNotAnObjectIsRejected) {
+  EXPECT_FALSE(PreferencesPatch::parse_json(R"(["cadence"])").ok());
+  EXPECT_FALSE(PreferencesPatch::parse_json(R"({"cadence":"MILESTONES")").ok());
+}
+
 TEST(PreferencesPatch, UnknownMembersAreRejectedWithTheirName) {
   auto patch = PreferencesPatch::parse_json(R"({"channels":{"FLOOD":["SMS"]}})");
   ASSERT_FALSE(patch.ok());
