@@ -62,9 +62,7 @@ Result<redis::Reply> check_reply(Result<redis::Reply> r) {
 // The customer, from its record (erased customers have none: nullopt).
 std::optional<v1::Customer> customer_from(const redis::Reply& r, const core::Sealer& sealer) {
   if (r.type != redis::Reply::Type::kString) return std::nullopt;
-  v1::CustomerRecord record;
-  if (!record.ParseFromString(r.str)) return std::nullopt;
-  auto c = store::decode_customer(record.customer().id(), r.str, sealer);
+  auto c = store::decode_record(r.str, sealer);
   if (!c.ok()) return std::nullopt;
   return std::move(*c);
 }

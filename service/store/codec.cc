@@ -3,12 +3,68 @@
 #include <fmt/format.h>
 #include <google/protobuf/util/time_util.h>
 
+#include <climits>
+#include <cmath>
+#include <iterator>
+
 #include "herald/v1/store.pb.h"
 #include "service/store/keys.h"
 
 namespace herald::store {
+namespace {
 
 using google::protobuf::util::TimeUtil;
+
+// Zones stored as a number (CustomerRecord.time_zone_code = 1 + index). Append only: a record
+// names its zone by position, so an entry may never move or go. Other zones are kept by name.
+constexpr std::string_view kTimeZones[] = {
+    "America/New_York",    "America/Chicago",      "America/Denver",
+    "America/Los_Angeles", "America/Phoenix",      "America/Anchorage",
+    "Pacific/Honolulu",    "America/Puerto_Rico",  "America/Detroit",
+    "America/Boise",       "America/Indiana/Indianapolis", "America/Kentucky/Louisville",
+    "America/Halifax",     "America/Toronto",      "America/Winnipeg",
+    "America/Regina",      "America/Edmonton",     "America/Vancouver",
+    "America/St_Johns",    "America/Mexico_City",  "America/Monterrey",
+    "America/Tijuana",     "America/Bogota",       "America/Lima",
+    "America/Santiago",    "America/Sao_Paulo",    "America/Argentina/Buenos_Aires",
+    "Europe/London",       "Europe/Dublin",        "Europe/Lisbon",
+    "Europe/Madrid",       "Europe/Paris",         "Europe/Brussels",
+    "Europe/Amsterdam",    "Europe/Berlin",        "Europe/Zurich",
+    "Europe/Rome",         "Europe/Vienna",        "Europe/Prague",
+    "Europe/Warsaw",       "Europe/Copenhagen",    "Europe/Stockholm",
+    "Europe/Oslo",         "Europe/Helsinki",      "Europe/Athens",
+    "Europe/Bucharest",    "Africa/Johannesburg",  "Asia/Kolkata",
+    "Asia/Singapore",      "Asia/Shanghai",        "Asia/Tokyo",
+    "Australia/Perth",     "Australia/Adelaide",   "Australia/Brisbane",
+    "Australia/Sydney",    "Australia/Melbourne",  "Pacific/Auckland",
+    "UTC",                 "Etc/UTC",
+};
+constexpr int32_t kNoLocation = INT32_MIN;
+
+uint32_t time_zone_code(std::string_view zone) {
+  for (size_t k = 0; k < std::size(kTimeZones); ++k) {
+    if (kTimeZones[k] == zone) return static_cast<uint32_t>(k + 1);
+  }
+  return 0;
+}
+
+// 1 + minutes since midnight for exactly "HH:MM" (as validation leaves it), else 0.
+uint32_t clock_code(std::string_view hhmm) {
+  auto digit = [&](size_t i) { return hhmm[i] >= '0' && hhmm[i] <= '9' ? hhmm[i] - '0' : -100; };
+  if (hhmm.size() != 5 || hhmm[2] != ':') return 0;
+  const int h = digit(0) * 10 + digit(1), m = digit(3) * 10 + digit(4);
+  if (h < 0 || h > 23 || m < 0 || m > 59) return 0;
+  return static_cast<uint32_t>(h * 60 + m + 1);
+}
+
+std::string clock_text(uint32_t code) {
+  const uint32_t minutes = code - 1;
+  return fmt::format("{:02}:{:02}", minutes / 60, minutes % 60);
+}
+
+int32_t to_e7(double degrees) { return static_cast<int32_t>(std::llround(degrees * 1e7)); }
+
+}  // namespace
 
 std::string index_list(const v1::Customer& customer) {
   std::string index;
@@ -54,6 +110,26 @@ std::string encode_record(const v1::Customer& customer, const core::Sealer& seal
   for (v1::Premise& p : *profile->mutable_premises()) {
     contact.add_premise_addresses(p.address());
     p.clear_address();
+    record.add_premise_e7(p.has_location() ? to_e7(p.location().lat()) : kNoLocation);
+    record.add_premise_e7(p.has_location() ? to_e7(p.location().lon()) : kNoLocation);
+    p.clear_location();
+  }
+  if (profile->has_updated_at()) {
+    record.set_updated_ms(TimeUtil::TimestampToMilliseconds(profile->updated_at()));
+    profile->clear_updated_at();
+  }
+  if (const uint32_t code = time_zone_code(profile->time_zone()); code != 0) {
+    record.set_time_zone_code(code);
+    profile->clear_time_zone();
+  }
+  if (profile->preferences().has_quiet_hours()) {
+    const v1::QuietHours& q = profile->preferences().quiet_hours();
+    const uint32_t start = clock_code(q.start()), end = clock_code(q.end());
+    if (start != 0 && end != 0) {
+      record.set_quiet_start(start);
+      record.set_quiet_end(end);
+      profile->mutable_preferences()->clear_quiet_hours();
+    }
   }
   record.set_sealed_contact(sealer.seal(contact.SerializeAsString(), customer.id()));
   record.set_created_ms(created_ms);
@@ -69,12 +145,39 @@ EncodedCustomer encode_customer(const v1::Customer& customer, const core::Sealer
   return out;
 }
 
-Result<v1::Customer> decode_customer(std::string_view id, std::string_view record,
-                                     const core::Sealer& sealer) {
+namespace {
+
+Result<v1::Customer> decode(v1::CustomerRecord& stored, std::string_view id,
+                            const core::Sealer& sealer);
+
+Result<v1::CustomerRecord> parse_record(std::string_view record) {
   v1::CustomerRecord stored;
   if (!stored.ParseFromArray(record.data(), static_cast<int>(record.size()))) {
     return make_error(ErrorCode::kInternal, "stored customer record does not parse");
   }
+  return stored;
+}
+
+}  // namespace
+
+Result<v1::Customer> decode_customer(std::string_view id, std::string_view record,
+                                     const core::Sealer& sealer) {
+  auto stored = parse_record(record);
+  if (!stored.ok()) return std::move(stored).take_error();
+  return decode(*stored, id, sealer);
+}
+
+Result<v1::Customer> decode_record(std::string_view record, const core::Sealer& sealer) {
+  auto stored = parse_record(record);
+  if (!stored.ok()) return std::move(stored).take_error();
+  const std::string id = stored->customer().id();
+  return decode(*stored, id, sealer);
+}
+
+namespace {
+
+Result<v1::Customer> decode(v1::CustomerRecord& stored, std::string_view id,
+                            const core::Sealer& sealer) {
   auto opened = sealer.open(stored.sealed_contact(), id);
   if (!opened.ok()) return make_error(ErrorCode::kInternal, "stored contact details do not open");
   v1::Contact contact;
@@ -89,7 +192,32 @@ Result<v1::Customer> decode_customer(std::string_view id, std::string_view recor
     customer.mutable_premises(k)->set_address(contact.premise_addresses(k));
   }
   *customer.mutable_created_at() = TimeUtil::MillisecondsToTimestamp(stored.created_ms());
+  if (stored.updated_ms() != 0) {
+    *customer.mutable_updated_at() = TimeUtil::MillisecondsToTimestamp(stored.updated_ms());
+  }
+  if (stored.premise_e7_size() == 2 * customer.premises_size()) {
+    for (int k = 0; k < customer.premises_size(); ++k) {
+      const int32_t lat = stored.premise_e7(2 * k), lon = stored.premise_e7(2 * k + 1);
+      if (lat == kNoLocation) continue;
+      v1::LatLon* at = customer.mutable_premises(k)->mutable_location();
+      at->set_lat(lat / 1e7);
+      at->set_lon(lon / 1e7);
+    }
+  }
+  if (const uint32_t code = stored.time_zone_code(); code != 0) {
+    if (code > std::size(kTimeZones)) {
+      return make_error(ErrorCode::kInternal, "stored customer record names an unknown time zone");
+    }
+    customer.set_time_zone(std::string(kTimeZones[code - 1]));
+  }
+  if (stored.quiet_start() != 0 && stored.quiet_end() != 0) {
+    v1::QuietHours* q = customer.mutable_preferences()->mutable_quiet_hours();
+    q->set_start(clock_text(stored.quiet_start()));
+    q->set_end(clock_text(stored.quiet_end()));
+  }
   return customer;
 }
+
+}  // namespace
 
 }  // namespace herald::store

@@ -34,5 +34,7 @@ std::string geo_list(const v1::Customer& customer);
 // The reverse of encode_customer.
 Result<v1::Customer> decode_customer(std::string_view id, std::string_view record,
                                      const core::Sealer& sealer);
+// The same for a record found by number: the id is taken from the record itself.
+Result<v1::Customer> decode_record(std::string_view record, const core::Sealer& sealer);
 
 }  // namespace herald::store

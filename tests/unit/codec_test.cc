@@ -53,6 +53,74 @@ TEST(Codec, RoundTripRestoresEveryField) {
   EXPECT_EQ(back->created_at().seconds(), 1700000000);
 }
 
+TEST(Codec, CompactPartsComeBackAsTheyWereGiven) {
+  auto sealer = core::Sealer::from_key(kKey);
+  v1::Customer c = sample();
+  c.mutable_premises(0)->mutable_location()->set_lat(-33.8688123);
+  c.mutable_premises(0)->mutable_location()->set_lon(151.2093);
+  c.mutable_preferences()->mutable_quiet_hours()->set_start("21:30");
+  c.mutable_preferences()->mutable_quiet_hours()->set_end("00:00");
+  c.mutable_updated_at()->set_seconds(1700000100);
+  c.mutable_updated_at()->set_nanos(250000000);
+  const std::string record = encode_record(c, *sealer, 1700000000123);
+  // Kept as numbers, not text or doubles.
+  EXPECT_EQ(record.find("America/New_York"), std::string::npos);
+  EXPECT_EQ(record.find("21:30"), std::string::npos);
+  v1::CustomerRecord stored;
+  ASSERT_TRUE(stored.ParseFromString(record));
+  EXPECT_FALSE(stored.customer().premises(0).has_location());
+  EXPECT_EQ(stored.premise_e7_size(), 4);
+
+  auto back = decode_customer("C-1001", record, *sealer);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->time_zone(), "America/New_York");
+  EXPECT_EQ(back->premises(0).location().lat(), -33.8688123);  // 7 decimals: exact
+  EXPECT_EQ(back->premises(0).location().lon(), 151.2093);
+  EXPECT_FALSE(back->premises(1).has_location());
+  EXPECT_EQ(back->preferences().quiet_hours().start(), "21:30");
+  EXPECT_EQ(back->preferences().quiet_hours().end(), "00:00");
+  EXPECT_EQ(back->updated_at().seconds(), 1700000100);
+  EXPECT_EQ(back->updated_at().nanos(), 250000000);
+}
+
+TEST(Codec, ZonesOutsideTheListAreKeptByName) {
+  auto sealer = core::Sealer::from_key(kKey);
+  v1::Customer c = sample();
+  c.set_time_zone("America/Nome");
+  auto back = decode_customer("C-1001", encode_record(c, *sealer, 1), *sealer);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->time_zone(), "America/Nome");
+}
+
+TEST(Codec, ARecordWithoutCompactPartsStillDecodes) {
+  // As records were written before fields 5 to 9: everything inside `customer`.
+  auto sealer = core::Sealer::from_key(kKey);
+  v1::CustomerRecord old;
+  ASSERT_TRUE(old.ParseFromString(encode_record(sample(), *sealer, 1700000000123)));
+  v1::Customer* profile = old.mutable_customer();
+  profile->set_time_zone("America/Chicago");
+  profile->mutable_premises(0)->mutable_location()->set_lat(41.88);
+  profile->mutable_premises(0)->mutable_location()->set_lon(-87.63);
+  profile->mutable_preferences()->mutable_quiet_hours()->set_start("22:00");
+  profile->mutable_preferences()->mutable_quiet_hours()->set_end("06:00");
+  old.clear_premise_e7();
+  old.clear_time_zone_code();
+  auto back = decode_customer("C-1001", old.SerializeAsString(), *sealer);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->time_zone(), "America/Chicago");
+  EXPECT_EQ(back->premises(0).location().lat(), 41.88);
+  EXPECT_EQ(back->preferences().quiet_hours().start(), "22:00");
+  EXPECT_EQ(back->name(), "Ada Lovelace");
+}
+
+TEST(Codec, DecodeRecordTakesTheIdFromTheRecord) {
+  auto sealer = core::Sealer::from_key(kKey);
+  auto back = decode_record(encode_record(sample(), *sealer, 1), *sealer);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->id(), "C-1001");
+  EXPECT_EQ(back->email(), "ada@example.com");
+}
+
 TEST(Codec, SealedDetailsDoNotOpenUnderAnotherCustomersId) {
   auto sealer = core::Sealer::from_key(kKey);
   auto e = encode_customer(sample(), *sealer, 1700000000123);
