@@ -3,6 +3,7 @@
 #include <hiredis/hiredis.h>
 #include <sys/time.h>
 
+#include <charconv>
 #include <string>
 
 namespace herald::redis {
@@ -18,6 +19,27 @@ timeval to_timeval(std::chrono::milliseconds ms) {
   tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
   tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
   return tv;
+}
+
+void append_decimal(std::string& out, size_t n) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
+  out.append(digits, end);
+}
+
+// One command in Redis's wire format (RESP), written straight into `out`: cheaper than hiredis
+// formatting each argument into an sds string of its own.
+void append_resp(std::string& out, const Command& cmd) {
+  out.push_back('*');
+  append_decimal(out, cmd.size());
+  out.append("\r\n");
+  for (const std::string& arg : cmd) {
+    out.push_back('$');
+    append_decimal(out, arg.size());
+    out.append("\r\n");
+    out.append(arg);
+    out.append("\r\n");
+  }
 }
 
 Reply convert(const redisReply& r) {
@@ -101,31 +123,20 @@ Result<Connection> Connection::connect(const Endpoint& endpoint,
 }
 
 Result<Reply> Connection::command(const Command& cmd) {
-  auto replies = pipeline(std::vector<Command>{cmd});
-  if (!replies.ok()) return std::move(replies).take_error();
-  return std::move(replies->front());
+  if (cmd.empty()) return Reply{Reply::Type::kError, "ERR empty command", 0, {}};
+  std::string wire;
+  append_resp(wire, cmd);
+  if (auto sent = send(wire); !sent.ok()) return std::move(sent).take_error();
+  return read_one();
 }
 
 Result<std::vector<Reply>> Connection::pipeline(const std::vector<Command>& cmds) {
-  if (broken_ || !ctx_) return unavailable("redis connection is broken");
-  std::vector<const char*> argv;
-  std::vector<size_t> argvlen;
+  std::string wire;
   for (const Command& cmd : cmds) {
     // Redis answers nothing to an empty command, so we must not send one.
-    if (cmd.empty()) continue;
-    argv.clear();
-    argvlen.clear();
-    for (const std::string& arg : cmd) {
-      argv.push_back(arg.data());
-      argvlen.push_back(arg.size());
-    }
-    if (redisAppendCommandArgv(ctx_.get(), static_cast<int>(argv.size()), argv.data(),
-                               argvlen.data()) != REDIS_OK) {
-      broken_ = true;
-      return unavailable(std::string("redis append failed: ") + ctx_->errstr);
-    }
+    if (!cmd.empty()) append_resp(wire, cmd);
   }
-
+  if (auto sent = send(wire); !sent.ok()) return std::move(sent).take_error();
   std::vector<Reply> out;
   out.reserve(cmds.size());
   for (const Command& cmd : cmds) {
@@ -133,16 +144,31 @@ Result<std::vector<Reply>> Connection::pipeline(const std::vector<Command>& cmds
       out.push_back(Reply{Reply::Type::kError, "ERR empty command", 0, {}});
       continue;
     }
-    void* raw = nullptr;
-    if (redisGetReply(ctx_.get(), &raw) != REDIS_OK || raw == nullptr) {
-      broken_ = true;
-      ReplyPtr guard(static_cast<redisReply*>(raw));
-      return unavailable(std::string("redis read failed: ") + ctx_->errstr);
-    }
-    ReplyPtr reply(static_cast<redisReply*>(raw));
-    out.push_back(convert(*reply));
+    auto reply = read_one();
+    if (!reply.ok()) return std::move(reply).take_error();
+    out.push_back(std::move(*reply));
   }
   return out;
+}
+
+Status Connection::send(const std::string& wire) {
+  if (broken_ || !ctx_) return unavailable("redis connection is broken");
+  if (!wire.empty() && redisAppendFormattedCommand(ctx_.get(), wire.data(), wire.size()) != REDIS_OK) {
+    broken_ = true;
+    return unavailable(std::string("redis append failed: ") + ctx_->errstr);
+  }
+  return ok_status();
+}
+
+Result<Reply> Connection::read_one() {
+  void* raw = nullptr;
+  if (redisGetReply(ctx_.get(), &raw) != REDIS_OK || raw == nullptr) {
+    broken_ = true;
+    ReplyPtr guard(static_cast<redisReply*>(raw));
+    return unavailable(std::string("redis read failed: ") + ctx_->errstr);
+  }
+  ReplyPtr reply(static_cast<redisReply*>(raw));
+  return convert(*reply);
 }
 
 }  // namespace herald::redis

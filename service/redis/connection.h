@@ -34,6 +34,8 @@ class Connection {
     void operator()(redisContext* c) const;
   };
   explicit Connection(std::unique_ptr<redisContext, Deleter> ctx);
+  Status send(const std::string& wire);  // RESP text, queued for the next read
+  Result<Reply> read_one();
   std::unique_ptr<redisContext, Deleter> ctx_;
   bool broken_ = false;
 };

@@ -2,6 +2,7 @@
 
 #include "herald/v1/customer.pb.h"
 #include "service/api/json.h"
+#include "service/common/json_string.h"
 
 namespace herald::api {
 namespace {
@@ -63,6 +64,16 @@ TEST(StrictJson, PrintsWireNamesForChannelKinds) {
   v1::Customer c;
   c.mutable_preferences()->mutable_channels()->add_outage(v1::SMS);
   EXPECT_NE(to_json(c).find(R"("OUTAGE":["SMS"])"), std::string::npos);
+}
+
+TEST(JsonString, EscapesWhatJsonRequiresAndPassesTheRestThrough) {
+  std::string out = "x:";
+  append_json_string(out, "Se\u00f1ora \"Ana\" \\ C:\\dir\n\ttab\x01" "end");
+  EXPECT_EQ(out, "x:\"Se\u00f1ora \\\"Ana\\\" \\\\ C:\\\\dir\\n\\ttab\\u0001end\"");
+  std::string plain;
+  append_json_string(plain, "");
+  append_json_string(plain, "no escapes at all");
+  EXPECT_EQ(plain, "\"\"\"no escapes at all\"");
 }
 
 }  // namespace
