@@ -25,6 +25,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "service/common/thread_name.h"
+
 namespace herald::channels {
 namespace {
 
@@ -114,7 +116,7 @@ void fail_now(HttpEngine::Callback& done, std::string error) {
 }  // namespace
 
 struct HttpEngine::Impl {
-  explicit Impl(const HttpEngineOptions& options)
+  Impl(const HttpEngineOptions& options, std::string name)
       : opt(options), work(net::make_work_guard(io)), timer(io), multi(curl_multi_init()) {
     if (multi == nullptr) throw std::runtime_error("http engine: curl_multi_init failed");
     curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &Impl::on_socket);
@@ -124,7 +126,8 @@ struct HttpEngine::Impl {
     curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, opt.max_connections);
     curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, opt.max_connections);
     curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, opt.max_connections);
-    thread = std::thread([this] {
+    thread = std::thread([this, name = std::move(name)] {
+      name_this_thread(name);
       try {
         io.run();
       } catch (const std::exception& e) {
@@ -137,7 +140,7 @@ struct HttpEngine::Impl {
     if (thread.joinable()) thread.join();
   }
 
-  const HttpEngineOptions& opt;
+  const HttpEngineOptions opt;  // this thread's share of the caps
   net::io_context io{1};
   net::executor_work_guard<net::io_context::executor_type> work;
   net::steady_timer timer;
@@ -424,26 +427,37 @@ struct HttpEngine::Impl {
   }
 };
 
-HttpEngine::HttpEngine(HttpEngineOptions options)
-    : options_(std::move(options)), impl_(std::make_unique<Impl>(options_)) {}
+HttpEngine::HttpEngine(HttpEngineOptions options) : options_(std::move(options)) {
+  const int n = std::max(1, options_.threads);
+  HttpEngineOptions lane = options_;
+  lane.max_connections = std::max(1L, options_.max_connections / n);
+  lane.max_in_flight = std::max<size_t>(1, options_.max_in_flight / n);
+  lane.max_queued = std::max<size_t>(1, options_.max_queued / n);
+  for (int i = 0; i < n; ++i) {
+    lanes_.push_back(std::make_unique<Impl>(
+        lane, n == 1 ? std::string("http-engine") : "http-engine-" + std::to_string(i)));
+  }
+}
 
 HttpEngine::~HttpEngine() { stop(); }
 
 void HttpEngine::stop() {
-  {
-    std::lock_guard lock(impl_->mu);
-    if (impl_->stopped) return;
-    impl_->stopped = true;
+  for (auto& impl : lanes_) {
+    {
+      std::lock_guard lock(impl->mu);
+      if (impl->stopped) continue;
+      impl->stopped = true;
+    }
+    net::post(impl->io, [lane = impl.get()] { lane->shutdown_on_thread(); });
+    if (impl->thread.joinable()) impl->thread.join();
   }
-  net::post(impl_->io, [impl = impl_.get()] { impl->shutdown_on_thread(); });
-  if (impl_->thread.joinable()) impl_->thread.join();
 }
 
 void HttpEngine::submit(HttpRequest request, Callback done) {
   auto t = std::make_unique<Transfer>();
   t->request = std::move(request);
   t->done = std::move(done);
-  impl_->enqueue(std::move(t));
+  lanes_[next_.fetch_add(1, std::memory_order_relaxed) % lanes_.size()]->enqueue(std::move(t));
 }
 
 std::future<HttpReply> HttpEngine::submit(HttpRequest request) {
@@ -473,11 +487,13 @@ std::vector<HttpReply> HttpEngine::perform(std::vector<HttpRequest> requests) {
 
 HttpEngine::Stats HttpEngine::stats() const {
   Stats s;
-  s.completed = impl_->completed.load(std::memory_order_relaxed);
-  s.connections_opened = impl_->connections_opened.load(std::memory_order_relaxed);
-  s.in_flight = impl_->in_flight.load(std::memory_order_relaxed);
-  std::lock_guard lock(impl_->mu);
-  s.queued = impl_->queue.size();
+  for (const auto& impl : lanes_) {
+    s.completed += impl->completed.load(std::memory_order_relaxed);
+    s.connections_opened += impl->connections_opened.load(std::memory_order_relaxed);
+    s.in_flight += impl->in_flight.load(std::memory_order_relaxed);
+    std::lock_guard lock(impl->mu);
+    s.queued += impl->queue.size();
+  }
   return s;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -36,9 +37,12 @@ struct HttpEngineOptions {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds timeout{10000};  // whole request, from the moment curl takes it
   std::string user_agent = "heraldd";
+  // Threads, each with a curl multi handle of its own; requests go to them in turn and the two
+  // caps above are shared out between them (each gets at least one connection and one slot).
+  int threads = 1;
 };
 
-// Many HTTP requests at once on one thread of its own: libcurl's multi-socket interface driven
+// Many HTTP requests at once on a thread of its own (or a few): libcurl's multi-socket interface driven
 // by a Boost.Asio io_context (one stream_descriptor per socket curl opens, one steady_timer for
 // curl's timeouts), so no thread waits on any single request. Requests may be submitted from
 // any thread; their callbacks run on the engine thread and must not block.
@@ -72,7 +76,8 @@ class HttpEngine {
  private:
   struct Impl;
   HttpEngineOptions options_;
-  std::unique_ptr<Impl> impl_;
+  std::vector<std::unique_ptr<Impl>> lanes_;  // one per thread
+  std::atomic<size_t> next_{0};
 };
 
 // The retryable outcomes every HTTP adapter shares: no response (connection error, timeout),

@@ -119,7 +119,9 @@ def threads(pid):
     out = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
-            out[int(tid)] = cpu(f"{pid}/task/{tid}")
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                name = f"{f.read().strip()}/{tid}"
+            out[name] = cpu(f"{pid}/task/{tid}")
         except OSError:
             pass
     return out
@@ -253,7 +255,7 @@ if r["cpu_plan"]:
         print("   after planning (%.1f s): " % rest + ", ".join(f"{k} {cpu[k] - cp[k]:.1f} s" for k in cpu))
 if sent:
     print("   per message sent: " + ", ".join(f"{k} {cpu[k] / sent * 1e6:.0f} µs" for k in cpu))
-print("   busiest heraldd threads (CPU s, tid): " + ", ".join(f"{c:.1f} ({t})" for c, t in r["threads"]))
+print("   busiest heraldd threads (CPU s, name): " + ", ".join(f"{c:.1f} ({t})" for c, t in r["threads"]))
 print(f"== heraldd RSS: max sampled {r['rss_max_kb'] / 1024:.0f} MB, VmHWM {r['hwm_kb'] / 1024:.0f} MB")
 print("== funnel fn:{OUT-SMS-BENCH}")
 for k in sorted(r["funnel"]):

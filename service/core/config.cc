@@ -353,6 +353,10 @@ const Setting kSettings[] = {
      [](Config& c, std::string_view k, std::string_view t) {
        c.twilio.max_in_flight = static_cast<int>(parse_int(k, t, 1, 100'000));
      }},
+    {"twilio.engine_threads", "HERALD_TWILIO_ENGINE_THREADS",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.twilio.engine_threads = static_cast<int>(parse_int(k, t, 1, 16));
+     }},
     {"twilio.timeout_ms", "HERALD_TWILIO_TIMEOUT_MS",
      [](Config& c, std::string_view k, std::string_view t) {
        c.twilio.timeout_ms = static_cast<int>(parse_int(k, t, 100, 600'000));

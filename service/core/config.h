@@ -28,6 +28,7 @@ struct TwilioSettings {
   int max_connections = 16;           // twilio.max_connections, 1..1024
   int max_in_flight = 64;             // twilio.max_in_flight, 1..100000
   int timeout_ms = 10'000;            // twilio.timeout_ms: one request, 100..600000
+  int engine_threads = 2;             // twilio.engine_threads: HTTP engine threads, 1..16
   std::string auth_token;             // env HERALD_TWILIO_AUTH_TOKEN only
 };
 

@@ -15,6 +15,7 @@
 #include "service/api/services.h"
 #include "service/callbacks/worker.h"
 #include "service/common/metrics.h"
+#include "service/common/thread_name.h"
 #include "service/daemon/outlets.h"
 #include "service/dispatch/dispatcher.h"
 #include "service/events/event_store.h"
@@ -164,7 +165,10 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
   });
 
   std::vector<std::thread> threads;
-  for (int i = 1; i < config.io_threads; ++i) threads.emplace_back([&io] { io.run(); });
+  for (int i = 1; i < config.io_threads; ++i) threads.emplace_back([&io] {
+      name_this_thread("io");
+      io.run();
+    });
   io.run();
   for (auto& t : threads) t.join();
   planner.stop();

@@ -17,8 +17,10 @@ using channels::Channel;
 using channels::HttpEngine;
 using EngineFactory = std::function<std::shared_ptr<HttpEngine>()>;
 
-std::shared_ptr<HttpEngine> engine(long max_connections, size_t max_in_flight, int timeout_ms) {
+std::shared_ptr<HttpEngine> engine(long max_connections, size_t max_in_flight, int timeout_ms,
+                                   int threads = 1) {
   channels::HttpEngineOptions options;
+  options.threads = threads;
   options.max_connections = max_connections;
   options.max_in_flight = max_in_flight;
   options.timeout = std::chrono::milliseconds(timeout_ms);
@@ -85,7 +87,7 @@ std::vector<std::shared_ptr<Channel>> build_outlets(const core::Config& config) 
     if (!shared_twilio) {
       shared_twilio = engine(config.twilio.max_connections,
                              static_cast<size_t>(config.twilio.max_in_flight),
-                             config.twilio.timeout_ms);
+                             config.twilio.timeout_ms, config.twilio.engine_threads);
     }
     return shared_twilio;
   };

@@ -8,6 +8,7 @@
 #include <optional>
 #include <random>
 
+#include "service/common/thread_name.h"
 #include "service/dispatch/budget.h"
 #include "service/dispatch/round.h"
 
@@ -60,8 +61,12 @@ void Dispatcher::start() {
     for (int i = 0; i < std::max(1, options_.threads_per_channel); ++i) {
       std::string consumer =
           fmt::format("{}/{}/{}", options_.consumer, channels::channel_key(channel->kind()), i);
-      threads_.emplace_back(
-          [this, ch = channel.get(), consumer = std::move(consumer)] { run(*ch, consumer); });
+      std::string name = fmt::format("send-{}-{}", channels::channel_key(channel->kind()), i);
+      threads_.emplace_back([this, ch = channel.get(), consumer = std::move(consumer),
+                             name = std::move(name)] {
+        name_this_thread(name);
+        run(*ch, consumer);
+      });
     }
   }
 }

@@ -7,6 +7,7 @@
 #include <charconv>
 
 #include "herald/v1/store.pb.h"
+#include "service/common/thread_name.h"
 #include "service/dispatch/queue.h"
 #include "service/events/event_store.h"
 #include "service/events/intake.h"
@@ -77,7 +78,10 @@ Planner::Planner(redis::Endpoint endpoint, const core::Sealer& sealer,
 Planner::~Planner() { stop(); }
 
 void Planner::start() {
-  for (int i = 0; i < std::max(1, options_.lanes); ++i) threads_.emplace_back([this, i] { loop(i); });
+  for (int i = 0; i < std::max(1, options_.lanes); ++i) threads_.emplace_back([this, i] {
+      name_this_thread("plan-" + std::to_string(i));
+      loop(i);
+    });
 }
 
 void Planner::stop() {

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "service/common/thread_name.h"
 #include "service/journey/complaints.h"
 #include "service/journey/retention.h"
 #include "service/redis/connection.h"
@@ -29,7 +30,10 @@ Worker::Worker(redis::Endpoint endpoint, const core::Sealer& sealer, Metrics& me
 Worker::~Worker() { stop(); }
 
 void Worker::start() {
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    name_this_thread("journey");
+    loop();
+  });
 }
 
 void Worker::stop() {

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "service/common/metrics.h"
+#include "service/common/thread_name.h"
 #include "service/redis/connection.h"
 
 namespace herald::redis {
@@ -211,7 +212,10 @@ Pool::Pool(Endpoint endpoint, PoolOptions options, Metrics* metrics)
   int n = std::max(1, impl_->options.connections);
   std::random_device entropy;
   for (int i = 0; i < n; ++i) {
-    impl_->threads.emplace_back([impl = impl_.get(), seed = entropy()] { impl->run(seed); });
+    impl_->threads.emplace_back([impl = impl_.get(), seed = entropy()] {
+      name_this_thread("redis-pool");
+      impl->run(seed);
+    });
   }
   // Connect before serving, so the first exec does not fail only because workers are starting.
   std::unique_lock lock(impl_->mu);

@@ -57,8 +57,9 @@ class TwilioChannelTest : public ::testing::Test {
 
   void SetUp() override { peer_->set_mode(R"({"mode":"ok","reset_stats":true})"); }
 
-  std::shared_ptr<HttpEngine> engine(long connections = 4, int timeout_ms = 5000) {
+  std::shared_ptr<HttpEngine> engine(long connections = 4, int timeout_ms = 5000, int threads = 1) {
     HttpEngineOptions o;
+    o.threads = threads;
     o.max_connections = connections;
     o.max_in_flight = 64;
     o.timeout = std::chrono::milliseconds(timeout_ms);
@@ -74,6 +75,52 @@ class TwilioChannelTest : public ::testing::Test {
     o.public_url = kPublicUrl;
     return o;
   }
+  // 64 messages through an engine of `threads` threads capped at 4 connections in all.
+  void expect_64_at_once_over_at_most_4_connections(const std::shared_ptr<HttpEngine>& eng) {
+    peer_->set_mode(R"({"mode":"ok","delay_ms":150,"reset_stats":true})");
+    const size_t before = peer_->requests().size();
+    TwilioChannel channel(v1::SMS, options(), eng);
+    std::vector<Msg> msgs;
+    for (int i = 0; i < 64; ++i) {
+      const std::string n = std::to_string(i);
+      msgs.push_back(sms("batch-" + n, "+1201431" + std::to_string(1000 + i), n));
+    }
+    const auto start = Clock::now();
+    auto results = send_all(channel, msgs);
+    const auto took = Clock::now() - start;
+    std::set<std::string> sids;
+    for (const auto& r : results) {
+      EXPECT_EQ(r.status, Status::kSent) << r.detail;
+      sids.insert(r.provider_id);
+    }
+    EXPECT_EQ(sids.size(), 64u) << "one message each";
+    // One at a time would take 64 x 150 ms = 9.6 s; four connections about 2.4 s.
+    EXPECT_LT(took, std::chrono::milliseconds(6000));
+    std::vector<TwilioRequest> seen;  // without a slow request an earlier test left behind
+    for (auto& s : logged(before)) {
+      if (s.form("StatusCallback").value_or("").ends_with("?m=batch-" + s.form("Body").value_or(""))) {
+        seen.push_back(std::move(s));
+      }
+    }
+    ASSERT_EQ(seen.size(), 64u);
+    std::set<long> connections;
+    for (const auto& s : seen) connections.insert(s.conn);
+    EXPECT_LE(connections.size(), 4u) << "kept-alive connections are reused";
+    // The most of these requests the peer was answering at one moment.
+    std::vector<std::pair<double, int>> edges;
+    for (const auto& s : seen) {
+      edges.emplace_back(std::stod(s.get("time").value_or("0")), 1);
+      edges.emplace_back(std::stod(s.get("answered").value_or("0")), -1);
+    }
+    std::sort(edges.begin(), edges.end());  // an end sorts before a start at the same instant
+    int open = 0;
+    int most = 0;
+    for (const auto& [at, step] : edges) most = std::max(most, open += step);
+    EXPECT_LE(most, 4);
+    EXPECT_GE(most, 2) << "requests overlap";
+    EXPECT_LE(eng->stats().connections_opened, 4u);
+  }
+
   // Requests the peer logged since the test began (the log is shared by the suite).
   std::vector<TwilioRequest> logged(size_t since) const {
     auto all = peer_->requests();
@@ -170,49 +217,13 @@ TEST_F(TwilioChannelTest, WrongCredentialsAreRetriedNotBlamedOnTheCustomer) {
 }
 
 TEST_F(TwilioChannelTest, ABatchOf64GoesOutAtOnceOverAtMostMaxConnections) {
-  peer_->set_mode(R"({"mode":"ok","delay_ms":150,"reset_stats":true})");
-  const size_t before = peer_->requests().size();
-  auto eng = engine(4);
-  TwilioChannel channel(v1::SMS, options(), eng);
-  std::vector<Msg> msgs;
-  for (int i = 0; i < 64; ++i) {
-    const std::string n = std::to_string(i);
-    msgs.push_back(sms("batch-" + n, "+1201431" + std::to_string(1000 + i), n));
-  }
-  const auto start = Clock::now();
-  auto results = send_all(channel, msgs);
-  const auto took = Clock::now() - start;
-  std::set<std::string> sids;
-  for (const auto& r : results) {
-    EXPECT_EQ(r.status, Status::kSent) << r.detail;
-    sids.insert(r.provider_id);
-  }
-  EXPECT_EQ(sids.size(), 64u) << "one message each";
-  // One at a time would take 64 x 150 ms = 9.6 s; four connections about 2.4 s.
-  EXPECT_LT(took, std::chrono::milliseconds(6000));
-  std::vector<TwilioRequest> seen;  // without a slow request an earlier test left behind
-  for (auto& s : logged(before)) {
-    if (s.form("StatusCallback").value_or("").ends_with("?m=batch-" + s.form("Body").value_or(""))) {
-      seen.push_back(std::move(s));
-    }
-  }
-  ASSERT_EQ(seen.size(), 64u);
-  std::set<long> connections;
-  for (const auto& s : seen) connections.insert(s.conn);
-  EXPECT_LE(connections.size(), 4u) << "kept-alive connections are reused";
-  // The most of these requests the peer was answering at one moment.
-  std::vector<std::pair<double, int>> edges;
-  for (const auto& s : seen) {
-    edges.emplace_back(std::stod(s.get("time").value_or("0")), 1);
-    edges.emplace_back(std::stod(s.get("answered").value_or("0")), -1);
-  }
-  std::sort(edges.begin(), edges.end());  // an end sorts before a start at the same instant
-  int open = 0;
-  int most = 0;
-  for (const auto& [at, step] : edges) most = std::max(most, open += step);
-  EXPECT_LE(most, 4);
-  EXPECT_GE(most, 2) << "requests overlap";
-  EXPECT_LE(eng->stats().connections_opened, 4u);
+  expect_64_at_once_over_at_most_4_connections(engine(4));
+}
+
+TEST_F(TwilioChannelTest, TwoEngineThreadsShareTheConnectionCapAndKeepRepliesInOrder) {
+  auto eng = engine(4, 5000, 2);
+  expect_64_at_once_over_at_most_4_connections(eng);
+  EXPECT_EQ(eng->stats().completed, 64u);
 }
 
 TEST_F(TwilioChannelTest, VoiceCallsSpeakTheMessageInTheCustomersLanguage) {

@@ -21,6 +21,7 @@ TEST_F(ChannelConfigTest, EveryChannelIsTheSandboxByDefault) {
   EXPECT_EQ(c.webhook_provider, "sandbox");
   EXPECT_EQ(c.twilio.base_url, "https://api.twilio.com");
   EXPECT_EQ(c.twilio.max_connections, 16);
+  EXPECT_EQ(c.twilio.engine_threads, 2);
 }
 
 TEST_F(ChannelConfigTest, TwilioFromTheFileWithTheTokenFromTheEnvironment) {
@@ -37,6 +38,7 @@ twilio:
   max_connections: 4
   max_in_flight: 32
   timeout_ms: 1500
+  engine_threads: 3
 )"));
   EXPECT_EQ(c.sms_provider, "twilio");
   EXPECT_EQ(c.voice_provider, "twilio");
@@ -47,6 +49,7 @@ twilio:
   EXPECT_EQ(c.twilio.max_connections, 4);
   EXPECT_EQ(c.twilio.max_in_flight, 32);
   EXPECT_EQ(c.twilio.timeout_ms, 1500);
+  EXPECT_EQ(c.twilio.engine_threads, 3);
   EXPECT_EQ(c.twilio.auth_token, "tok-123");
 }
 
@@ -59,6 +62,7 @@ TEST_F(ChannelConfigTest, EverySettingHasAnEnvironmentTwin) {
           {"HERALD_TWILIO_MESSAGING_SERVICE_SID", "MG1"},
           {"HERALD_TWILIO_BASE_URL", "https://api.example.test"},
           {"HERALD_TWILIO_MAX_IN_FLIGHT", "8"},
+          {"HERALD_TWILIO_ENGINE_THREADS", "4"},
           {"HERALD_WEBHOOK_PROVIDER", "http"},
           {"HERALD_WEBHOOK_URL", "https://crm.example.com/hook"},
           {"HERALD_WEBHOOK_SECRET", "whsec"},
@@ -68,6 +72,7 @@ TEST_F(ChannelConfigTest, EverySettingHasAnEnvironmentTwin) {
   EXPECT_EQ(c.twilio.messaging_service_sid, "MG1");
   EXPECT_EQ(c.twilio.base_url, "https://api.example.test");
   EXPECT_EQ(c.twilio.max_in_flight, 8);
+  EXPECT_EQ(c.twilio.engine_threads, 4);
   EXPECT_EQ(c.webhook_provider, "http");
   EXPECT_EQ(c.webhook.url, "https://crm.example.com/hook");
   EXPECT_EQ(c.webhook.secret, "whsec");
