@@ -7,16 +7,12 @@
 #include <chrono>
 
 #include "service/core/timezone.h"
+#include "service/core/validate.h"
 
 namespace herald::callbacks {
 namespace {
 
 using std::chrono::system_clock;
-
-int hhmm(const std::string& text) {
-  if (text.size() != 5 || text[2] != ':') return -1;
-  return ((text[0] - '0') * 10 + (text[1] - '0')) * 60 + (text[3] - '0') * 10 + (text[4] - '0');
-}
 
 }  // namespace
 
@@ -26,8 +22,8 @@ CustomerHours hours_of(const v1::Customer& customer) {
   if (h.tz == nullptr) h.tz = core::find_zone("Etc/UTC");
   if (h.tz == nullptr) h.tz = core::find_zone("UTC");
   const auto& q = customer.preferences().quiet_hours();
-  const int start = hhmm(q.start());
-  const int end = hhmm(q.end());
+  const int start = core::hhmm_minutes(q.start());
+  const int end = core::hhmm_minutes(q.end());
   if (start >= 0 && end >= 0) {
     h.quiet_start = start;
     h.quiet_end = end;

@@ -82,17 +82,6 @@ const char* id_problem(std::string_view id) {
   return nullptr;
 }
 
-// Minutes since midnight, or -1 unless text is exactly HH:MM within 00:00..23:59.
-int hhmm_minutes(std::string_view text) {
-  if (text.size() != 5 || !is_digit(text[0]) || !is_digit(text[1]) || text[2] != ':' ||
-      !is_digit(text[3]) || !is_digit(text[4])) {
-    return -1;
-  }
-  const int hours = (text[0] - '0') * 10 + (text[1] - '0');
-  const int minutes = (text[3] - '0') * 10 + (text[4] - '0');
-  return hours > 23 || minutes > 59 ? -1 : hours * 60 + minutes;
-}
-
 constexpr const char* kHhmmExpected = "must be a time of day as HH:MM, from 00:00 to 23:59";
 constexpr const char* kZipExpected = "must be a US ZIP code: 5 digits, or ZIP+4 as 12345-6789";
 
@@ -400,6 +389,16 @@ Status check_reachable(const v1::Customer& c) {
 }
 
 }  // namespace
+
+int hhmm_minutes(std::string_view text) {
+  if (text.size() != 5 || !is_digit(text[0]) || !is_digit(text[1]) || text[2] != ':' ||
+      !is_digit(text[3]) || !is_digit(text[4])) {
+    return -1;
+  }
+  const int hours = (text[0] - '0') * 10 + (text[1] - '0');
+  const int minutes = (text[3] - '0') * 10 + (text[4] - '0');
+  return hours > 23 || minutes > 59 ? -1 : hours * 60 + minutes;
+}
 
 bool supported_language(std::string_view code) { return code == "en" || code == "es"; }
 

@@ -25,6 +25,8 @@ Status validate_id(std::string_view field, std::string_view id);
 
 // Strict "HH:MM" 00:00..23:59 -> minutes since midnight.
 Result<int> parse_hhmm(std::string_view field, std::string_view text);
+// The same without an error: -1 unless text is exactly HH:MM within 00:00..23:59.
+int hhmm_minutes(std::string_view text);
 
 // E.164 via libphonenumber; national numbers are read in default_region (e.g. "US").
 // Rejects what IsValidNumber rejects, and numbers with an extension (E.164 cannot carry one).

@@ -360,9 +360,8 @@ Status AudienceReader::load_geo() {
         if (!parse_num(std::string_view(m.str), member)) continue;
         const store::GeoCell cell = store::geo_block_cell(blocks[b], member);
         if (!range.holds(cell)) continue;
-        const std::string key = store::geo_cell_key(cell);
         redis::Command search = redis::cmd(
-            "GEOSEARCH", key, "FROMLONLAT", fmt::format("{:.9f}", q.center.lon),
+            "GEOSEARCH", store::geo_cell_key(cell), "FROMLONLAT", fmt::format("{:.9f}", q.center.lon),
             fmt::format("{:.9f}", q.center.lat), "BYBOX", fmt::format("{:.3f}", q.width_m),
             fmt::format("{:.3f}", q.height_m), "m");
         if (!deepest) {

@@ -8,6 +8,7 @@
 #include <iterator>
 
 #include "herald/v1/store.pb.h"
+#include "service/core/validate.h"
 #include "service/store/keys.h"
 
 namespace herald::store {
@@ -48,21 +49,62 @@ uint32_t time_zone_code(std::string_view zone) {
   return 0;
 }
 
-// 1 + minutes since midnight for exactly "HH:MM" (as validation leaves it), else 0.
-uint32_t clock_code(std::string_view hhmm) {
-  auto digit = [&](size_t i) { return hhmm[i] >= '0' && hhmm[i] <= '9' ? hhmm[i] - '0' : -100; };
-  if (hhmm.size() != 5 || hhmm[2] != ':') return 0;
-  const int h = digit(0) * 10 + digit(1), m = digit(3) * 10 + digit(4);
-  if (h < 0 || h > 23 || m < 0 || m > 59) return 0;
-  return static_cast<uint32_t>(h * 60 + m + 1);
-}
-
 std::string clock_text(uint32_t code) {
   const uint32_t minutes = code - 1;
   return fmt::format("{:02}:{:02}", minutes / 60, minutes % 60);
 }
 
 int32_t to_e7(double degrees) { return static_cast<int32_t>(std::llround(degrees * 1e7)); }
+
+Result<v1::CustomerRecord> parse_record(std::string_view record) {
+  v1::CustomerRecord stored;
+  if (!stored.ParseFromArray(record.data(), static_cast<int>(record.size()))) {
+    return make_error(ErrorCode::kInternal, "stored customer record does not parse");
+  }
+  return stored;
+}
+
+Result<v1::Customer> decode(v1::CustomerRecord& stored, std::string_view id,
+                            const core::Sealer& sealer) {
+  auto opened = sealer.open(stored.sealed_contact(), id);
+  if (!opened.ok()) return make_error(ErrorCode::kInternal, "stored contact details do not open");
+  v1::Contact contact;
+  if (!contact.ParseFromString(*opened)) {
+    return make_error(ErrorCode::kInternal, "stored contact details do not parse");
+  }
+  v1::Customer customer = std::move(*stored.mutable_customer());
+  customer.set_name(contact.name());
+  customer.set_phone(contact.phone());
+  customer.set_email(contact.email());
+  for (int k = 0; k < customer.premises_size() && k < contact.premise_addresses_size(); ++k) {
+    customer.mutable_premises(k)->set_address(contact.premise_addresses(k));
+  }
+  *customer.mutable_created_at() = TimeUtil::MillisecondsToTimestamp(stored.created_ms());
+  if (stored.updated_ms() != 0) {
+    *customer.mutable_updated_at() = TimeUtil::MillisecondsToTimestamp(stored.updated_ms());
+  }
+  if (stored.premise_e7_size() == 2 * customer.premises_size()) {
+    for (int k = 0; k < customer.premises_size(); ++k) {
+      const int32_t lat = stored.premise_e7(2 * k), lon = stored.premise_e7(2 * k + 1);
+      if (lat == kNoLocation) continue;
+      v1::LatLon* at = customer.mutable_premises(k)->mutable_location();
+      at->set_lat(lat / 1e7);
+      at->set_lon(lon / 1e7);
+    }
+  }
+  if (const uint32_t code = stored.time_zone_code(); code != 0) {
+    if (code > std::size(kTimeZones)) {
+      return make_error(ErrorCode::kInternal, "stored customer record names an unknown time zone");
+    }
+    customer.set_time_zone(std::string(kTimeZones[code - 1]));
+  }
+  if (stored.quiet_start() != 0 && stored.quiet_end() != 0) {
+    v1::QuietHours* q = customer.mutable_preferences()->mutable_quiet_hours();
+    q->set_start(clock_text(stored.quiet_start()));
+    q->set_end(clock_text(stored.quiet_end()));
+  }
+  return customer;
+}
 
 }  // namespace
 
@@ -124,10 +166,11 @@ std::string encode_record(const v1::Customer& customer, const core::Sealer& seal
   }
   if (profile->preferences().has_quiet_hours()) {
     const v1::QuietHours& q = profile->preferences().quiet_hours();
-    const uint32_t start = clock_code(q.start()), end = clock_code(q.end());
-    if (start != 0 && end != 0) {
-      record.set_quiet_start(start);
-      record.set_quiet_end(end);
+    // Stored as 1 + minutes since midnight when both are exactly HH:MM (as validation leaves them).
+    const int start = core::hhmm_minutes(q.start()), end = core::hhmm_minutes(q.end());
+    if (start >= 0 && end >= 0) {
+      record.set_quiet_start(static_cast<uint32_t>(start + 1));
+      record.set_quiet_end(static_cast<uint32_t>(end + 1));
       profile->mutable_preferences()->clear_quiet_hours();
     }
   }
@@ -145,21 +188,6 @@ EncodedCustomer encode_customer(const v1::Customer& customer, const core::Sealer
   return out;
 }
 
-namespace {
-
-Result<v1::Customer> decode(v1::CustomerRecord& stored, std::string_view id,
-                            const core::Sealer& sealer);
-
-Result<v1::CustomerRecord> parse_record(std::string_view record) {
-  v1::CustomerRecord stored;
-  if (!stored.ParseFromArray(record.data(), static_cast<int>(record.size()))) {
-    return make_error(ErrorCode::kInternal, "stored customer record does not parse");
-  }
-  return stored;
-}
-
-}  // namespace
-
 Result<v1::Customer> decode_customer(std::string_view id, std::string_view record,
                                      const core::Sealer& sealer) {
   auto stored = parse_record(record);
@@ -173,51 +201,5 @@ Result<v1::Customer> decode_record(std::string_view record, const core::Sealer& 
   const std::string id = stored->customer().id();
   return decode(*stored, id, sealer);
 }
-
-namespace {
-
-Result<v1::Customer> decode(v1::CustomerRecord& stored, std::string_view id,
-                            const core::Sealer& sealer) {
-  auto opened = sealer.open(stored.sealed_contact(), id);
-  if (!opened.ok()) return make_error(ErrorCode::kInternal, "stored contact details do not open");
-  v1::Contact contact;
-  if (!contact.ParseFromString(*opened)) {
-    return make_error(ErrorCode::kInternal, "stored contact details do not parse");
-  }
-  v1::Customer customer = std::move(*stored.mutable_customer());
-  customer.set_name(contact.name());
-  customer.set_phone(contact.phone());
-  customer.set_email(contact.email());
-  for (int k = 0; k < customer.premises_size() && k < contact.premise_addresses_size(); ++k) {
-    customer.mutable_premises(k)->set_address(contact.premise_addresses(k));
-  }
-  *customer.mutable_created_at() = TimeUtil::MillisecondsToTimestamp(stored.created_ms());
-  if (stored.updated_ms() != 0) {
-    *customer.mutable_updated_at() = TimeUtil::MillisecondsToTimestamp(stored.updated_ms());
-  }
-  if (stored.premise_e7_size() == 2 * customer.premises_size()) {
-    for (int k = 0; k < customer.premises_size(); ++k) {
-      const int32_t lat = stored.premise_e7(2 * k), lon = stored.premise_e7(2 * k + 1);
-      if (lat == kNoLocation) continue;
-      v1::LatLon* at = customer.mutable_premises(k)->mutable_location();
-      at->set_lat(lat / 1e7);
-      at->set_lon(lon / 1e7);
-    }
-  }
-  if (const uint32_t code = stored.time_zone_code(); code != 0) {
-    if (code > std::size(kTimeZones)) {
-      return make_error(ErrorCode::kInternal, "stored customer record names an unknown time zone");
-    }
-    customer.set_time_zone(std::string(kTimeZones[code - 1]));
-  }
-  if (stored.quiet_start() != 0 && stored.quiet_end() != 0) {
-    v1::QuietHours* q = customer.mutable_preferences()->mutable_quiet_hours();
-    q->set_start(clock_text(stored.quiet_start()));
-    q->set_end(clock_text(stored.quiet_end()));
-  }
-  return customer;
-}
-
-}  // namespace
 
 }  // namespace herald::store

@@ -18,7 +18,7 @@ std::string transformer_key(std::string_view transformer);  // ix:t:<transformer
 std::string zip_key(std::string_view zip);                  // ix:z:<zip>
 // Premise locations live in small GEO sets, one per cell of a fixed grid of kGeoCellDeg degrees
 // (about 55 m north-south): a few dozen members each, so Redis keeps them listpack-encoded
-// (about 20 bytes a member instead of over 100 in one big sorted set). Cells are grouped in
+// (about 25 bytes a member instead of over 100 in one big sorted set). Cells are grouped in
 // blocks of kGeoBlockCells x kGeoBlockCells (0.02 degrees); each block has an intset of the
 // cells ever used in it, so a search visits only those. A cell never changes meaning: another
 // size would mean moving every entry (hence the "1" in the prefixes).
