@@ -89,8 +89,8 @@ awaitable<Result<std::vector<PutOutcome>>> CustomerStore::put_batch(
     std::unordered_set<std::string_view> ids;
     size_t end = begin;
     while (end < customers.size() && ids.insert(customers[end].id()).second) ++end;
-    // A batch is first created whole (create_batch); if some of it exists, those are read and
-    // sent with the record they replace, the others as new, through the general script, as is
+    // A batch is first created (create_batch): the ids it could claim are stored; those that
+    // exist are read and sent with the record they replace through the general script, as is
     // any customer changed meanwhile ('X').
     struct Pending {
       size_t at;
@@ -176,6 +176,11 @@ awaitable<Result<std::vector<PutOutcome>>> CustomerStore::put_batch(
 
 awaitable<Result<std::string>> CustomerStore::create_batch(std::span<v1::Customer> customers,
                                                            int64_t now_ms) {
+  // Numbers first (one INCRBY), then each id is claimed with HSETNX (a pipeline), then the
+  // claimed customers are written in one MULTI/EXEC of plain commands grouped by key (no
+  // Lua but for the premises' comma-joined lists). A crash between the claims and the EXEC
+  // leaves ids mapped to numbers without a record: readers take those for absent, and the
+  // batch script creates such a customer at its claimed number (docs/architecture.md).
   const auto count = static_cast<int64_t>(customers.size());
   auto taken = co_await pool_.exec(
       redis::batch(redis::cmd("INCRBY", std::string(kCustomerSeqKey), std::to_string(count))));
@@ -186,16 +191,33 @@ awaitable<Result<std::string>> CustomerStore::create_batch(std::span<v1::Custome
   }
   const uint64_t first = static_cast<uint64_t>(taken->front().integer - count + 1);
 
-  std::vector<std::string> ids, premises, phones;
-  std::map<std::string, std::vector<std::string>> sets, records, geo;
+  std::vector<std::string> nums(customers.size());
+  redis::Batch claims;
+  claims.reserve(customers.size());
   for (size_t k = 0; k < customers.size(); ++k) {
+    nums[k] = std::to_string(first + k);
+    claims.push_back(redis::cmd("HSETNX", customer_id_key(customers[k].id()), customers[k].id(),
+                                nums[k]));
+  }
+  auto claimed = co_await pool_.exec(std::move(claims));
+  if (!claimed.ok()) co_return std::move(claimed).take_error();
+  std::string marks(customers.size(), 'R');
+  for (size_t k = 0; k < customers.size(); ++k) {
+    const redis::Reply& r = (*claimed)[k];
+    if (r.type != redis::Reply::Type::kInteger) {
+      co_return make_error(ErrorCode::kInternal, "unexpected reply to HSETNX: " + r.str);
+    }
+    if (r.integer == 1) marks[k] = 'C';
+  }
+
+  std::vector<std::string> premises;
+  std::map<std::string, std::vector<std::string>> sets, records, geo, phones;
+  for (size_t k = 0; k < customers.size(); ++k) {
+    if (marks[k] != 'C') continue;
     v1::Customer& c = customers[k];
     const uint64_t n = first + k;
-    const std::string num = std::to_string(n);
+    const std::string& num = nums[k];
     stamp(c, now_ms);
-    ids.push_back(c.id());
-    ids.push_back(customer_id_key(c.id()));
-    ids.push_back(num);
     for (int j = 0; j < c.premises_size(); ++j) {
       const v1::Premise& p = c.premises(j);
       premises.push_back(premise_key(p.id()));
@@ -215,46 +237,47 @@ awaitable<Result<std::string>> CustomerStore::create_batch(std::span<v1::Custome
     }
     if (contacts_ && !c.phone().empty()) {
       inbound::ContactIndex::Slot slot = contacts_->phone_slot(c.phone());
-      phones.push_back(std::move(slot.key));
-      phones.push_back(std::move(slot.field));
-      phones.push_back(c.id());
+      auto& fields = phones[std::move(slot.key)];
+      fields.push_back(std::move(slot.field));
+      fields.push_back(c.id());
     }
     auto& bucket = records[record_key(n)];
     bucket.push_back(record_field(n));
     bucket.push_back(encode_record(c, sealer_, now_ms));
   }
+  if (records.empty()) co_return marks;
 
-  std::vector<std::string> args;
-  auto section = [&args](std::vector<std::string>& items, size_t width) {
-    args.push_back(std::to_string(items.size() / width));
-    for (auto& item : items) args.push_back(std::move(item));
+  redis::Batch tx;
+  tx.push_back(redis::cmd("MULTI"));
+  auto group = [&tx](std::string_view verb, const std::string& key,
+                     std::vector<std::string>& items) {
+    redis::Command c;
+    c.reserve(items.size() + 2);
+    c.emplace_back(verb);
+    c.push_back(key);
+    for (auto& item : items) c.push_back(std::move(item));
+    tx.push_back(std::move(c));
   };
-  section(ids, 3);
-  section(premises, 3);
-  section(phones, 3);
-  // Groups of at most 900 arguments: Lua's unpack puts them all on its stack.
-  auto group = [&args](std::string_view command, const std::string& key,
-                       std::vector<std::string>& items, size_t width) {
-    const size_t step = 900 / width * width;
-    for (size_t at = 0; at < items.size(); at += step) {
-      const size_t k = std::min(step, items.size() - at);
-      args.emplace_back(command);
-      args.push_back(key);
-      args.push_back(std::to_string(k));
-      for (size_t j = at; j < at + k; ++j) args.push_back(std::move(items[j]));
-    }
-  };
-  for (auto& [key, members] : sets) group("SADD", key, members, 1);
-  for (auto& [key, items] : geo) group("GEOADD", key, items, 3);
-  for (auto& [key, fields] : records) group("HSET", key, fields, 2);
-
-  auto reply = co_await customer_create_script().run(pool_, std::move(args));
-  if (!reply.ok()) co_return std::move(reply).take_error();
-  if (reply->elements.size() != customers.size()) {
-    co_return make_error(ErrorCode::kInternal, "customer create script answered for the wrong count");
+  for (auto& [key, fields] : records) group("HSET", key, fields);
+  for (auto& [key, members] : sets) group("SADD", key, members);
+  for (auto& [key, items] : geo) group("GEOADD", key, items);
+  for (auto& [key, fields] : phones) group("HSET", key, fields);
+  if (!premises.empty()) {
+    redis::Command eval{"EVAL", premise_add_script().body(), "0"};
+    eval.reserve(premises.size() + 3);
+    for (auto& p : premises) eval.push_back(std::move(p));
+    tx.push_back(std::move(eval));
   }
-  std::string marks;
-  for (const redis::Reply& r : reply->elements) marks.push_back(r.str.empty() ? '?' : r.str[0]);
+  tx.push_back(redis::cmd("EXEC"));
+  auto done = co_await pool_.exec(std::move(tx));
+  if (!done.ok()) co_return std::move(done).take_error();
+  const redis::Reply& exec = done->back();
+  if (exec.is_error() || exec.is_nil() || exec.elements.size() != done->size() - 2) {
+    co_return make_error(ErrorCode::kInternal, "customer create transaction failed: " + exec.str);
+  }
+  for (const redis::Reply& r : exec.elements) {
+    if (r.is_error()) co_return make_error(ErrorCode::kInternal, "customer create failed: " + r.str);
+  }
   co_return marks;
 }
 
@@ -276,7 +299,7 @@ awaitable<Result<std::vector<std::optional<CustomerStore::Loaded>>>> CustomerSto
   for (size_t k = 0; k < ids.size(); ++k) {
     const redis::Reply& n = reply->elements[2 * k];
     const redis::Reply& record = reply->elements[2 * k + 1];
-    if (n.is_nil()) {
+    if (n.is_nil() || record.str.empty()) {  // no id, or one claimed by a create cut short
       out.emplace_back();
       continue;
     }

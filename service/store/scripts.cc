@@ -106,7 +106,12 @@ while i <= #ARGV and ARGV[i] ~= 'T' do
     i = i + 5
   end
   op.n = redis.call('HGET', op.cidkey, op.id)
-  if op.kind == 'U' and not op.n and op.expect == '' then new_count = new_count + 1 end
+  if op.n and op.kind == 'U' and op.expect == '' then
+    -- an id claimed by a create that stopped before writing the record: create it at that number
+    local rk, rf = record_of(op.n)
+    if redis.call('HEXISTS', rk, rf) == 0 then op.claimed = op.n; op.n = nil end
+  end
+  if op.kind == 'U' and not op.n and not op.claimed and op.expect == '' then new_count = new_count + 1 end
   ops[#ops + 1] = op
 end
 local next_n = 0
@@ -133,8 +138,11 @@ for _, op in ipairs(ops) do
       out[#out + 1] = 'D'
     end
   elseif op.kind == 'U' and op.expect == '' then
-    next_n = next_n + 1
-    local n = string.format('%d', next_n)
+    local n = op.claimed
+    if not n then
+      next_n = next_n + 1
+      n = string.format('%d', next_n)
+    end
     local rk, rf = record_of(n)
     index(n, op.idx, op.geo, true)
     push(records, rk, rf); push(records, rk, op.blob)
@@ -191,58 +199,12 @@ end
 return out
 )lua";
 
-// Creates a batch of customers the caller believes new, with numbers it took beforehand
-// (INCRBY seq:customer) and writes it grouped by key itself, so that the script does no string
-// work and calls Redis about three times a customer. ARGV:
-//   m, then m times: id, cid-key, n
-//   p, then p times: pm-key, premise id, n
-//   q, then q times: phone key, phone field, id          (the contact index, inbound/)
-//   then groups to the end: command, key, k, k arguments  (SADD, GEOADD per cell, HSET)
-// If any id exists already, nothing is written and the reply names them: 'R' for those, '-'
-// for the rest. Otherwise the reply is 'C' for each.
-constexpr std::string_view kCreateLua = R"lua(
-local m = tonumber(ARGV[1])
-local i = 2
-local set = {}
-local clash = false
-for c = 1, m do
-  set[c] = redis.call('HSETNX', ARGV[i + 1], ARGV[i], ARGV[i + 2]) == 1
-  if not set[c] then clash = true end
-  i = i + 3
-end
-local out = {}
-if clash then
-  i = 2
-  for c = 1, m do
-    if set[c] then
-      redis.call('HDEL', ARGV[i + 1], ARGV[i])
-      out[c] = '-'
-    else
-      out[c] = 'R'
-    end
-    i = i + 3
-  end
-  return out
-end
-local p = tonumber(ARGV[i])
-i = i + 1
-for _ = 1, p do
-  add_to_premise(ARGV[i], ARGV[i + 1], ARGV[i + 2])
-  i = i + 3
-end
-local q = tonumber(ARGV[i])
-i = i + 1
-for _ = 1, q do
-  redis.call('HSET', ARGV[i], ARGV[i + 1], ARGV[i + 2])
-  i = i + 3
-end
-while i <= #ARGV do
-  local k = tonumber(ARGV[i + 2])
-  redis.call(ARGV[i], ARGV[i + 1], unpack(ARGV, i + 3, i + 2 + k))
-  i = i + 3 + k
-end
-for c = 1, m do out[c] = 'C' end
-return out
+// Adds customers to premises (ARGV: triples of pm-key, premise id, n). The create path runs it
+// inside its MULTI with EVAL: a premise's field lists several customers, comma-joined, and only
+// a script can append to it. Every other write of a create is a plain command.
+constexpr std::string_view kPremiseAddLua = R"lua(
+for i = 1, #ARGV, 3 do add_to_premise(ARGV[i], ARGV[i + 1], ARGV[i + 2]) end
+return 1
 )lua";
 
 }  // namespace
@@ -282,8 +244,8 @@ const Script& customer_batch_script() {
   return script;
 }
 
-const Script& customer_create_script() {
-  static const Script script{std::string(kAddToPremiseLua) + std::string(kCreateLua)};
+const Script& premise_add_script() {
+  static const Script script{std::string(kAddToPremiseLua) + std::string(kPremiseAddLua)};
   return script;
 }
 

@@ -26,8 +26,8 @@ class Script {
 
 // Upsert or erase a batch of customers with their indexes, atomically per script run.
 const Script& customer_batch_script();
-// Creates a batch of new customers with numbers taken beforehand (all or none; see scripts.cc).
-const Script& customer_create_script();
+// Adds customers to premises; run with EVAL inside the create path's MULTI (see scripts.cc).
+const Script& premise_add_script();
 // Reads customers by id: n and record for each, nil and nil when there is no such id.
 const Script& customer_get_script();
 
