@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <optional>
+#include <set>
 
 #include "herald/v1/touchpoint.pb.h"
 #include "service/dispatch/fallback.h"
@@ -183,7 +184,7 @@ void append_settled(redis::Batch& tx, const Settled& s, SysClock::time_point now
   tp.set_status(s.outcome == "retried" ? "retry" : s.outcome);
   tp.set_reason(s.reason);
   tp.set_detail(s.detail);
-  store::append_touchpoint(tx, m.customer_num(), tp);
+  store::append_touchpoint(tx, m.customer_num(), tp, false);  // the round touches each event once
 }
 
 // Hands each permanently failed message's next channel to the planner (see fallback.h).
@@ -335,9 +336,15 @@ class Round {
       settlements.push_back({s.entry, s.outcome, s.later ? &*s.later : nullptr});
     }
     if (!settlements.empty()) all.push_back(settle_command(settlements));
+    std::set<std::string_view> touched;
     for (const auto& s : settled_) {
       append_settled(all, s, now_);
-      if (!s.outcome.empty()) ++tally_.outcomes[s.outcome];
+      if (s.outcome.empty()) continue;
+      ++tally_.outcomes[s.outcome];
+      touched.insert(s.entry->message.event_id());
+    }
+    for (std::string_view event : touched) {
+      all.push_back(store::touch_event_command(event, unix_ms(now_)));
     }
     all.push_back(redis::cmd("EXEC"));
     auto replies = ctx_.conn.pipeline(all);
