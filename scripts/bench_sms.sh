@@ -10,10 +10,11 @@
 #   bash scripts/bench_sms.sh --quick    # 20,000 customers
 # Knobs (environment): SMS_CONNECTIONS (twilio.max_connections, default 32), SMS_IN_FLIGHT
 # (twilio.max_in_flight, default 64), SMS_BATCH (dispatch.batch, default 64), SMS_THREADS
-# (dispatch.threads_per_channel, default 1), SKIP_BUILD=1, BUILD_DIR.
+# (dispatch.threads_per_channel, default 1), COUNT (customers, default 1,000,000; --quick sets
+# 20,000), SKIP_BUILD=1, BUILD_DIR.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-COUNT=1000000
+COUNT=${COUNT:-1000000}
 WRK_SECONDS=5
 DEADLINE_S=900  # the whole send must finish within this, or the run fails
 if [ "${1:-}" = "--quick" ]; then COUNT=20000; WRK_SECONDS=3; DEADLINE_S=180; fi
