@@ -5,9 +5,12 @@
 # a small EMERGENCY event to its first queued message, alone and while the big fan-out runs.
 #   bash scripts/bench_fanout.sh            # 1,000,000 customers
 #   bash scripts/bench_fanout.sh --quick    # 20,000 customers, 50 small events (CI smoke)
+#   COUNT=100000 bash scripts/bench_fanout.sh   # another size
+# Also printed: Redis's and heraldd's CPU per customer planned (from /proc, over the fan-out,
+# while sending runs too) and Redis's busiest commands (INFO commandstats) per customer.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-COUNT=1000000
+COUNT=${COUNT:-1000000}
 SMALL=200
 if [ "${1:-}" = "--quick" ]; then COUNT=20000; SMALL=50; fi
 WORK=$HERALD_ROOT/.bench/fanout
@@ -34,6 +37,8 @@ rm -rf "$WORK/redis" "$WORK/sandbox" && start_redis "$WORK/redis"
 new_keys "$WORK"
 start_heraldd "$WORK"
 PID=${HERALD_PIDS[-1]}
+RPID=${HERALD_PIDS[0]}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
 "$BUILD_DIR/service/heraldctl" import --jobs 2 "$DATA" >"$WORK/import.json"
 "$BUILD_DIR/service/heraldctl" import "$LAT" >/dev/null
@@ -45,6 +50,8 @@ python3 "$HERALD_ROOT/tests/bench/fanout_latency.py" "$HERALD_URL" "$ADMIN_KEY" 
 ZIPS=$(rcli --raw keys 'ix:z:*' | sed 's/^ix:z://' | python3 -c 'import json,sys; print(json.dumps([l.strip() for l in sys.stdin if l.strip()]))')
 rss_max=0
 sample_rss() { awk '/^VmRSS/{print $2}' "/proc/$PID/status" 2>/dev/null || echo 0; }
+rcli config resetstat >/dev/null
+r0=$(cpu_ticks "$RPID"); h0=$(cpu_ticks "$PID")
 start=$(date +%s.%N)
 curl -sS -o /dev/null -w '' -X POST "$HERALD_URL/v1/events" -H "Authorization: Bearer $ADMIN_KEY" \
   -H 'Content-Type: application/json' \
@@ -57,6 +64,8 @@ until [ "$(rcli get 'plan:{OUT-BENCH}:1')" = "done" ]; do
   sleep 0.05
 done
 end=$(date +%s.%N)
+r1=$(cpu_ticks "$RPID"); h1=$(cpu_ticks "$PID")
+rcli info commandstats >"$WORK/commandstats.txt"
 wait "$LATPID"
 echo "== latency, accept -> first message queued, while the big fan-out runs"
 cat "$WORK/latency-during.txt"
@@ -67,6 +76,18 @@ s, e, rss, hwm = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(s
 audience = int("$(rcli hget 'fn:{OUT-BENCH}' audience)" or 0)
 print(f"== fan-out: {audience} customers planned in {e - s:.1f} s = {audience / (e - s):,.0f} customers/s")
 print(f"== heraldd RSS: max sampled {rss / 1024:.0f} MB, VmHWM {hwm / 1024:.0f} MB")
+hz = 100  # USER_HZ: /proc/<pid>/stat counts ticks of 10 ms
+n = max(audience, 1)
+print(f"== CPU per customer planned: redis {($r1 - $r0) / hz / n * 1e6:.1f} us, "
+      f"heraldd {($h1 - $h0) / hz / n * 1e6:.1f} us (sending runs meanwhile)")
+rows = []
+for line in open("$WORK/commandstats.txt"):
+    if line.startswith("cmdstat_"):
+        name, rest = line.strip()[8:].split(":", 1)
+        f = dict(kv.split("=") for kv in rest.split(","))
+        rows.append((int(f["usec"]), name, int(f["calls"])))
+print("== redis commands per customer: " + ", ".join(
+    f"{name} {calls / n:.2f} calls {usec / n:.1f} us" for usec, name, calls in sorted(rows, reverse=True)[:6]))
 PY
 echo "== funnel"
 rcli hgetall 'fn:{OUT-BENCH}' | paste - - | sort

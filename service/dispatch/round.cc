@@ -5,7 +5,6 @@
 #include <spdlog/spdlog.h>
 
 #include <optional>
-#include <set>
 
 #include "herald/v1/touchpoint.pb.h"
 #include "service/dispatch/fallback.h"
@@ -170,7 +169,8 @@ SendResult unopenable(std::string code) {
 }
 
 // What settling `s` adds besides its ack (settle_command): extra commands and its touchpoint.
-void append_settled(redis::Batch& tx, const Settled& s, SysClock::time_point now) {
+void append_settled(redis::Batch& tx, store::TouchpointBatch& tps, const Settled& s,
+                    SysClock::time_point now) {
   const v1::OutboundMessage& m = s.entry->message;
   for (const auto& c : s.extras) tx.push_back(c);
   if (s.outcome.empty()) return;
@@ -184,7 +184,7 @@ void append_settled(redis::Batch& tx, const Settled& s, SysClock::time_point now
   tp.set_status(s.outcome == "retried" ? "retry" : s.outcome);
   tp.set_reason(s.reason);
   tp.set_detail(s.detail);
-  store::append_touchpoint(tx, m.customer_num(), tp, false);  // the round touches each event once
+  tps.add(tx, m.customer_num(), tp);
 }
 
 // Hands each permanently failed message's next channel to the planner (see fallback.h).
@@ -336,16 +336,12 @@ class Round {
       settlements.push_back({s.entry, s.outcome, s.later ? &*s.later : nullptr});
     }
     if (!settlements.empty()) all.push_back(settle_command(settlements));
-    std::set<std::string_view> touched;
+    store::TouchpointBatch tps;
     for (const auto& s : settled_) {
-      append_settled(all, s, now_);
-      if (s.outcome.empty()) continue;
-      ++tally_.outcomes[s.outcome];
-      touched.insert(s.entry->message.event_id());
+      append_settled(all, tps, s, now_);
+      if (!s.outcome.empty()) ++tally_.outcomes[s.outcome];
     }
-    for (std::string_view event : touched) {
-      all.push_back(store::touch_event_command(event, unix_ms(now_)));
-    }
+    tps.flush(all);
     all.push_back(redis::cmd("EXEC"));
     auto replies = ctx_.conn.pipeline(all);
     if (!replies.ok()) return std::move(replies).take_error();

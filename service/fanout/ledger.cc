@@ -67,7 +67,8 @@ std::optional<v1::Customer> customer_from(const redis::Reply& r, const core::Sea
   return std::move(*c);
 }
 
-void add_touchpoint(redis::Batch& tx, uint64_t num, const v1::Customer& c, const v1::Event& e,
+void add_touchpoint(redis::Batch& tx, store::TouchpointBatch& tps, uint64_t num,
+                    const v1::Customer& c, const v1::Event& e,
                     v1::Channel ch, const char* status, const Decision& d, std::string detail,
                     Time now) {
   v1::Touchpoint tp;
@@ -80,7 +81,7 @@ void add_touchpoint(redis::Batch& tx, uint64_t num, const v1::Customer& c, const
   tp.set_status(status);
   tp.set_reason(reason_name(d.reason));
   tp.set_detail(std::move(detail));
-  store::append_touchpoint(tx, num, tp, false);
+  tps.add(tx, num, tp);
 }
 
 std::string history_key(std::string_view event_id) { return fmt::format("hist:{{{}}}", event_id); }

@@ -13,6 +13,8 @@
 
 // What the planner records in Redis besides the messages: each customer's history per event
 // and channel, decision touchpoints, and the keys they live under.
+#include "service/store/touchpoints.h"
+
 namespace herald::fanout {
 
 std::string history_key(std::string_view event_id);  // hist:{id}, field "<n>:<channel>"
@@ -28,10 +30,10 @@ Result<redis::Reply> check_reply(Result<redis::Reply> r);
 // The customer of a record reply, contact details opened; nullopt for an erased customer.
 std::optional<v1::Customer> customer_from(const redis::Reply& r, const core::Sealer& sealer);
 
-// Appends one decision touchpoint to a transaction; the caller marks the event as touched
-// (store::touch_event_command) once per transaction.
-void add_touchpoint(redis::Batch& tx, uint64_t num, const v1::Customer& c, const v1::Event& e,
-                    v1::Channel ch, const char* status, const Decision& d, std::string detail,
-                    Time now);
+// Adds one decision touchpoint to a batch of the transaction's touchpoints (its counters go
+// to `tx` now; the caller flushes the batch into `tx`).
+void add_touchpoint(redis::Batch& tx, store::TouchpointBatch& tps, uint64_t num, const v1::Customer& c, const v1::Event& e,
+                    v1::Channel ch, const char* status, const Decision& d,
+                    std::string detail, Time now);
 
 }  // namespace herald::fanout

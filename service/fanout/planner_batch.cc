@@ -136,7 +136,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
   std::map<std::string, long long> funnel;
   redis::Command hist_write{"HSET", hist};
   std::set<std::string> capped_days;
-  bool decided = false;  // a decision touchpoint was written
+  store::TouchpointBatch tps;
   for (size_t i = 0; i < work.size(); ++i) {
     const Work& w = work[i];
     if (!w.deferred.empty()) tx.push_back(redis::cmd("ZREM", kDeferredKey, w.deferred));
@@ -163,7 +163,6 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     std::optional<templates::Vars> vars;
     bool queued_any = false;
     for (v1::Channel ch : channels) {
-      decided = true;
       const size_t slot = ch == v1::SMS ? 0 : ch == v1::EMAIL ? 1 : 2;
       const redis::Reply& h = hist_got.elements[3 * i + slot];
       const History history =
@@ -181,7 +180,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
         tx.push_back(dispatch::enqueue_command(*msg));
         hist_write.push_back(history_field(w.num, ch));
         hist_write.push_back(encode_history_text(history_of(event)));
-        add_touchpoint(tx, w.num, c, event, ch, "queued", d, queued_note(*msg), now);
+        add_touchpoint(tx, tps, w.num, c, event, ch, "queued", d, queued_note(*msg), now);
         ++funnel[name + ":queued"];
         queued_any = true;
       } else if (d.action == Action::kHold) {
@@ -189,10 +188,10 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
             "ZADD", kDeferredKey, std::to_string(ms_of(d.due)),
             fmt::format("{}|{}|{}|{}", event.id(), event.revision(), static_cast<int>(ch), w.num) +
                 (fallback ? fmt::format("|{}", static_cast<int>(w.fallback_from)) : "")));
-        add_touchpoint(tx, w.num, c, event, ch, "held", d, "", now);
+        add_touchpoint(tx, tps, w.num, c, event, ch, "held", d, "", now);
         ++funnel[name + ":held"];
       } else {
-        add_touchpoint(tx, w.num, c, event, ch, "suppressed", d, "", now);
+        add_touchpoint(tx, tps, w.num, c, event, ch, "suppressed", d, "", now);
         ++funnel[fmt::format("{}:suppressed:{}", name, reason_name(d.reason))];
       }
     }
@@ -203,7 +202,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
   }
   if (hist_write.size() > 2) tx.push_back(std::move(hist_write));
   for (const auto& day : capped_days) tx.push_back(redis::cmd("EXPIRE", "cap:" + day, "172800"));
-  if (decided) tx.push_back(store::touch_event_command(event.id(), ms_of(now)));
+  tps.flush(tx);
   for (const auto& [field, n] : funnel) {
     tx.push_back(redis::cmd("HINCRBY", dispatch::funnel_key(event.id()), field, std::to_string(n)));
   }

@@ -16,43 +16,60 @@ namespace {
 
 Error bad_cursor() { return invalid("cursor", "'cursor' is not one this server gave out"); }
 
-// XRANGE bounds from the filter's times and the cursor.
-std::pair<std::string, std::string> bounds(const Filter& f, const std::optional<StreamId>& after,
-                                           bool inclusive) {
+// XRANGE bounds from the filter's times and the cursor. The cursor's own entry is read again
+// (it may hold touchpoints after the cursor's); collect() skips what the cursor covers.
+std::pair<std::string, std::string> bounds(const Filter& f, const std::optional<StreamId>& after) {
   std::string start = f.since_ms > 0 ? std::to_string(f.since_ms) : "-";
   if (after && StreamId{static_cast<uint64_t>(std::max<int64_t>(f.since_ms, 0)), 0} <= *after) {
-    start = (inclusive ? "" : "(") + after->str();
+    start = after->entry();
   }
   std::string end = f.until_ms > 0 ? std::to_string(f.until_ms) : "+";
   return {start, end};
 }
 
-// Appends matching entries of an XRANGE reply; returns the last id seen.
+// Where a read stands: touchpoints at or before `after` (or only before it, when `inclusive`)
+// were handed out already.
+struct Position {
+  std::optional<StreamId> after;
+  bool inclusive = false;
+  bool passed(const StreamId& id) const {
+    return !after || (inclusive ? id >= *after : id > *after);
+  }
+};
+
+// Appends the matching touchpoints of an XRANGE reply (an entry holds one or more: "t" fields,
+// each after its "n" in the search copies) until `limit`; returns the last touchpoint looked at.
 std::optional<StreamId> collect(const redis::Reply& reply, const Filter& f,
-                                const std::string& stream, std::vector<Entry>& out,
-                                size_t limit) {
+                                const std::string& stream, const Position& from,
+                                std::vector<Entry>& out, size_t limit) {
   std::optional<StreamId> last;
   for (const auto& item : reply.elements) {
     if (item.elements.size() < 2) continue;
     auto id = StreamId::parse(item.elements[0].str);
     if (!id) continue;
     last = id;
-    Entry e;
-    e.id = *id;
-    e.stream = stream;
-    bool parsed = false;
+    uint64_t num = 0;
     const auto& kv = item.elements[1].elements;
     for (size_t i = 0; i + 1 < kv.size(); i += 2) {
-      if (kv[i].str == "t") parsed = e.tp.ParseFromString(kv[i + 1].str);
+      const std::string& v = kv[i + 1].str;
       if (kv[i].str == "n") {
-        const std::string& v = kv[i + 1].str;
-        std::from_chars(v.data(), v.data() + v.size(), e.num);
+        num = 0;
+        std::from_chars(v.data(), v.data() + v.size(), num);
+        continue;
       }
+      if (kv[i].str != "t") continue;
+      last = id;
+      const bool fresh = from.passed(*id);
+      ++id->sub;
+      Entry e;
+      e.id = *last;
+      e.stream = stream;
+      e.num = num;
+      if (!fresh || !e.tp.ParseFromString(v) || !f.matches(e.tp)) continue;
+      e.tp.set_id(e.id.str());
+      out.push_back(std::move(e));
+      if (out.size() == limit) return last;
     }
-    if (!parsed || !f.matches(e.tp)) continue;
-    e.tp.set_id(id->str());
-    out.push_back(std::move(e));
-    if (out.size() == limit) break;
   }
   return last;
 }
@@ -63,10 +80,9 @@ struct StreamRead {
 };
 
 awaitable<Result<StreamRead>> read_one(redis::Pool& pool, std::string key, std::string stream,
-                                       Filter filter, size_t limit,
-                                       std::optional<StreamId> after, bool inclusive) {
+                                       Filter filter, size_t limit, Position from) {
   StreamRead out;
-  auto [start, end] = bounds(filter, after, inclusive);
+  auto [start, end] = bounds(filter, from.after);
   const size_t chunk = std::clamp<size_t>(limit * 2, 64, 1000);
   size_t scanned = 0;
   for (;;) {
@@ -75,7 +91,7 @@ awaitable<Result<StreamRead>> read_one(redis::Pool& pool, std::string key, std::
     if (!r.ok()) co_return std::move(r).take_error();
     const redis::Reply& reply = r->front();
     if (reply.is_error()) co_return make_error(ErrorCode::kInternal, "redis: " + reply.str);
-    auto last = collect(reply, filter, stream, out.entries, limit);
+    auto last = collect(reply, filter, stream, from, out.entries, limit);
     scanned += reply.elements.size();
     if (out.entries.size() == limit) {
       out.stopped_at = out.entries.back().id;
@@ -86,7 +102,7 @@ awaitable<Result<StreamRead>> read_one(redis::Pool& pool, std::string key, std::
       out.stopped_at = last;
       break;
     }
-    start = "(" + last->str();
+    start = "(" + last->entry();
   }
   co_return out;
 }
@@ -100,7 +116,7 @@ awaitable<Result<Page>> read_stream(redis::Pool& pool, std::string key, Filter f
     after = StreamId::parse(page.cursor);
     if (!after) co_return bad_cursor();
   }
-  auto read = co_await read_one(pool, key, "", filter, page.limit, after, false);
+  auto read = co_await read_one(pool, key, "", filter, page.limit, Position{after, false});
   if (!read.ok()) co_return std::move(read).take_error();
   Page out;
   out.entries = std::move(read->entries);
@@ -132,7 +148,7 @@ awaitable<Result<Page>> search(redis::Pool& pool, Filter filter, PageRequest pag
   for (const auto& ev : touched->front().elements) {
     const bool inclusive = after && ev.str > after_event;
     auto read = co_await read_one(pool, store::event_touchpoints_key(ev.str), ev.str, filter,
-                                  page.limit, after, inclusive);
+                                  page.limit, Position{after, inclusive});
     if (!read.ok()) co_return std::move(read).take_error();
     for (auto& e : read->entries) all.push_back(std::move(e));
     if (read->stopped_at) {

@@ -74,19 +74,22 @@ redis::Command touch_event_command(std::string_view event_id, int64_t at_ms) {
                     event_id.empty() ? kNoEvent : event_id);
 }
 
-void append_touchpoint(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp,
-                       bool touch_event) {
+namespace {
+
+// The bytes stored for a touchpoint: without its id (the stream gives it) or customer id
+// (implied by the journey's key, and absent from the anonymous search copies).
+std::string stored_bytes(const v1::Touchpoint& tp) {
   v1::Touchpoint stored = tp;
-  stored.clear_customer_id();  // implied by the key, and absent from the anonymous copies
+  stored.clear_customer_id();
   stored.clear_id();
-  const std::string bytes = stored.SerializeAsString();
+  return stored.SerializeAsString();
+}
+
+// The latest-event mark and the report counters a touchpoint moves.
+void append_counters(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp) {
   const std::string n = std::to_string(num);
   const std::string_view event = tp.event_id().empty() ? kNoEvent : std::string_view(tp.event_id());
   const int64_t at_ms = TimeUtil::TimestampToMilliseconds(tp.at());
-  out.push_back(redis::cmd("XADD", journey_key(num), "*", "t", bytes));
-  out.push_back(redis::cmd("XADD", event_touchpoints_key(event), "*", "n", n, "t", bytes));
-  if (touch_event) out.push_back(touch_event_command(event, at_ms));
-
   const std::string ch = channel_name(tp.channel());
   const bool has_event = !tp.event_id().empty();
   switch (tp.kind()) {
@@ -129,6 +132,58 @@ void append_touchpoint(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp
     default:
       break;
   }
+}
+
+}  // namespace
+
+void append_touchpoint(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp,
+                       bool touch_event) {
+  const std::string bytes = stored_bytes(tp);
+  const std::string_view event = tp.event_id().empty() ? kNoEvent : std::string_view(tp.event_id());
+  out.push_back(redis::cmd("XADD", journey_key(num), "*", "t", bytes));
+  out.push_back(redis::cmd("XADD", event_touchpoints_key(event), "*", "n", std::to_string(num),
+                           "t", bytes));
+  if (touch_event) {
+    out.push_back(touch_event_command(event, TimeUtil::TimestampToMilliseconds(tp.at())));
+  }
+  append_counters(out, num, tp);
+}
+
+void TouchpointBatch::add(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp) {
+  std::string bytes = stored_bytes(tp);
+  const std::string event(tp.event_id().empty() ? kNoEvent : std::string_view(tp.event_id()));
+  Copies& copies = events_[event];
+  copies.at_ms = std::max(copies.at_ms, TimeUtil::TimestampToMilliseconds(tp.at()));
+  copies.items.emplace_back(num, bytes);
+  journeys_[num].push_back(std::move(bytes));
+  append_counters(out, num, tp);
+}
+
+void TouchpointBatch::flush(redis::Batch& out) {
+  for (auto& [num, items] : journeys_) {
+    redis::Command c{"XADD", journey_key(num), "*"};
+    for (auto& bytes : items) {
+      c.emplace_back("t");
+      c.push_back(std::move(bytes));
+    }
+    out.push_back(std::move(c));
+  }
+  for (auto& [event, copies] : events_) {
+    const std::string key = event_touchpoints_key(event);
+    for (size_t at = 0; at < copies.items.size(); at += kPerEntry) {
+      redis::Command c{"XADD", key, "*"};
+      for (size_t k = at; k < std::min(at + kPerEntry, copies.items.size()); ++k) {
+        c.emplace_back("n");
+        c.push_back(std::to_string(copies.items[k].first));
+        c.emplace_back("t");
+        c.push_back(std::move(copies.items[k].second));
+      }
+      out.push_back(std::move(c));
+    }
+    out.push_back(touch_event_command(event, copies.at_ms));
+  }
+  journeys_.clear();
+  events_.clear();
 }
 
 awaitable<Status> erase_touchpoints(redis::Pool& pool, uint64_t num) {

@@ -1,8 +1,11 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "herald/v1/touchpoint.pb.h"
 #include "service/common/net.h"
@@ -41,6 +44,27 @@ bool is_opt_out(std::string_view keyword);
 void append_touchpoint(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp,
                        bool touch_event = true);
 redis::Command touch_event_command(std::string_view event_id, int64_t at_ms);
+
+// For writers of many touchpoints at once (the planner's batch, the dispatcher's round): the
+// counters go to the caller's commands at add(), and flush() writes each customer's journey
+// entries as one stream entry holding them all and each event's search copies as entries of
+// up to kPerEntry touchpoints, then marks each event touched: a few XADDs per batch instead
+// of two per touchpoint. Readers number the touchpoints of an entry (journey/stream_id.h).
+class TouchpointBatch {
+ public:
+  static constexpr size_t kPerEntry = 100;
+  void add(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp);
+  void flush(redis::Batch& out);
+  bool empty() const { return journeys_.empty(); }
+
+ private:
+  struct Copies {
+    int64_t at_ms = 0;
+    std::vector<std::pair<uint64_t, std::string>> items;  // customer number, touchpoint bytes
+  };
+  std::map<uint64_t, std::vector<std::string>> journeys_;
+  std::map<std::string, Copies> events_;
+};
 
 // Erasure: the journey and its latest-event field go, the text of the customer's complaints
 // is removed; the search copies (which never held the id or free text) stay, anonymous.

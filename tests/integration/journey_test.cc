@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 #include <thread>
@@ -159,6 +160,53 @@ TEST_F(Journey, SearchFindsTouchpointsAcrossCustomers) {
   EXPECT_EQ(seen.size(), 3u);
   auto prefs = get("/v1/touchpoints?kind=PREFERENCE_CHANGE", heraldd_->agent_key());
   EXPECT_EQ(json_at(prefs.body, "touchpoints[0].customerId"), "C-A") << prefs.body;
+}
+
+// The planner writes a batch's decisions as a few stream entries holding many touchpoints each
+// (an event's search copies 100 to an entry, a customer's journey one entry per batch): pages
+// still hand out each touchpoint once, whatever the limit, with cursors inside an entry.
+TEST_F(Journey, TouchpointsSharingAStreamEntryPageOneByOne) {
+  constexpr int kCustomers = 130;
+  for (int i = 0; i < kCustomers; ++i) {
+    put_customer("C-M" + std::to_string(i), "F-M", R"(["SMS","EMAIL"])");
+  }
+  post_event("/v1/events", R"({"id":"OUT-M","kind":"OUTAGE","stage":"DETECTED",)"
+                           R"("severity":"EMERGENCY","area":{"feeders":["F-M"]}})");
+  const std::string base = "/v1/touchpoints?event=OUT-M&kind=DECISION";
+  std::vector<std::string> all;
+  for (int tries = 0; tries < 150 && all.size() < 2u * kCustomers; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    all = ids_of(get(base + "&limit=1000", heraldd_->analyst_key()).body);
+  }
+  ASSERT_EQ(all.size(), 2u * kCustomers) << heraldd_->log();
+  EXPECT_EQ(std::set<std::string>(all.begin(), all.end()).size(), all.size()) << "ids repeat";
+  EXPECT_TRUE(std::any_of(all.begin(), all.end(),
+                          [](const std::string& id) { return id.find('.') != std::string::npos; }))
+      << "the decisions were not written several to an entry";
+
+  std::vector<std::string> paged;
+  std::string cursor;
+  for (int pages = 0; pages < 100; ++pages) {
+    auto r = get(base + "&limit=7" + (cursor.empty() ? "" : "&cursor=" + cursor),
+                 heraldd_->analyst_key());
+    ASSERT_EQ(r.status, 200) << r.body;
+    for (auto& id : ids_of(r.body)) paged.push_back(id);
+    cursor = json_at(r.body, "nextCursor").value_or("");
+    if (cursor.empty()) break;
+  }
+  EXPECT_EQ(paged, all) << "paging by 7 lost or repeated touchpoints";
+
+  // One customer's two decisions share a journey entry: a page of one each.
+  auto first = get("/v1/customers/C-M7/journey?kind=DECISION&limit=1", heraldd_->agent_key());
+  ASSERT_EQ(ids_of(first.body).size(), 1u) << first.body;
+  const std::string next = json_at(first.body, "nextCursor").value_or("");
+  ASSERT_FALSE(next.empty()) << first.body;
+  auto second = get("/v1/customers/C-M7/journey?kind=DECISION&limit=1&cursor=" + next,
+                    heraldd_->agent_key());
+  ASSERT_EQ(ids_of(second.body).size(), 1u) << second.body;
+  EXPECT_NE(ids_of(first.body)[0], ids_of(second.body)[0]);
+  EXPECT_NE(json_at(first.body, "touchpoints[0].channel"),
+            json_at(second.body, "touchpoints[0].channel"));
 }
 
 }  // namespace

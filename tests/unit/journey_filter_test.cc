@@ -76,5 +76,21 @@ TEST(StreamIdTest, ParsesOrdersAndPrints) {
   EXPECT_FALSE(StreamId::parse("1-"));
 }
 
+TEST(StreamIdTest, TouchpointsInsideAnEntryOrderAfterItsFirst) {
+  auto first = StreamId::parse("1700000000000-3");
+  auto third = StreamId::parse("1700000000000-3.2");
+  auto next = StreamId::parse("1700000000000-4");
+  ASSERT_TRUE(first && third && next);
+  EXPECT_EQ(third->sub, 2u);
+  EXPECT_LT(*first, *third);
+  EXPECT_LT(*third, *next);
+  EXPECT_EQ(third->str(), "1700000000000-3.2");
+  EXPECT_EQ(third->entry(), "1700000000000-3") << "XRANGE takes the entry, not the touchpoint";
+  EXPECT_EQ(first->str(), "1700000000000-3") << "the first of an entry prints as before";
+  EXPECT_FALSE(StreamId::parse("1-1."));
+  EXPECT_FALSE(StreamId::parse("1-1.x"));
+  EXPECT_FALSE(StreamId::parse("1-1.99999999999"));
+}
+
 }  // namespace
 }  // namespace herald::journey
