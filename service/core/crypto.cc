@@ -149,14 +149,23 @@ std::string sha256_hex(std::string_view data) {
 }
 
 std::string hmac_sha256(std::string_view key, std::string_view data) {
+  return HmacSha256(key).mac(data);
+}
+
+HmacSha256::HmacSha256(std::string_view key) {
   init_crypto();
-  crypto_auth_hmacsha256_state state;
-  crypto_auth_hmacsha256_init(&state, bytes(key), key.size());
+  crypto_auth_hmacsha256_init(&keyed_, bytes(key), key.size());
+}
+
+HmacSha256::~HmacSha256() { sodium_memzero(&keyed_, sizeof keyed_); }
+
+std::string HmacSha256::mac(std::string_view data) const {
+  crypto_auth_hmacsha256_state state = keyed_;
   crypto_auth_hmacsha256_update(&state, bytes(data), data.size());
-  std::string mac(kMacBytes, '\0');
-  crypto_auth_hmacsha256_final(&state, bytes(mac));
+  std::string out(kMacBytes, '\0');
+  crypto_auth_hmacsha256_final(&state, bytes(out));
   sodium_memzero(&state, sizeof state);
-  return mac;
+  return out;
 }
 
 std::string random_token(size_t n) {
@@ -214,12 +223,6 @@ Result<std::string> Sealer::open(std::string_view sealed, std::string_view assoc
   return out;
 }
 
-TokenSigner::TokenSigner(std::string_view raw_key) {
-  std::copy(raw_key.begin(), raw_key.end(), key_.begin());
-}
-
-TokenSigner::~TokenSigner() { sodium_memzero(key_.data(), key_.size()); }
-
 Result<TokenSigner> TokenSigner::from_key(std::string_view key_text) {
   init_crypto();
   auto raw = decode_key(key_text, "HERALD_TOKEN_KEY");
@@ -229,17 +232,12 @@ Result<TokenSigner> TokenSigner::from_key(std::string_view key_text) {
   return signer;
 }
 
-std::string TokenSigner::sign(std::string_view prefix) const {
-  return hmac_sha256(std::string_view(reinterpret_cast<const char*>(key_.data()), key_.size()),
-                     prefix);
-}
-
 std::string TokenSigner::mint(std::string_view customer_id, int64_t expires_at) const {
   std::string token(kTokenPrefix);
   token += base64url(customer_id);
   token += '.';
   token += std::to_string(expires_at);
-  std::string mac = sign(token);
+  std::string mac = mac_.mac(token);
   token += '.';
   token += base64url(mac);
   return token;
@@ -255,7 +253,7 @@ Result<TokenClaims> TokenSigner::verify(std::string_view token, int64_t now) con
   if (!mac.ok() || mac->size() != kMacBytes) return unauthenticated("malformed customer token");
 
   std::string_view signed_part = token.substr(0, token.size() - parts[3].size() - 1);
-  std::string expected = sign(signed_part);
+  std::string expected = mac_.mac(signed_part);
   if (crypto_verify_32(bytes(*mac), bytes(expected)) != 0) {
     return unauthenticated("invalid customer token signature");
   }

@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include <sodium/crypto_auth_hmacsha256.h>
+
 #include "service/common/result.h"
 
 namespace herald::core {
@@ -35,22 +37,34 @@ struct TokenClaims {
   int64_t expires_at = 0;  // unix seconds
 };
 
+// HMAC-SHA256 under one key, with the key's two padded blocks hashed once up front: each
+// mac() then hashes the data alone (about half the work for short data).
+class HmacSha256 {
+ public:
+  explicit HmacSha256(std::string_view key);
+  HmacSha256(const HmacSha256&) = default;
+  HmacSha256& operator=(const HmacSha256&) = default;
+  ~HmacSha256();  // wipes the keyed state
+  std::string mac(std::string_view data) const;  // raw 32 bytes, as hmac_sha256(key, data)
+
+ private:
+  crypto_auth_hmacsha256_state keyed_{};
+};
+
 // Customer-scoped tokens: "hct1.<b64url(customer_id)>.<expires_at>.<b64url(HMAC-SHA256)>".
 class TokenSigner {
  public:
   static Result<TokenSigner> from_key(std::string_view key_text);  // errors name HERALD_TOKEN_KEY
   TokenSigner(const TokenSigner&) = default;
   TokenSigner& operator=(const TokenSigner&) = default;
-  ~TokenSigner();  // wipes the key
 
   std::string mint(std::string_view customer_id, int64_t expires_at) const;
   // kUnauthenticated when malformed, signed by another key, tampered with or expired.
   Result<TokenClaims> verify(std::string_view token, int64_t now) const;
 
  private:
-  explicit TokenSigner(std::string_view raw_key);
-  std::string sign(std::string_view prefix) const;  // raw HMAC-SHA256 under key_
-  std::array<unsigned char, 32> key_{};
+  explicit TokenSigner(std::string_view raw_key) : mac_(raw_key) {}
+  HmacSha256 mac_;
 };
 
 inline constexpr std::string_view kTokenPrefix = "hct1.";

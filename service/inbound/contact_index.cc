@@ -50,11 +50,11 @@ Result<ContactIndex> ContactIndex::from_pii_key(std::string_view key_text) {
 }
 
 std::string ContactIndex::hash(std::string_view contact) const {
-  return core::to_hex(core::hmac_sha256(key_, contact));
+  return core::to_hex(mac_.mac(contact));
 }
 
 ContactIndex::Slot ContactIndex::phone_slot(std::string_view phone) const {
-  const std::string mac = core::hmac_sha256(key_, phone);
+  const std::string mac = mac_.mac(phone);
   return Slot{"ph:{" + core::to_hex(std::string_view(mac).substr(0, 2)) + "}", mac.substr(2, 12)};
 }
 

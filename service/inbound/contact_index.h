@@ -8,6 +8,7 @@
 #include "herald/v1/customer.pb.h"
 #include "service/common/net.h"
 #include "service/common/result.h"
+#include "service/core/crypto.h"
 #include "service/redis/pool.h"
 
 // What the webhooks need to find a customer by a contact detail, without holding the detail in
@@ -46,8 +47,8 @@ class ContactIndex {
   awaitable<Status> erased(redis::Pool& pool, const v1::Customer& customer) const;
 
  private:
-  explicit ContactIndex(std::string key) : key_(std::move(key)) {}
-  std::string key_;
+  explicit ContactIndex(std::string_view key) : mac_(key) {}
+  core::HmacSha256 mac_;
 };
 
 }  // namespace herald::inbound

@@ -191,6 +191,22 @@ TEST(HmacSha256, MatchesRfc4231Vectors) {
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
 }
 
+// The keyed state is hashed once and copied per message: one object gives each message its
+// own MAC, in any order, equal to the one-shot function's.
+TEST(HmacSha256, AKeyedObjectMatchesTheVectorsOverAndOver) {
+  const HmacSha256 jefe("Jefe");
+  const HmacSha256 long_key(std::string(131, '\xaa'));
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_EQ(to_hex(jefe.mac("what do ya want for nothing?")),
+              "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    EXPECT_EQ(to_hex(long_key.mac("Test Using Larger Than Block-Size Key - Hash Key First")),
+              "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+  }
+  const HmacSha256 copy = jefe;
+  EXPECT_EQ(copy.mac("x"), hmac_sha256("Jefe", "x"));
+  EXPECT_NE(copy.mac("x"), copy.mac("y"));
+}
+
 TEST(Sha256Hex, MatchesKnownVectors) {
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
