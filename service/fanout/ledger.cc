@@ -68,9 +68,8 @@ std::optional<v1::Customer> customer_from(const redis::Reply& r, const core::Sea
 }
 
 void add_touchpoint(redis::Batch& tx, store::TouchpointBatch& tps, uint64_t num,
-                    const v1::Customer& c, const v1::Event& e,
-                    v1::Channel ch, const char* status, const Decision& d, std::string detail,
-                    Time now) {
+                    const v1::Customer& c, const v1::Event& e, v1::Channel ch, const char* status,
+                    const Decision& d, std::string detail, Time now) {
   v1::Touchpoint tp;
   tp.set_customer_id(c.id());
   tp.set_kind(v1::DECISION);

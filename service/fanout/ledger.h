@@ -10,11 +10,10 @@
 #include "service/core/crypto.h"
 #include "service/fanout/decide.h"
 #include "service/redis/reply.h"
+#include "service/store/touchpoints.h"
 
 // What the planner records in Redis besides the messages: each customer's history per event
 // and channel, decision touchpoints, and the keys they live under.
-#include "service/store/touchpoints.h"
-
 namespace herald::fanout {
 
 std::string history_key(std::string_view event_id);  // hist:{id}, field "<n>:<channel>"
@@ -32,8 +31,8 @@ std::optional<v1::Customer> customer_from(const redis::Reply& r, const core::Sea
 
 // Adds one decision touchpoint to a batch of the transaction's touchpoints (its counters go
 // to `tx` now; the caller flushes the batch into `tx`).
-void add_touchpoint(redis::Batch& tx, store::TouchpointBatch& tps, uint64_t num, const v1::Customer& c, const v1::Event& e,
-                    v1::Channel ch, const char* status, const Decision& d,
-                    std::string detail, Time now);
+void add_touchpoint(redis::Batch& tx, store::TouchpointBatch& tps, uint64_t num,
+                    const v1::Customer& c, const v1::Event& e, v1::Channel ch, const char* status,
+                    const Decision& d, std::string detail, Time now);
 
 }  // namespace herald::fanout

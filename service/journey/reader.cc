@@ -59,13 +59,13 @@ std::optional<StreamId> collect(const redis::Reply& reply, const Filter& f,
       }
       if (kv[i].str != "t") continue;
       last = id;
-      const bool fresh = from.passed(*id);
       ++id->sub;
+      if (!from.passed(*last)) continue;
       Entry e;
       e.id = *last;
       e.stream = stream;
       e.num = num;
-      if (!fresh || !e.tp.ParseFromString(v) || !f.matches(e.tp)) continue;
+      if (!e.tp.ParseFromString(v) || !f.matches(e.tp)) continue;
       e.tp.set_id(e.id.str());
       out.push_back(std::move(e));
       if (out.size() == limit) return last;

@@ -69,12 +69,13 @@ bool is_opt_out(std::string_view keyword) {
   return false;
 }
 
+
+namespace {
+
 redis::Command touch_event_command(std::string_view event_id, int64_t at_ms) {
   return redis::cmd("ZADD", kTouchedEventsKey, "GT", std::to_string(at_ms),
                     event_id.empty() ? kNoEvent : event_id);
 }
-
-namespace {
 
 // The bytes stored for a touchpoint: without its id (the stream gives it) or customer id
 // (implied by the journey's key, and absent from the anonymous search copies).
@@ -136,17 +137,10 @@ void append_counters(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp) 
 
 }  // namespace
 
-void append_touchpoint(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp,
-                       bool touch_event) {
-  const std::string bytes = stored_bytes(tp);
-  const std::string_view event = tp.event_id().empty() ? kNoEvent : std::string_view(tp.event_id());
-  out.push_back(redis::cmd("XADD", journey_key(num), "*", "t", bytes));
-  out.push_back(redis::cmd("XADD", event_touchpoints_key(event), "*", "n", std::to_string(num),
-                           "t", bytes));
-  if (touch_event) {
-    out.push_back(touch_event_command(event, TimeUtil::TimestampToMilliseconds(tp.at())));
-  }
-  append_counters(out, num, tp);
+void append_touchpoint(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp) {
+  TouchpointBatch one;
+  one.add(out, num, tp);
+  one.flush(out);
 }
 
 void TouchpointBatch::add(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp) {

@@ -38,12 +38,9 @@ std::string channel_name(int channel);
 bool is_opt_out(std::string_view keyword);
 
 // Appends the commands recording one touchpoint of customer `num` (its journey entry, its
-// copy for search, and the report counters it moves) to a caller's pipeline or MULTI/EXEC.
-// A caller writing many touchpoints of one event may mark the event as touched once itself
-// (touch_event = false, then touch_event_command).
-void append_touchpoint(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp,
-                       bool touch_event = true);
-redis::Command touch_event_command(std::string_view event_id, int64_t at_ms);
+// copy for search, the event's touched mark and the report counters it moves) to a caller's
+// pipeline or MULTI/EXEC: a TouchpointBatch of one.
+void append_touchpoint(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp);
 
 // For writers of many touchpoints at once (the planner's batch, the dispatcher's round): the
 // counters go to the caller's commands at add(), and flush() writes each customer's journey
@@ -55,7 +52,6 @@ class TouchpointBatch {
   static constexpr size_t kPerEntry = 100;
   void add(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp);
   void flush(redis::Batch& out);
-  bool empty() const { return journeys_.empty(); }
 
  private:
   struct Copies {
