@@ -62,7 +62,7 @@ start_heraldd() {
   local dir=$1
   rm -f "$dir/ready"
   HERALD_REDIS_URL=$REDIS_URL HERALD_LISTEN=127.0.0.1:0 HERALD_TEMPLATES_DIR=$HERALD_ROOT/templates HERALD_SANDBOX_DIR=$dir/sandbox \
-    "$BUILD_DIR/service/heraldd" --config "$HERALD_ROOT/config/heraldd.example.yaml" \
+    "$BUILD_DIR/service/heraldd" --config "${HERALD_CONFIG:-$HERALD_ROOT/config/heraldd.example.yaml}" \
     --ready-file "$dir/ready" 2>"$dir/heraldd.log" &
   HERALD_PIDS+=($!)
   for _ in $(seq 1 100); do

@@ -84,7 +84,7 @@ class Importer {
     size_t count = 0;
   };
 
-  // Runs on the request's strand, like the parser, so the shared state needs no lock.
+  // Runs on the request's I/O thread, like the parser, so the shared state needs no lock.
   static awaitable<void> store(Services& s, std::vector<v1::Customer> batch, int64_t now_ms,
                                std::shared_ptr<InFlight> state) {
     auto stored = co_await s.customers.put_batch(std::move(batch), now_ms);

@@ -220,6 +220,10 @@ const Setting kSettings[] = {
      [](Config& c, std::string_view k, std::string_view t) {
        c.redis_timeout_ms = static_cast<int>(parse_int(k, t, 1, 60'000));
      }},
+    {"redis.worker_links", "HERALD_REDIS_WORKER_LINKS",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.redis_worker_links = parse_bool(k, t);
+     }},
     {"http.io_threads", "HERALD_IO_THREADS",
      [](Config& c, std::string_view k, std::string_view t) {
        c.io_threads = static_cast<int>(parse_int(k, t, 1, 64));

@@ -79,6 +79,7 @@ struct Config {
   std::string redis_url = "redis://127.0.0.1:6379/0";  // redis.url / HERALD_REDIS_URL
   int redis_connections = 4;          // redis.connections / HERALD_REDIS_CONNECTIONS, 1..64
   int redis_timeout_ms = 2000;        // redis.timeout_ms
+  bool redis_worker_links = true;     // redis.worker_links / HERALD_REDIS_WORKER_LINKS
   int io_threads = 2;                 // http.io_threads / HERALD_IO_THREADS, 1..64
   size_t body_limit = 1 << 20;        // http.body_limit_bytes
   int read_timeout_s = 15;            // http.read_timeout_s

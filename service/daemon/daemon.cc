@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -93,12 +94,32 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
   services.contacts = &*contacts;
   api::add_all_routes(router, services);
 
-  net::io_context io(config.io_threads);
+  // One io_context per I/O thread: connections are spread over them, and each runs on one
+  // thread, so requests do not contend for one scheduler or hop threads. The first also runs
+  // the acceptor, signals and the callback worker.
+  std::vector<std::unique_ptr<net::io_context>> workers;
+  std::vector<net::io_context*> worker_ptrs;
+  for (int i = 0; i < config.io_threads; ++i) {
+    workers.push_back(std::make_unique<net::io_context>(1));
+    worker_ptrs.push_back(workers.back().get());
+  }
+  net::io_context& io = *workers.front();
+  // Each worker's own Redis connection, for its requests' small batches (redis/link.h).
+  std::vector<std::shared_ptr<redis::Link>> links;
+  if (config.redis_worker_links) {
+    redis::LinkOptions link_options;
+    link_options.timeout = pool_options.timeout;
+    for (auto& w : workers) {
+      links.push_back(std::make_shared<redis::Link>(*w, *endpoint, link_options, &metrics));
+      links.back()->start();
+    }
+    pool.use_links(links);
+  }
   http::ServerOptions options;
   options.body_limit = config.body_limit;
   options.read_timeout = std::chrono::seconds(config.read_timeout_s);
   options.idle_timeout = std::chrono::seconds(config.idle_timeout_s);
-  http::Server server(io, router, metrics, options);
+  http::Server server(worker_ptrs, router, metrics, options);
   auto bound =
       server.listen(tcp::endpoint(net::ip::make_address(config.listen_host), config.listen_port));
   if (!bound.ok()) {
@@ -162,18 +183,21 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
     spdlog::info("signal {}: no new connections, finishing requests in flight", sig);
     server.stop();
     callback_worker.stop();
+    for (auto& link : links) link->stop();  // each closes once its batches are answered
   });
 
   std::vector<std::thread> threads;
-  for (int i = 1; i < config.io_threads; ++i) threads.emplace_back([&io] {
+  for (size_t i = 1; i < workers.size(); ++i) threads.emplace_back([w = workers[i].get()] {
       name_this_thread("io");
-      io.run();
+      w->run();
     });
   io.run();
   for (auto& t : threads) t.join();
   planner.stop();
   dispatcher.stop();
   journey_worker.stop();
+  pool.release_links();  // no thread runs a worker or calls exec any more
+  links.clear();         // before the workers' io_contexts they belong to
   pool.stop();
   spdlog::info("heraldd stopped");
   return 0;

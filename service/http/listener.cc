@@ -16,7 +16,7 @@ Error listen_error(const tcp::endpoint& at, const beast::error_code& ec, const c
 }  // namespace
 
 Listener::Listener(std::shared_ptr<ServerState> state)
-    : state_(std::move(state)), acceptor_(net::make_strand(state_->io)) {}
+    : state_(std::move(state)), acceptor_(net::make_strand(*state_->workers.front())) {}
 
 Result<tcp::endpoint> Listener::listen(const tcp::endpoint& at) {
   beast::error_code ec;
@@ -48,6 +48,8 @@ void Listener::stop() {
       if (auto session = weak.lock()) sessions.push_back(std::move(session));
     }
   }
+  // A worker's run() may now return once its last connection ends.
+  for (auto& guard : state_->idle_guards) guard.reset();
   // Sessions not idle now see `stopping` before they next wait, and end then.
   for (auto& session : sessions) {
     net::post(session->executor(), [session] { session->close_if_idle(); });
@@ -58,7 +60,7 @@ void Listener::stop() {
 awaitable<void> Listener::accept_loop([[maybe_unused]] std::shared_ptr<Listener> self) {
   net::steady_timer backoff(acceptor_.get_executor());
   for (;;) {
-    tcp::socket socket(net::make_strand(state_->io));
+    tcp::socket socket(state_->next_worker());
     beast::error_code ec;
     co_await acceptor_.async_accept(socket, net::redirect_error(use_awaitable, ec));
     if (state_->stopping || ec == net::error::operation_aborted) break;

@@ -8,9 +8,10 @@ struct Server::Impl {
   std::shared_ptr<Listener> listener;
 };
 
-Server::Server(net::io_context& io, const Router& router, Metrics& metrics, ServerOptions options)
+Server::Server(std::vector<net::io_context*> workers, const Router& router, Metrics& metrics,
+               ServerOptions options)
     : impl_(std::make_shared<Impl>()) {
-  auto state = std::make_shared<ServerState>(io, router, metrics, options);
+  auto state = std::make_shared<ServerState>(std::move(workers), router, metrics, options);
   impl_->listener = std::make_shared<Listener>(std::move(state));
 }
 

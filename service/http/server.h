@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <memory>
+#include <vector>
 
 #include "service/common/net.h"
 #include "service/common/result.h"
@@ -21,13 +22,18 @@ struct ServerOptions {
   size_t max_connections = 10000;
 };
 
-// HTTP/1.1 with keep-alive on Beast. Each connection is one coroutine on its
-// own strand. stop() closes the listener and idle connections; requests in
-// flight finish and are answered with Connection: close; run() on the
-// io_context then returns once the last connection is gone.
+// HTTP/1.1 with keep-alive on Beast. Each connection is one coroutine on one
+// of the worker io_contexts (round robin), each of which one thread runs: a
+// request never hops threads on its way through, and nothing waits on a lock
+// shared by every I/O thread. stop() closes the listener and idle connections;
+// requests in flight finish and are answered with Connection: close; run() on
+// a worker then returns once its last connection is gone and nothing else
+// holds it (until stop(), the server keeps every worker's run() going).
 class Server {
  public:
-  Server(net::io_context& io, const Router& router, Metrics& metrics, ServerOptions options);
+  // `workers` is not empty; the first also runs the acceptor.
+  Server(std::vector<net::io_context*> workers, const Router& router, Metrics& metrics,
+         ServerOptions options);
   ~Server();
 
   Result<tcp::endpoint> listen(const tcp::endpoint& at);  // port 0 picks a free port

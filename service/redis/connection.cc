@@ -6,6 +6,8 @@
 #include <charconv>
 #include <string>
 
+#include "service/redis/resp.h"
+
 namespace herald::redis {
 namespace {
 
@@ -27,8 +29,12 @@ void append_decimal(std::string& out, size_t n) {
   out.append(digits, end);
 }
 
-// One command in Redis's wire format (RESP), written straight into `out`: cheaper than hiredis
-// formatting each argument into an sds string of its own.
+Error unavailable(std::string message) {
+  return Error{ErrorCode::kUnavailable, std::move(message), {}};
+}
+
+}  // namespace
+
 void append_resp(std::string& out, const Command& cmd) {
   out.push_back('*');
   append_decimal(out, cmd.size());
@@ -73,12 +79,6 @@ Reply convert(const redisReply& r) {
   return out;
 }
 
-Error unavailable(std::string message) {
-  return Error{ErrorCode::kUnavailable, std::move(message), {}};
-}
-
-}  // namespace
-
 void Connection::Deleter::operator()(redisContext* c) const { redisFree(c); }
 
 Connection::Connection(std::unique_ptr<redisContext, Deleter> ctx) : ctx_(std::move(ctx)) {}
@@ -99,15 +99,7 @@ Result<Connection> Connection::connect(const Endpoint& endpoint,
   }
 
   Connection conn(std::move(ctx));
-  std::vector<Command> setup;
-  if (!endpoint.password.empty()) {
-    if (endpoint.user.empty()) {
-      setup.push_back({"AUTH", endpoint.password});
-    } else {
-      setup.push_back({"AUTH", endpoint.user, endpoint.password});
-    }
-  }
-  if (endpoint.db != 0) setup.push_back({"SELECT", std::to_string(endpoint.db)});
+  const std::vector<Command> setup = endpoint.setup();
   if (setup.empty()) return conn;
 
   auto replies = conn.pipeline(setup);

@@ -128,4 +128,17 @@ std::string Endpoint::describe() const {
   return h + ":" + std::to_string(port) + "/" + std::to_string(db);
 }
 
+std::vector<Command> Endpoint::setup() const {
+  std::vector<Command> out;
+  if (!password.empty()) {
+    if (user.empty()) {
+      out.push_back({"AUTH", password});
+    } else {
+      out.push_back({"AUTH", user, password});
+    }
+  }
+  if (db != 0) out.push_back({"SELECT", std::to_string(db)});
+  return out;
+}
+
 }  // namespace herald::redis

@@ -2,8 +2,10 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "service/common/result.h"
+#include "service/redis/reply.h"
 
 namespace herald::redis {
 
@@ -17,6 +19,8 @@ struct Endpoint {
 
   static Result<Endpoint> parse(std::string_view url);
   std::string describe() const;  // host:port/db, without the credentials
+  // What a new connection sends first: AUTH when there is a password, SELECT for a db but 0.
+  std::vector<Command> setup() const;
 };
 
 }  // namespace herald::redis

@@ -51,6 +51,15 @@ struct Pool::Impl {
   uint64_t failure_epoch = 0;  // bumped on each lost connection so idle workers check theirs
   std::atomic<int> healthy_workers{0};
   std::vector<std::thread> threads;
+  std::vector<std::shared_ptr<Link>> links;
+
+  // The link owned by the io_context this thread is running, if any.
+  Link* link_here() const {
+    for (const auto& link : links) {
+      if (link->context().get_executor().running_in_this_thread()) return link.get();
+    }
+    return nullptr;
+  }
 
   Impl(Endpoint ep, PoolOptions opts, Metrics* m)
       : endpoint(std::move(ep)), options(opts), metrics(m) {}
@@ -241,6 +250,10 @@ void Pool::stop() {
   }
 }
 
+void Pool::use_links(std::vector<std::shared_ptr<Link>> links) { impl_->links = std::move(links); }
+
+void Pool::release_links() { impl_->links.clear(); }
+
 bool Pool::healthy() const { return impl_->healthy_workers.load() > 0; }
 
 void Pool::exec_async(Batch batch, std::function<void(BatchResult)> done) {
@@ -254,10 +267,12 @@ awaitable<BatchResult> Pool::exec(Batch batch) {
     auto h = std::make_shared<Handler>(std::move(handler));
     auto ex = net::prefer(net::get_associated_executor(*h),
                           net::execution::outstanding_work.tracked);
-    exec_async(std::move(b), [h, ex](BatchResult result) {
-      // Resume the coroutine on its own executor, never on a pool thread.
+    std::function<void(BatchResult)> done = [h, ex](BatchResult result) {
+      // Resume the coroutine on its own executor, never on a pool or link's read handler.
       net::post(ex, [h, r = std::move(result)]() mutable { std::move(*h)(std::move(r)); });
-    });
+    };
+    if (Link* link = impl_->link_here(); link && link->try_submit(b, done)) return;
+    exec_async(std::move(b), std::move(done));
   };
   co_return co_await net::async_initiate<decltype(net::use_awaitable), void(BatchResult)>(
       initiate, net::use_awaitable, std::move(batch));

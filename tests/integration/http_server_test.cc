@@ -127,13 +127,15 @@ class HttpServerTest : public ::testing::Test {
   }
 
   void start(ServerOptions options) {
-    server_ = std::make_unique<Server>(io_, router_, metrics_, options);
+    // As heraldd runs it: two workers, one thread each.
+    server_ = std::make_unique<Server>(std::vector<net::io_context*>{&io_, &io2_}, router_,
+                                       metrics_, options);
     auto bound = server_->listen(tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
     ASSERT_TRUE(bound.ok()) << bound.error().message;
     endpoint_ = *bound;
-    for (int i = 0; i < 2; ++i) {
-      threads_.emplace_back([this] {
-        io_.run();
+    for (net::io_context* io : {&io_, &io2_}) {
+      threads_.emplace_back([this, io] {
+        io->run();
         ++finished_;
       });
     }
@@ -159,11 +161,13 @@ class HttpServerTest : public ::testing::Test {
     if (!run_returned_within(5s)) {
       ADD_FAILURE() << "io_context::run() did not return after stop()";
       io_.stop();
+      io2_.stop();
     }
     for (auto& t : threads_) t.join();
   }
 
-  net::io_context io_;
+  net::io_context io_;   // also runs the acceptor
+  net::io_context io2_;
   Router router_;
   Metrics metrics_;
   std::unique_ptr<Server> server_;

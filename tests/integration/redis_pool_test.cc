@@ -7,6 +7,7 @@
 
 #include "service/common/metrics.h"
 #include "service/redis/pool.h"
+#include "tests/support/metric_value.h"
 #include "tests/support/redis_server.h"
 
 namespace herald::redis {
@@ -44,21 +45,17 @@ bool wait_until(const std::function<bool()>& cond, milliseconds limit) {
   return cond();
 }
 
-// Reads one unlabelled counter from the Prometheus text; -1 when it is absent.
-double counter(const Metrics& metrics, const std::string& name) {
-  std::string text = "\n" + metrics.render();
-  auto at = text.find("\n" + name + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + name.size() + 2));
-}
-
 TEST(RedisPool, BatchRepliesComeBackInOrder) {
   testing::RedisServer server;
   Pool pool(server.endpoint(), fast_options(), nullptr);
   ASSERT_TRUE(pool.healthy());
 
-  auto r = run_exec(pool, {{"SET", "k", "v1"}, {"GET", "k"}, {"INCR", "n"}, {"GET", "missing"},
-                           {"RPUSH", "l", "a", "b"}, {"LRANGE", "l", "0", "-1"}});
+  auto r = run_exec(pool, {{"SET", "k", "v1"},
+                           {"GET", "k"},
+                           {"INCR", "n"},
+                           {"GET", "missing"},
+                           {"RPUSH", "l", "a", "b"},
+                           {"LRANGE", "l", "0", "-1"}});
   ASSERT_TRUE(r.ok()) << r.error().message;
   ASSERT_EQ(r->size(), 6u);
   EXPECT_EQ((*r)[0].type, Reply::Type::kStatus);
@@ -234,9 +231,10 @@ TEST(RedisPool, FailsFastWhileRedisIsDownAndRecoversAfterRestart) {
   ASSERT_TRUE(back.ok()) << back.error().message;
   EXPECT_EQ((*back)[0].str, "yes");
 
-  EXPECT_GE(counter(metrics, "herald_redis_errors_total"), 1);
+  EXPECT_GE(testing::metric_value(metrics, "herald_redis_errors_total"), 1);
   EXPECT_TRUE(wait_until(
-      [&] { return counter(metrics, "herald_redis_reconnects_total") >= 1; }, milliseconds(1000)));
+      [&] { return testing::metric_value(metrics, "herald_redis_reconnects_total") >= 1; },
+      milliseconds(1000)));
 }
 
 TEST(RedisPool, StartsUnhealthyWhenRedisIsAbsent) {

@@ -20,6 +20,7 @@ TEST_F(ConfigTest, DefaultsWithoutAFile) {
   EXPECT_EQ(c.redis_url, "redis://127.0.0.1:6379/0");
   EXPECT_EQ(c.redis_connections, 4);
   EXPECT_EQ(c.io_threads, 2);
+  EXPECT_TRUE(c.redis_worker_links);
   EXPECT_EQ(c.body_limit, 1u << 20);
   EXPECT_EQ(c.default_region, "US");
   EXPECT_EQ(c.log_level, "info");
@@ -68,6 +69,7 @@ TEST_F(ConfigTest, EnvironmentOverridesTheFileAndAppendsKeys) {
   env_["HERALD_REDIS_URL"] = "redis://redis.internal:6379/1";
   env_["HERALD_REDIS_CONNECTIONS"] = "16";
   env_["HERALD_IO_THREADS"] = "8";
+  env_["HERALD_REDIS_WORKER_LINKS"] = "false";
   env_["HERALD_DEFAULT_REGION"] = "CA";
   env_["HERALD_LOG_LEVEL"] = "warn";
   env_["HERALD_TEMPLATES_DIR"] = "/opt/templates";
@@ -78,6 +80,7 @@ TEST_F(ConfigTest, EnvironmentOverridesTheFileAndAppendsKeys) {
   EXPECT_EQ(c.redis_url, "redis://redis.internal:6379/1");
   EXPECT_EQ(c.redis_connections, 16);
   EXPECT_EQ(c.io_threads, 8);
+  EXPECT_FALSE(c.redis_worker_links);
   EXPECT_EQ(c.default_region, "CA");
   EXPECT_EQ(c.log_level, "warn");
   EXPECT_EQ(c.templates_dir, "/opt/templates");

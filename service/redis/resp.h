@@ -1,0 +1,18 @@
+#pragma once
+
+#include <string>
+
+#include "service/redis/reply.h"
+
+struct redisReply;
+
+namespace herald::redis {
+
+// One command in Redis's wire format (RESP), written straight into `out`: cheaper than hiredis
+// formatting each argument into an sds string of its own.
+void append_resp(std::string& out, const Command& cmd);
+
+// hiredis' parsed reply as ours.
+Reply convert(const redisReply& r);
+
+}  // namespace herald::redis
