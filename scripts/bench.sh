@@ -60,6 +60,7 @@ for mode in get patch; do
   done
 done
 
+SKIP_BUILD=1 bash "$HERALD_ROOT/scripts/bench_api.sh" "${EMAIL_ARGS[@]}"
 bash "$HERALD_ROOT/scripts/bench_email.sh" "${EMAIL_ARGS[@]}"
 SKIP_BUILD=1 bash "$HERALD_ROOT/scripts/bench_fanout.sh" "${EMAIL_ARGS[@]}"
 SKIP_BUILD=1 bash "$HERALD_ROOT/scripts/bench_journey.sh" "${EMAIL_ARGS[@]}"
