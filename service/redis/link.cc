@@ -147,6 +147,7 @@ void Link::write_some() {
         if (ec) return self->fail("redis write failed: " + ec.message());
         self->writing_.clear();
         self->write_some();
+        self->close_if_drained();  // stopped while this write's replies were being read
       });
 }
 
