@@ -29,8 +29,10 @@ sleep 0.3  # heraldd tunes Redis encodings right after start
 mem() { redis-cli -p "$REDIS_PORT" info memory | awk -F: '/^used_memory:/{print $2}' | tr -d '\r'; }
 before=$(mem)
 start=$(date +%s.%N)
+steal=$(steal_mark)
 "$BUILD_DIR/service/heraldctl" import "$DATA" >"$WORK/import.json"
 end=$(date +%s.%N)
+report_steal "the import" "$steal"
 after=$(mem)
 python3 - "$WORK/import.json" "$start" "$end" "$before" "$after" <<'PY'
 import json, sys

@@ -44,6 +44,7 @@ for mode in get patch; do
     set -- $shape
     h0=$(ticks "$HERALDD_PID"); r0=$(ticks "$REDIS_PID"); s0=$(switches "$HERALDD_PID")
     w0=$(rewrites)
+    steal=$(steal_mark)
     out=$(BENCH_MODE=$mode BENCH_COUNT=$COUNT BENCH_DELAY_MS=$2 wrk -t2 -c"$1" \
       -d"${SECONDS_PER_RUN}s" --latency -s "$HERALD_ROOT/tests/bench/wrk_customers.lua" "$HERALD_URL")
     h1=$(ticks "$HERALDD_PID"); r1=$(ticks "$REDIS_PID"); s1=$(switches "$HERALDD_PID")
@@ -63,5 +64,6 @@ for line in out.splitlines():
         print("   " + line.strip())
 PY
     [ "$w1" = "$w0" ] || echo "   (Redis rewrote its AOF during this run)"
+    report_steal "this run" "$steal"
   done
 done

@@ -2,7 +2,8 @@
 # Fan-out benchmark: N customers, one outage covering them all (every ZIP), timed from the
 # 202 until the revision's plan cursor is "done" (every message queued with its touchpoint);
 # heraldd's peak RSS (VmHWM) and its RSS sampled throughout; then the latency from accepting
-# a small EMERGENCY event to its first queued message, alone and while the big fan-out runs.
+# a small EMERGENCY event to its first queued message, alone and while the big fan-out runs,
+# and the round trip of a PING to Redis meanwhile.
 #   bash scripts/bench_fanout.sh            # 1,000,000 customers
 #   bash scripts/bench_fanout.sh --quick    # 20,000 customers, 50 small events (CI smoke)
 #   COUNT=100000 bash scripts/bench_fanout.sh   # another size
@@ -45,13 +46,16 @@ rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
 echo "== customers: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["accepted"])' "$WORK/import.json") imported"
 
 echo "== latency, accept -> first message queued, nothing else running"
+steal=$(steal_mark)
 python3 "$HERALD_ROOT/tests/bench/fanout_latency.py" "$HERALD_URL" "$ADMIN_KEY" "$REDIS_PORT" LAT-A "$SMALL"
+report_steal "those events" "$steal"
 
 ZIPS=$(rcli --raw keys 'ix:z:*' | sed 's/^ix:z://' | python3 -c 'import json,sys; print(json.dumps([l.strip() for l in sys.stdin if l.strip()]))')
 rss_max=0
 sample_rss() { awk '/^VmRSS/{print $2}' "/proc/$PID/status" 2>/dev/null || echo 0; }
 rcli config resetstat >/dev/null
 r0=$(cpu_ticks "$RPID"); h0=$(cpu_ticks "$PID")
+steal=$(steal_mark)
 start=$(date +%s.%N)
 curl -sS -o /dev/null -w '' -X POST "$HERALD_URL/v1/events" -H "Authorization: Bearer $ADMIN_KEY" \
   -H 'Content-Type: application/json' \
@@ -59,16 +63,21 @@ curl -sS -o /dev/null -w '' -X POST "$HERALD_URL/v1/events" -H "Authorization: B
 python3 "$HERALD_ROOT/tests/bench/fanout_latency.py" "$HERALD_URL" "$ADMIN_KEY" "$REDIS_PORT" LAT-B "$SMALL" \
   >"$WORK/latency-during.txt" &
 LATPID=$!
+python3 "$HERALD_ROOT/tests/bench/redis_ping.py" "$REDIS_PORT" 1000 >"$WORK/ping-during.txt" &
+PINGPID=$!
 until [ "$(rcli get 'plan:{OUT-BENCH}:1')" = "done" ]; do
   rss=$(sample_rss); [ "$rss" -gt "$rss_max" ] && rss_max=$rss
   sleep 0.05
 done
 end=$(date +%s.%N)
 r1=$(cpu_ticks "$RPID"); h1=$(cpu_ticks "$PID")
+report_steal "the fan-out" "$steal"
 rcli info commandstats >"$WORK/commandstats.txt"
-wait "$LATPID"
+wait "$LATPID" "$PINGPID"
 echo "== latency, accept -> first message queued, while the big fan-out runs"
 cat "$WORK/latency-during.txt"
+echo "== Redis PING round trip from the fan-out's start (about 4 s)"
+cat "$WORK/ping-during.txt"
 hwm=$(awk '/^VmHWM/{print $2}' "/proc/$PID/status")
 python3 - "$start" "$end" "$rss_max" "$hwm" <<PY
 import sys

@@ -103,6 +103,7 @@ python3 -c "import sys; a, s, e = map(float, sys.argv[1:]); print(f'== customers
 
 # Raise the outage and follow it: the funnel and the plan cursor every 50 ms, CPU from
 # /proc/PID/stat (heraldd, Redis, sink) at the start, when planning is done and at the end.
+steal=$(steal_mark)
 python3 - "$HERALD_URL" "$ADMIN_KEY" "$REDIS_PORT" "$EVENT" "$FEEDERS" "$DEADLINE_S" \
   "$PID" "$REDIS_PID" "$SINK_PID" "$SINK_URL" "$CEILING" >"$WORK/result.txt" <<'PY'
 import json, os, socket, sys, time, urllib.request
@@ -206,6 +207,7 @@ print(json.dumps({
     "sink": sink, "ceiling": ceiling, "funnel": funnel}))
 PY
 
+report_steal "the outage (planning and sending)" "$steal"
 python3 - "$WORK/result.txt" "$COUNT" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))

@@ -150,9 +150,12 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
   planner_options.claim_idle = std::chrono::milliseconds(config.planner_claim_idle_ms);
   planner_options.compose.manage_url = config.public_url + "/v1/customers";
   planner_options.compose.token_ttl_s = config.token_ttl_s;
+  // EMERGENCY planning goes ahead of bulk planning and of the dispatchers' rounds.
+  planner_options.gate = std::make_shared<PriorityGate>();
   fanout::Planner planner(*endpoint, *sealer, *signer, *catalog, planner_options);
   dispatch::DispatcherOptions dispatch_options =
       dispatch::dispatcher_options(config.dispatch, &metrics);
+  dispatch_options.gate = planner_options.gate;
   dispatch::Dispatcher dispatcher(*endpoint, *sealer, outlets, dispatch_options);
   journey::WorkerOptions journey_options;
   journey_options.consumer = planner_options.consumer;
@@ -164,6 +167,9 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
   journey_options.retention_days = config.touchpoint_retention_days;
   journey_options.sweep_interval = std::chrono::seconds(config.retention_sweep_s);
   journey::Worker journey_worker(*endpoint, *sealer, metrics, journey_options);
+  metrics.gauge("herald_planner_bulk_wait_seconds",
+                "Seconds bulk planning has waited for EMERGENCY revisions' first batches.",
+                [&planner] { return std::chrono::duration<double>(planner.yielded()).count(); });
   planner.start();
   dispatcher.start();
   journey_worker.start();

@@ -162,6 +162,7 @@ void Dispatcher::run(channels::Channel& channel, std::string consumer) {
       next_prune = Clock::now() + options_.prune_every;
     }
 
+    if (options_.gate) options_.gate->yield(0, options_.yield_max);
     auto grant = budget.take(conn, static_cast<int64_t>(options_.batch));
     if (!grant.ok()) {
       fail("budget", grant.error());

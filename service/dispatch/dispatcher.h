@@ -13,6 +13,7 @@
 
 #include "channels/channel.h"
 #include "service/common/metrics.h"
+#include "service/common/priority_gate.h"
 #include "service/core/config.h"
 #include "service/core/crypto.h"
 #include "service/dispatch/queue.h"
@@ -44,6 +45,10 @@ struct DispatcherOptions {
   RetryPolicy retry;
   std::map<v1::Channel, ChannelLimits> limits;
   Metrics* metrics = nullptr;  // optional: herald_dispatch_messages_total{outcome="sms:sent"}
+  // Optional: shared with the planner; a round waits (at most yield_max) while EMERGENCY
+  // revisions are being planned, leaving Redis to them.
+  std::shared_ptr<PriorityGate> gate;
+  std::chrono::milliseconds yield_max{20};
 };
 
 // Drains the dispatch streams into channels, on threads of its own (sends may block). Each

@@ -17,7 +17,8 @@ constexpr int kUpdateAttempts = 8;
 constexpr size_t kHashLength = 64;
 
 // ARGV: ev-key, evr-key, active-key, intake-key, idem-key ('' for none), id, expected revision,
-// state, revision, active ('1'/'0'), score, body hash, answer, idem ttl.
+// state, revision, active ('1'/'0'), score, body hash, answer, idem ttl, urgent ('1'/'0': the
+// intake entry gets urgent=1, so planners put it ahead of bulk work before reading the event).
 // The revision count is LLEN evr:{id}: both are written here, so they always agree.
 // Replies: {'OK'}, {'DUP', answer} (same key and body before), {'KEY'} (same key, other
 // body), {'EXISTS'} (a new event whose id is taken), {'RACE'} (another revision landed).
@@ -41,7 +42,11 @@ if ARGV[10] == '1' then
 else
   redis.call('ZREM', activek, id)
 end
-redis.call('XADD', intakek, '*', 'event', id, 'revision', tostring(expected + 1))
+if ARGV[15] == '1' then
+  redis.call('XADD', intakek, '*', 'event', id, 'revision', tostring(expected + 1), 'urgent', '1')
+else
+  redis.call('XADD', intakek, '*', 'event', id, 'revision', tostring(expected + 1))
+end
 if idemk ~= '' then redis.call('SET', idemk, hash .. ARGV[13], 'EX', ARGV[14]) end
 return {'OK'}
 )lua";
@@ -99,7 +104,7 @@ std::vector<std::string> accept_args(const v1::EventState& state, uint32_t expec
                                      int64_t created_ms, const v1::EventAccepted& answer) {
   const v1::Event& event = state.event();
   std::vector<std::string> args;
-  args.reserve(14);
+  args.reserve(15);
   args.push_back(event_key(event.id()));
   args.push_back(revisions_key(event.id()));
   args.push_back(std::string(kActiveKey));
@@ -114,6 +119,7 @@ std::vector<std::string> accept_args(const v1::EventState& state, uint32_t expec
   args.push_back(std::move(body_hash));
   args.push_back(answer.SerializeAsString());
   args.push_back(std::to_string(kIdempotencyTtlS));
+  args.push_back(is_emergency(event) ? "1" : "0");
   return args;
 }
 

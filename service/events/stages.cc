@@ -62,6 +62,11 @@ bool is_terminal(Stage stage) {
          stage == v1::CANCELLED;
 }
 
+bool is_emergency(const v1::Event& e) {
+  return e.severity() == v1::EMERGENCY ||
+         (e.kind() == v1::BOIL_WATER_ADVISORY && e.stage() == v1::ISSUED);
+}
+
 bool is_active(Stage stage) {
   return stage != v1::STAGE_UNSPECIFIED && v1::Stage_IsValid(stage) && !is_terminal(stage);
 }

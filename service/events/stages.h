@@ -22,6 +22,10 @@ bool is_active(v1::Stage stage);
 // The stages that may follow `current` (std::nullopt: a new event) for this kind.
 std::vector<v1::Stage> next_stages(v1::EventKind kind, std::optional<v1::Stage> current);
 
+// EMERGENCY severity, or a boil-water advisory ISSUED: sent at once, whatever the quiet hours,
+// and planned ahead of other revisions.
+bool is_emergency(const v1::Event& e);
+
 // OK when `next` may follow `current`. Otherwise kConflict naming the current stage (or
 // kInvalidArgument on field "stage" for a new event, which has no current stage).
 Status check_transition(v1::EventKind kind, std::optional<v1::Stage> current, v1::Stage next);

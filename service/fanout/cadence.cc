@@ -78,11 +78,6 @@ bool closes(const v1::Event& e) {
   }
 }
 
-bool is_emergency(const v1::Event& e) {
-  return e.severity() == v1::EMERGENCY ||
-         (e.kind() == v1::BOIL_WATER_ADVISORY && e.stage() == v1::ISSUED);
-}
-
 bool cadence_allows(v1::Cadence cadence, const v1::Event& e, const History& h,
                     const Settings& settings) {
   switch (cadence) {

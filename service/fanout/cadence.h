@@ -6,6 +6,7 @@
 
 #include "herald/v1/common.pb.h"
 #include "herald/v1/event.pb.h"
+#include "service/events/stages.h"
 
 // Which revisions of an event a customer hears about, given the cadence they chose and what
 // they were last told. Pure functions of their arguments: no clock, no I/O.
@@ -45,7 +46,7 @@ bool closes(const v1::Event& e);
 
 // EMERGENCY severity, or a boil-water advisory being ISSUED: safety notices that go out at once
 // (quiet hours, daily cap) at PRIORITY_EMERGENCY.
-bool is_emergency(const v1::Event& e);
+using events::is_emergency;
 
 // Whether `e` is worth a message under `cadence` given what was sent before (History h):
 //  EVERY_UPDATE      every revision.

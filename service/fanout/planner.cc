@@ -73,7 +73,8 @@ Planner::Planner(redis::Endpoint endpoint, const core::Sealer& sealer,
       sealer_(sealer),
       signer_(signer),
       catalog_(catalog),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      gate_(options_.gate ? options_.gate : std::make_shared<PriorityGate>()) {}
 
 Planner::~Planner() { stop(); }
 
@@ -106,6 +107,7 @@ void Planner::loop(int index) {
     while (!stopping_) {
       auto n = round(*conn, lane, Clock::now(), true);
       if (n.ok() && index == 0 && std::chrono::steady_clock::now() - last_due >= kDueEvery) {
+        yield_to_urgent(lane);
         last_due = std::chrono::steady_clock::now();
         const bool sweep = last_due - last_housekeeping >= options_.housekeeping_every;
         if (sweep) last_housekeeping = last_due;
@@ -211,6 +213,7 @@ Result<int> Planner::take_entries(redis::Connection& conn, Lane& lane, bool bloc
         const std::string& v = kv[i + 1].str;
         if (kv[i].str == "event") job.event_id = v;
         if (kv[i].str == "revision") std::from_chars(v.data(), v.data() + v.size(), job.revision);
+        if (kv[i].str == "urgent" && v == "1") mark_urgent(job, true);
       }
     }
     ++taken;
@@ -256,6 +259,7 @@ Result<int> Planner::round(redis::Connection& conn, Lane& lane, Clock::time_poin
   std::vector<bool> finished(lane.jobs.size(), false);
   for (size_t i : order) {
     Job& job = lane.jobs[i];
+    if (!job.urgent) yield_to_urgent(lane);
     std::string why;
     auto s = step(conn, job, why, now);
     if (!s.ok()) {
@@ -295,7 +299,7 @@ Result<Planner::Step> Planner::prepare(redis::Connection& conn, Job& job, std::s
   }
   const std::string& cursor = (*reads)[2].str;
   if (cursor == "done") return Step::kDone;
-  job.urgent = is_emergency(job.planned);
+  mark_urgent(job, is_emergency(job.planned));
   if (auto remind = reminder_command(state.event(), options_.reminder_lead)) {
     auto r = check_reply(conn.command(*remind));
     if (!r.ok()) return std::move(r).take_error();
@@ -323,7 +327,11 @@ Result<Planner::Step> Planner::step(redis::Connection& conn, Job& job, std::stri
     auto s = prepare(conn, job, why);
     if (!s.ok() || *s != Step::kBatch) return s;
   }
-  if (!hold(job)) return Step::kWaiting;
+  if (!hold(job)) {
+    job.pass.reset();  // waits for another lane's revision of its event: holds nobody back
+    return Step::kWaiting;
+  }
+  mark_urgent(job, job.urgent);
   if (overtaken_here(job)) {
     why = "overtaken";
     return Step::kDone;
@@ -344,6 +352,8 @@ Result<Planner::Step> Planner::step(redis::Connection& conn, Job& job, std::stri
   if (auto ok = handle(conn, job.planned, work, std::move(tail), now); !ok.ok()) {
     return std::move(ok).take_error();
   }
+  job.first_batch_done = true;
+  job.pass.reset();
   return Step::kBatch;
 }
 
@@ -428,6 +438,22 @@ void Planner::release(Job& job) {
   if (job.holding && it->second.holder == job.entry) it->second.holder.clear();
   job.holding = false;
   if (it->second.holder.empty() && it->second.newest.revision() <= job.revision) flights_.erase(it);
+}
+
+void Planner::mark_urgent(Job& job, bool urgent) {
+  job.urgent = urgent;
+  // The pass covers the wait for the first message only: the later batches of a large
+  // EMERGENCY revision go first within their lane but hold neither the other lanes nor the
+  // dispatchers, which send its messages.
+  if (urgent && !job.first_batch_done && !job.pass.held()) job.pass = PriorityGate::Pass(*gate_);
+  if (!urgent) job.pass.reset();
+}
+
+void Planner::yield_to_urgent(const Lane& lane) {
+  const int own = static_cast<int>(std::count_if(
+      lane.jobs.begin(), lane.jobs.end(), [](const Job& j) { return j.pass.held(); }));
+  const auto waited = gate_->yield(own, options_.yield_max);
+  if (waited.count() > 0) yielded_.fetch_add(waited.count(), std::memory_order_relaxed);
 }
 
 bool Planner::overtaken_here(const Job& job) {

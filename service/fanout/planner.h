@@ -11,6 +11,7 @@
 
 #include "herald/v1/event.pb.h"
 #include "service/common/metrics.h"
+#include "service/common/priority_gate.h"
 #include "service/core/crypto.h"
 #include "service/fanout/audience.h"
 #include "service/fanout/compose.h"
@@ -32,6 +33,10 @@ struct PlannerOptions {
   int max_failures = 5;  // a revision whose planning fails this often goes to intake:dead
   std::chrono::milliseconds housekeeping_every{60000};  // intake trim, consumer pruning
   std::chrono::milliseconds consumer_idle{3600000};  // idle consumers, nothing pending: deleted
+  // Longest a bulk batch waits, per batch, while EMERGENCY revisions are planned (PriorityGate).
+  std::chrono::milliseconds yield_max{50};
+  // Shared with the dispatchers, whose rounds yield too; the planner makes its own when null.
+  std::shared_ptr<PriorityGate> gate;
   Settings settings;
   ComposeOptions compose;
 };
@@ -61,6 +66,13 @@ class Planner {
   // Returns the number of intake entries and held messages handled.
   Result<int> run_once(redis::Connection& conn, std::chrono::system_clock::time_point now);
 
+  // Urgent revisions in progress in this process (tests, /metrics).
+  int urgent_in_progress() const { return gate_->urgent(); }
+  // Total time bulk batches waited for urgent ones.
+  std::chrono::steady_clock::duration yielded() const {
+    return std::chrono::steady_clock::duration(yielded_.load());
+  }
+
  private:
   struct Work {
     uint64_t num = 0;
@@ -78,6 +90,8 @@ class Planner {
     uint32_t revision = 0;
     v1::Event planned;
     bool urgent = false;
+    PriorityGate::Pass pass;  // urgent: held until its first batch is committed
+    bool first_batch_done = false;
     int failures = 0;
     bool holding = false;                    // this revision holds its event in flights_
     std::unique_ptr<AudienceReader> reader;  // null until prepared (again, after a failure)
@@ -116,6 +130,9 @@ class Planner {
   bool hold(Job& job);
   void release(Job& job);
   bool overtaken_here(const Job& job);
+  void mark_urgent(Job& job, bool urgent);
+  // Before bulk work: waits while urgent revisions other than this lane's own are planned.
+  void yield_to_urgent(const Lane& lane);
   Status handle(redis::Connection& conn, const v1::Event& event, std::vector<Work>& work,
                 redis::Batch tail, std::chrono::system_clock::time_point now);
   Result<int> run_due(redis::Connection& conn, std::chrono::system_clock::time_point now);
@@ -128,6 +145,8 @@ class Planner {
   PlannerOptions options_;
   std::atomic<bool> stopping_{false};
   std::atomic<int> waiting_lanes_{0};  // lanes blocked in XREADGROUP for a new entry
+  std::shared_ptr<PriorityGate> gate_;
+  std::atomic<std::chrono::steady_clock::duration::rep> yielded_{0};
   std::vector<std::thread> threads_;
   std::mutex flights_mu_;
   std::map<std::string, Flight> flights_;

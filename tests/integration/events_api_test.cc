@@ -69,8 +69,9 @@ class EventsApi : public HeralddSuite {
     auto r = redis_connection().command(redis::cmd("LLEN", events::revisions_key(id)));
     return r.ok() ? r->integer : -1;
   }
-  // The revisions the intake stream holds for `id`, in order.
-  static std::vector<std::string> intake_of(const std::string& id) {
+  // The revisions the intake stream holds for `id`, in order (with `field`: that field's value).
+  static std::vector<std::string> intake_of(const std::string& id,
+                                            const std::string& field = "revision") {
     auto r = redis_connection().command(redis::cmd("XRANGE", "intake", "-", "+"));
     std::vector<std::string> out;
     if (!r.ok()) return out;
@@ -78,7 +79,7 @@ class EventsApi : public HeralddSuite {
       std::map<std::string, std::string> f;
       const auto& kv = entry.elements[1].elements;
       for (size_t i = 0; i + 1 < kv.size(); i += 2) f[kv[i].str] = kv[i + 1].str;
-      if (f["event"] == id) out.push_back(f["revision"]);
+      if (f["event"] == id) out.push_back(f[field]);
     }
     return out;
   }
@@ -127,6 +128,18 @@ TEST_F(EventsApi, AnOutageLifecycleIsAcceptedRevisionByRevision) {
   EXPECT_EQ(intake_of("OUT-life"), (std::vector<std::string>{"1", "2", "3"}));
   EXPECT_EQ(get("/v1/events/OUT-none").status, 404);
   EXPECT_EQ(update("OUT-none", "UPDATED").status, 404);
+}
+
+// Planners put an EMERGENCY revision ahead of bulk work as soon as they take its intake entry.
+TEST_F(EventsApi, EmergencyRevisionsAreMarkedUrgentInTheIntake) {
+  ASSERT_EQ(create(outage("OUT-calm")).status, 202);
+  ASSERT_EQ(post("/v1/events/OUT-calm/updates", R"({"stage":"UPDATED","severity":"EMERGENCY"})")
+                .status,
+            202);
+  ASSERT_EQ(update("OUT-calm", "RESTORED").status, 202);
+  ASSERT_EQ(create(boil_water("BW-urgent")).status, 202);
+  EXPECT_EQ(intake_of("OUT-calm", "urgent"), (std::vector<std::string>{"", "1", "1"}));
+  EXPECT_EQ(intake_of("BW-urgent", "urgent"), (std::vector<std::string>{"1"}));
 }
 
 // For each kind, every stage an event can be at, and what may follow it.

@@ -100,5 +100,21 @@ TEST(Stages, TerminalStagesEndTheEvent) {
   EXPECT_TRUE(next_stages(v1::OUTAGE, v1::CANCELLED).empty());
 }
 
+TEST(Stages, EmergencyIsTheSeverityOrABoilWaterAdvisoryBeingIssued) {
+  v1::Event e;
+  e.set_kind(v1::OUTAGE);
+  e.set_stage(v1::DETECTED);
+  e.set_severity(v1::ADVISORY);
+  EXPECT_FALSE(is_emergency(e));
+  e.set_severity(v1::EMERGENCY);
+  EXPECT_TRUE(is_emergency(e));
+  e.set_kind(v1::BOIL_WATER_ADVISORY);
+  e.set_severity(v1::ADVISORY);
+  e.set_stage(v1::ISSUED);
+  EXPECT_TRUE(is_emergency(e));
+  e.set_stage(v1::LIFTED);
+  EXPECT_FALSE(is_emergency(e));
+}
+
 }  // namespace
 }  // namespace herald::events
