@@ -63,6 +63,7 @@ for mode in get patch; do
 done
 
 SKIP_BUILD=1 bash "$HERALD_ROOT/scripts/bench_api.sh" "${EMAIL_ARGS[@]}"
+bash "$HERALD_ROOT/scripts/bench_scripts.sh" "${EMAIL_ARGS[@]}"
 bash "$HERALD_ROOT/scripts/bench_email.sh" "${EMAIL_ARGS[@]}"
 SKIP_BUILD=1 bash "$HERALD_ROOT/scripts/bench_fanout.sh" "${EMAIL_ARGS[@]}"
 SKIP_BUILD=1 bash "$HERALD_ROOT/scripts/bench_journey.sh" "${EMAIL_ARGS[@]}"

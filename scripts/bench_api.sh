@@ -3,7 +3,9 @@
 # imports COUNT synthetic customers, then for each route runs wrk paced (32 connections,
 # each pausing 5 ms: about 5,000 requests/s offered) and closed loop (16 connections), and
 # prints throughput, p50/p99, CPU per request of heraldd and of Redis (/proc/<pid>/stat) and
-# heraldd's context switches per request (/proc/<pid>/task/*/status).
+# heraldd's context switches per request (/proc/<pid>/task/*/status), Redis's three costliest
+# commands per request (INFO commandstats; a script's time includes the commands it runs) and
+# the CPU steal during the run.
 #   bash scripts/bench_api.sh                         # 200,000 customers, 10 s per run
 #   COUNT=1000000 SECONDS_PER_RUN=30 bash scripts/bench_api.sh
 #   bash scripts/bench_api.sh --quick                 # a short smoke (CI): 5,000 customers, 2 s
@@ -45,9 +47,11 @@ for mode in get patch; do
     h0=$(ticks "$HERALDD_PID"); r0=$(ticks "$REDIS_PID"); s0=$(switches "$HERALDD_PID")
     w0=$(rewrites)
     steal=$(steal_mark)
+    redis-cli -p "$REDIS_PORT" config resetstat >/dev/null
     out=$(BENCH_MODE=$mode BENCH_COUNT=$COUNT BENCH_DELAY_MS=$2 wrk -t2 -c"$1" \
       -d"${SECONDS_PER_RUN}s" --latency -s "$HERALD_ROOT/tests/bench/wrk_customers.lua" "$HERALD_URL")
     h1=$(ticks "$HERALDD_PID"); r1=$(ticks "$REDIS_PID"); s1=$(switches "$HERALDD_PID")
+    redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' >"$WORK/commandstats.txt"
     w1=$(rewrites)
     python3 - "$mode" "$1" "$2" "$h1" "$h0" "$r1" "$r0" "$s1" "$s0" "$SECONDS_PER_RUN" <<PY
 import re, sys
@@ -63,6 +67,9 @@ for line in out.splitlines():
     if "Non-2xx" in line or "Socket errors" in line:
         print("   " + line.strip())
 PY
+    requests=$(awk -v s="$SECONDS_PER_RUN" '/Requests\/sec/{print $2 * s}' <<<"$out")
+    echo "   redis per request: $(python3 "$HERALD_ROOT/tests/bench/commandstats.py" \
+      "$WORK/commandstats.txt" "$requests" 3)"
     [ "$w1" = "$w0" ] || echo "   (Redis rewrote its AOF during this run)"
     report_steal "this run" "$steal"
   done

@@ -89,14 +89,8 @@ hz = 100  # USER_HZ: /proc/<pid>/stat counts ticks of 10 ms
 n = max(audience, 1)
 print(f"== CPU per customer planned: redis {($r1 - $r0) / hz / n * 1e6:.1f} us, "
       f"heraldd {($h1 - $h0) / hz / n * 1e6:.1f} us (sending runs meanwhile)")
-rows = []
-for line in open("$WORK/commandstats.txt"):
-    if line.startswith("cmdstat_"):
-        name, rest = line.strip()[8:].split(":", 1)
-        f = dict(kv.split("=") for kv in rest.split(","))
-        rows.append((int(f["usec"]), name, int(f["calls"])))
-print("== redis commands per customer: " + ", ".join(
-    f"{name} {calls / n:.2f} calls {usec / n:.1f} us" for usec, name, calls in sorted(rows, reverse=True)[:6]))
 PY
+echo "== redis commands per customer: $(python3 "$HERALD_ROOT/tests/bench/commandstats.py" \
+  "$WORK/commandstats.txt" "$(rcli hget 'fn:{OUT-BENCH}' audience)" 6)"
 echo "== funnel"
 rcli hgetall 'fn:{OUT-BENCH}' | paste - - | sort

@@ -368,8 +368,18 @@ awaitable<Result<CustomerStore::Updated>> CustomerStore::update(
     auto changed = change(customer);
     if (!changed.ok()) co_return std::move(changed).take_error();
     stamp(customer, now_ms);
+    const Loaded& base = **loaded;
+    // Nothing the customer is indexed by changes (premises, locations): only the record is
+    // replaced, by the smaller script.
+    const bool swap = index_list(base.customer) == index_list(customer) &&
+                      geo_list(base.customer) == geo_list(customer);
     std::vector<std::string> args;
-    append_upsert(args, customer, sealer_, &**loaded, now_ms);
+    if (swap) {
+      args = {record_key(base.num), record_field(base.num), base.record_sha1,
+              encode_record(customer, sealer_, created_ms_of(base.customer))};
+    } else {
+      append_upsert(args, customer, sealer_, &base, now_ms);
+    }
     if (then) {
       for (redis::Command& c : then(customer, (*loaded)->num)) {
         args.push_back("T");
@@ -377,12 +387,13 @@ awaitable<Result<CustomerStore::Updated>> CustomerStore::update(
         for (std::string& a : c) args.push_back(std::move(a));
       }
     }
-    auto reply = co_await customer_batch_script().run(pool_, std::move(args));
+    const Script& script = swap ? record_swap_script() : customer_batch_script();
+    auto reply = co_await script.run(pool_, std::move(args));
     if (!reply.ok()) co_return std::move(reply).take_error();
-    auto o = single_outcome(*reply);
+    auto o = swap ? outcome_of(*reply) : single_outcome(*reply);
     if (!o.ok()) co_return std::move(o).take_error();
     if (*o == 'N') co_return make_error(ErrorCode::kNotFound, "no customer " + id);
-    if (*o != 'U') {  // changed since it was read
+    if (*o != 'U') {  // changed (or erased) since it was read
       co_await back_off(attempt);
       continue;
     }

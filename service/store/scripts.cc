@@ -199,6 +199,26 @@ end
 return out
 )lua";
 
+// Replaces one customer's record when nothing it is indexed by changes (a preferences or
+// contact change): ARGV record key, field, expect (SHA-1 of the record the caller read), new
+// record, then optionally commands to run only if it is replaced: 'T', k, the k words of one
+// command. Replies 'U' (replaced) or 'X' (the record changed, or was erased, since the caller
+// read it). Numbers are never reused, so the record alone names the customer. The batch script
+// does the same for such an update at more than twice the cost in Redis (its set-up, the id map
+// read, the tables it builds; `bash scripts/bench_scripts.sh` measures both).
+constexpr std::string_view kRecordSwapLua = R"lua(
+local rk, rf = ARGV[1], ARGV[2]
+if redis.sha1hex(redis.call('HGET', rk, rf) or '') ~= ARGV[3] then return 'X' end
+redis.call('HSET', rk, rf, ARGV[4])
+local i = 5
+while i <= #ARGV do
+  local k = tonumber(ARGV[i + 1])
+  redis.call(unpack(ARGV, i + 2, i + 1 + k))
+  i = i + 2 + k
+end
+return 'U'
+)lua";
+
 // Adds customers to premises (ARGV: triples of pm-key, premise id, n). The create path runs it
 // inside its MULTI with EVAL: a premise's field lists several customers, comma-joined, and only
 // a script can append to it. Every other write of a create is a plain command.
@@ -246,6 +266,11 @@ const Script& customer_batch_script() {
 
 const Script& premise_add_script() {
   static const Script script{std::string(kAddToPremiseLua) + std::string(kPremiseAddLua)};
+  return script;
+}
+
+const Script& record_swap_script() {
+  static const Script script{std::string(kRecordSwapLua)};
   return script;
 }
 

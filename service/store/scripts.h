@@ -28,6 +28,8 @@ class Script {
 const Script& customer_batch_script();
 // Adds customers to premises; run with EVAL inside the create path's MULTI (see scripts.cc).
 const Script& premise_add_script();
+// Replaces one record whose index entries stay as they are, compare-and-set on its SHA-1.
+const Script& record_swap_script();
 // Reads customers by id: n and record for each, nil and nil when there is no such id.
 const Script& customer_get_script();
 

@@ -570,6 +570,61 @@ TEST_F(CustomerIndexes, ConcurrentPutsLeaveExactlyOneFeeder) {
   EXPECT_EQ(at_premise("P-ix-race"), std::vector<std::string>{n});
 }
 
+// PATCHes replace only the record (the customer's index entries stay) while PUTs move its
+// premise: every request lands, the indexes end exact, and each PATCH that landed, and only
+// those, left one PREFERENCE_CHANGE touchpoint (a write that lost its compare-and-set leaves
+// nothing and is retried).
+TEST_F(CustomerIndexes, ConcurrentPatchesAndPutsEachLandOnceWithTheirTouchpoints) {
+  const std::string id = "C-patch-race";
+  SampleCustomer c;
+  c.id = id;
+  c.premises = {premise("P-patch-race", "F-PR0")};
+  ASSERT_EQ(put_customer(c).status, 201);
+  constexpr int kEach = 12;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      HttpClient client(heraldd().base_url());
+      for (int i = 0; i < kEach; ++i) {
+        const std::string body = R"({"maxPerDay":)" + std::to_string(1 + t * kEach + i) + "}";
+        auto r = client.request("PATCH", "/v1/customers/" + id + "/preferences", body,
+                                bearer(heraldd().admin_key()));
+        if (r.status != 200) ++failures;
+      }
+    });
+  }
+  threads.emplace_back([&] {
+    HttpClient client(heraldd().base_url());
+    for (int i = 0; i < kEach; ++i) {
+      SampleCustomer moved = c;
+      moved.premises = {premise("P-patch-race", "F-PR" + std::to_string(1 + i % 3))};
+      auto r = client.request("PUT", "/v1/customers/" + id, customer_json(moved),
+                              bearer(heraldd().admin_key()));
+      if (r.status != 200) ++failures;
+    }
+  });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+
+  auto got = get_customer(id);
+  ASSERT_EQ(got.status, 200);
+  const std::string n = number_of(id);
+  int sets_with_it = 0;
+  for (int f = 0; f < 4; ++f) sets_with_it += in_set(store::feeder_key("F-PR" + std::to_string(f)), n);
+  EXPECT_EQ(sets_with_it, 1);
+  EXPECT_EQ(in_set(store::feeder_key(*json_at(got.body, "premises[0].feeder")), n), true);
+  auto journey = http().request("GET", "/v1/customers/" + id + "/journey?limit=500", "",
+                                bearer(heraldd().admin_key(), ""));
+  ASSERT_EQ(journey.status, 200) << journey.body;
+  size_t changes = 0;
+  for (size_t at = journey.body.find("PREFERENCE_CHANGE"); at != std::string::npos;
+       at = journey.body.find("PREFERENCE_CHANGE", at + 1)) {
+    ++changes;
+  }
+  EXPECT_EQ(changes, 2u * kEach);
+}
+
 // Every value in Redis, as text, to search for contact details in clear.
 std::string everything_in(redis::Connection& conn) {
   std::string all;
