@@ -45,8 +45,8 @@ struct DispatcherOptions {
   RetryPolicy retry;
   std::map<v1::Channel, ChannelLimits> limits;
   Metrics* metrics = nullptr;  // optional: herald_dispatch_messages_total{outcome="sms:sent"}
-  // Optional: shared with the planner; a round waits (at most yield_max) while EMERGENCY
-  // revisions are being planned, leaving Redis to them.
+  // Optional: shared with the planner; a round waits (at most yield_max) while an EMERGENCY
+  // revision's first batch is being planned, leaving Redis to it.
   std::shared_ptr<PriorityGate> gate;
   std::chrono::milliseconds yield_max{20};
 };

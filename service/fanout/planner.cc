@@ -331,7 +331,7 @@ Result<Planner::Step> Planner::step(redis::Connection& conn, Job& job, std::stri
     job.pass.reset();  // waits for another lane's revision of its event: holds nobody back
     return Step::kWaiting;
   }
-  mark_urgent(job, job.urgent);
+  mark_urgent(job, job.urgent);  // takes back the pass given up while it waited
   if (overtaken_here(job)) {
     why = "overtaken";
     return Step::kDone;

@@ -33,7 +33,8 @@ struct PlannerOptions {
   int max_failures = 5;  // a revision whose planning fails this often goes to intake:dead
   std::chrono::milliseconds housekeeping_every{60000};  // intake trim, consumer pruning
   std::chrono::milliseconds consumer_idle{3600000};  // idle consumers, nothing pending: deleted
-  // Longest a bulk batch waits, per batch, while EMERGENCY revisions are planned (PriorityGate).
+  // Longest a bulk batch waits, per batch, while an EMERGENCY revision's first batch is planned
+  // (PriorityGate).
   std::chrono::milliseconds yield_max{50};
   // Shared with the dispatchers, whose rounds yield too; the planner makes its own when null.
   std::shared_ptr<PriorityGate> gate;
@@ -66,9 +67,7 @@ class Planner {
   // Returns the number of intake entries and held messages handled.
   Result<int> run_once(redis::Connection& conn, std::chrono::system_clock::time_point now);
 
-  // Urgent revisions in progress in this process (tests, /metrics).
-  int urgent_in_progress() const { return gate_->urgent(); }
-  // Total time bulk batches waited for urgent ones.
+  // Total time bulk batches waited for urgent ones (/metrics).
   std::chrono::steady_clock::duration yielded() const {
     return std::chrono::steady_clock::duration(yielded_.load());
   }

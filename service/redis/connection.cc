@@ -29,10 +29,6 @@ void append_decimal(std::string& out, size_t n) {
   out.append(digits, end);
 }
 
-Error unavailable(std::string message) {
-  return Error{ErrorCode::kUnavailable, std::move(message), {}};
-}
-
 }  // namespace
 
 void append_resp(std::string& out, const Command& cmd) {

@@ -12,10 +12,6 @@ namespace {
 
 constexpr size_t kReadChunk = 64 * 1024;
 
-Error unavailable(std::string message) {
-  return Error{ErrorCode::kUnavailable, std::move(message), {}};
-}
-
 struct ReplyDeleter {
   void operator()(redisReply* r) const { freeReplyObject(r); }
 };

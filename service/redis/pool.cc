@@ -12,6 +12,7 @@
 #include "service/common/metrics.h"
 #include "service/common/thread_name.h"
 #include "service/redis/connection.h"
+#include "service/redis/resp.h"
 
 namespace herald::redis {
 namespace {
@@ -20,10 +21,6 @@ namespace {
 constexpr size_t kMaxPipelineCommands = 256;
 // An idle connection is PINGed this often, so healthy() notices a dead Redis without traffic.
 constexpr auto kIdleProbe = std::chrono::seconds(1);
-
-Error unavailable(std::string message) {
-  return Error{ErrorCode::kUnavailable, std::move(message), {}};
-}
 
 struct Pending {
   Batch batch;

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "service/common/error.h"
 #include "service/redis/reply.h"
 
 struct redisReply;
@@ -14,5 +15,10 @@ void append_resp(std::string& out, const Command& cmd);
 
 // hiredis' parsed reply as ours.
 Reply convert(const redisReply& r);
+
+// What a connection, link or pool answers when Redis cannot be reached or used.
+inline Error unavailable(std::string message) {
+  return make_error(ErrorCode::kUnavailable, std::move(message));
+}
 
 }  // namespace herald::redis

@@ -381,7 +381,7 @@ awaitable<Result<CustomerStore::Updated>> CustomerStore::update(
       append_upsert(args, customer, sealer_, &base, now_ms);
     }
     if (then) {
-      for (redis::Command& c : then(customer, (*loaded)->num)) {
+      for (redis::Command& c : then(customer, base.num)) {
         args.push_back("T");
         args.push_back(std::to_string(c.size()));
         for (std::string& a : c) args.push_back(std::move(a));

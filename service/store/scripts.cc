@@ -19,6 +19,18 @@ local function add_to_premise(key, pid, n)
 end
 )lua";
 
+// Both customer write scripts end with this: runs the commands that ride with a change, from
+// ARGV[i] on: 'T', k, the k words of one command, as many as there are.
+constexpr std::string_view kRidingLua = R"lua(
+local function run_riding(i)
+  while i <= #ARGV do
+    local k = tonumber(ARGV[i + 1])
+    redis.call(unpack(ARGV, i + 2, i + 1 + k))
+    i = i + 2 + k
+  end
+end
+)lua";
+
 // ARGV: per operation either
 //   'U', id, cid-key, record, index-list, geo, expect, old-index-list
 //   'D', id, cid-key, expect, old-index-list
@@ -173,11 +185,7 @@ for _, e in ipairs(cid_writes) do redis.call('HSET', e[1], e[2], e[3]) end
 for _, e in ipairs(cid_dels) do redis.call('HDEL', e[1], e[2]) end
 local made = true
 for _, o in ipairs(out) do if o ~= 'C' and o ~= 'U' and o ~= 'D' then made = false end end
-while made and i <= #ARGV do
-  local k = tonumber(ARGV[i + 1])
-  redis.call(unpack(ARGV, i + 2, i + 1 + k))
-  i = i + 2 + k
-end
+if made then run_riding(i) end
 return out
 )lua";
 
@@ -199,8 +207,8 @@ end
 return out
 )lua";
 
-// Replaces one customer's record when nothing it is indexed by changes (a preferences or
-// contact change): ARGV record key, field, expect (SHA-1 of the record the caller read), new
+// Replaces one customer's record when nothing it is indexed by changes (a preferences PATCH, a
+// contact marked undeliverable): ARGV record key, field, expect (SHA-1 of the record the caller read), new
 // record, then optionally commands to run only if it is replaced: 'T', k, the k words of one
 // command. Replies 'U' (replaced) or 'X' (the record changed, or was erased, since the caller
 // read it). Numbers are never reused, so the record alone names the customer. The batch script
@@ -210,12 +218,7 @@ constexpr std::string_view kRecordSwapLua = R"lua(
 local rk, rf = ARGV[1], ARGV[2]
 if redis.sha1hex(redis.call('HGET', rk, rf) or '') ~= ARGV[3] then return 'X' end
 redis.call('HSET', rk, rf, ARGV[4])
-local i = 5
-while i <= #ARGV do
-  local k = tonumber(ARGV[i + 1])
-  redis.call(unpack(ARGV, i + 2, i + 1 + k))
-  i = i + 2 + k
-end
+run_riding(5)
 return 'U'
 )lua";
 
@@ -260,7 +263,8 @@ awaitable<Result<redis::Reply>> Script::run(redis::Pool& pool,
 }
 
 const Script& customer_batch_script() {
-  static const Script script{std::string(kAddToPremiseLua) + std::string(kBatchLua)};
+  static const Script script{std::string(kAddToPremiseLua) + std::string(kRidingLua) +
+                              std::string(kBatchLua)};
   return script;
 }
 
@@ -270,7 +274,7 @@ const Script& premise_add_script() {
 }
 
 const Script& record_swap_script() {
-  static const Script script{std::string(kRecordSwapLua)};
+  static const Script script{std::string(kRidingLua) + std::string(kRecordSwapLua)};
   return script;
 }
 

@@ -36,6 +36,15 @@ bool run_until(net::io_context& io, const std::function<bool()>& done, milliseco
   return done();
 }
 
+// A started link on `io`, connected (null if it did not connect within 3 s).
+std::shared_ptr<Link> connected_link(net::io_context& io, const Endpoint& ep,
+                                     LinkOptions o = fast_link(), Metrics* metrics = nullptr) {
+  auto link = std::make_shared<Link>(io, ep, o, metrics);
+  link->start();
+  if (!run_until(io, [&] { return link->connected(); }, milliseconds(3000))) return nullptr;
+  return link;
+}
+
 // Submits from the test thread while `io` is not running: the link's only thread then.
 struct Outcome {
   std::optional<BatchResult> result;
@@ -53,10 +62,8 @@ std::shared_ptr<Outcome> submit(Link& link, Batch batch) {
 TEST(RedisLink, PipelinedBatchesAreAnsweredInOrderAndTransactionsStayWhole) {
   testing::RedisServer server;
   net::io_context io;
-  auto link = std::make_shared<Link>(io, server.endpoint(), fast_link(), nullptr);
-  link->start();
-  ASSERT_TRUE(run_until(
-      io, [&] { return link->connected(); }, milliseconds(3000)));
+  auto link = connected_link(io, server.endpoint());
+  ASSERT_TRUE(link);
 
   // Many batches written before any reply is read: each gets its own replies, in order.
   std::vector<std::shared_ptr<Outcome>> outs;
@@ -115,10 +122,8 @@ TEST(RedisLink, ALostServerFailsWhatWasInFlightThenTheLinkReconnects) {
   testing::RedisServer server;
   Metrics metrics;
   net::io_context io;
-  auto link = std::make_shared<Link>(io, server.endpoint(), fast_link(), &metrics);
-  link->start();
-  ASSERT_TRUE(run_until(
-      io, [&] { return link->connected(); }, milliseconds(3000)));
+  auto link = connected_link(io, server.endpoint(), fast_link(), &metrics);
+  ASSERT_TRUE(link);
 
   // Redis blocks this one for a second, so it is still unanswered when the server goes away.
   auto stuck = submit(*link, {{"BLPOP", "nothing", "1"}});
@@ -149,10 +154,8 @@ TEST(RedisLink, ALostServerFailsWhatWasInFlightThenTheLinkReconnects) {
 TEST(RedisLink, ABatchLeftUnansweredPastTheTimeoutFailsAndTheLinkRecovers) {
   testing::RedisServer server;
   net::io_context io;
-  auto link = std::make_shared<Link>(io, server.endpoint(), fast_link(), nullptr);  // 300 ms
-  link->start();
-  ASSERT_TRUE(run_until(
-      io, [&] { return link->connected(); }, milliseconds(3000)));
+  auto link = connected_link(io, server.endpoint());  // timeout 300 ms
+  ASSERT_TRUE(link);
 
   auto paused = Connection::connect(server.endpoint(), milliseconds(1000));
   ASSERT_TRUE(paused.ok());
@@ -186,10 +189,8 @@ TEST(RedisLink, UsesTheEndpointsDatabase) {
   Endpoint ep = server.endpoint();
   ep.db = 3;
   net::io_context io;
-  auto link = std::make_shared<Link>(io, ep, fast_link(), nullptr);
-  link->start();
-  ASSERT_TRUE(run_until(
-      io, [&] { return link->connected(); }, milliseconds(3000)));
+  auto link = connected_link(io, ep);
+  ASSERT_TRUE(link);
   auto set = submit(*link, {{"SET", "where", "db3"}});
   ASSERT_TRUE(set->taken);
   ASSERT_TRUE(run_until(
@@ -207,10 +208,8 @@ TEST(RedisLink, UsesTheEndpointsDatabase) {
 TEST(RedisLink, StopLetsBatchesInFlightFinishAndReleasesTheContext) {
   testing::RedisServer server;
   net::io_context io;
-  auto link = std::make_shared<Link>(io, server.endpoint(), fast_link(), nullptr);
-  link->start();
-  ASSERT_TRUE(run_until(
-      io, [&] { return link->connected(); }, milliseconds(3000)));
+  auto link = connected_link(io, server.endpoint());
+  ASSERT_TRUE(link);
   auto slow = submit(*link, {{"BLPOP", "nothing", "0.1"}, {"SET", "after", "1"}});
   ASSERT_TRUE(slow->taken);
   link->stop();
@@ -230,11 +229,9 @@ TEST(RedisLink, PoolExecOnTheLinksContextGoesOverItAndElsewhereOverThePool) {
   po.connections = 1;
   Pool pool(server.endpoint(), po, nullptr);
   net::io_context io;
-  auto link = std::make_shared<Link>(io, server.endpoint(), fast_link(), nullptr);
-  link->start();
+  auto link = connected_link(io, server.endpoint());
+  ASSERT_TRUE(link);
   pool.use_links({link});
-  ASSERT_TRUE(run_until(
-      io, [&] { return link->connected(); }, milliseconds(3000)));
 
   int answered = 0;
   net::co_spawn(
