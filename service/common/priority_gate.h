@@ -1,8 +1,10 @@
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 
 namespace herald {
@@ -11,7 +13,9 @@ namespace herald {
 // work holds a Pass while it is in progress; bulk work calls yield() before its next batch and
 // sleeps while more urgent work is in progress than the caller itself holds, for at most
 // `max_wait` per call, so bulk work slows down but never stops. Redis and the cores are then
-// left to the urgent batches instead of being shared with a large fan-out's.
+// left to the urgent batches instead of being shared with a large fan-out's. Other processes'
+// urgent work reaches the gate through hold_remote_until() (fanout::GateRelay), and the relay
+// hears of this process's through the observer.
 class PriorityGate {
  public:
   // Movable handle on one piece of urgent work; leaves the gate when destroyed or reset.
@@ -41,29 +45,67 @@ class PriorityGate {
     PriorityGate* gate_ = nullptr;
   };
 
+  using Clock = std::chrono::steady_clock;
+
+  // This process's urgent work in progress (passes out).
   int urgent() const { return urgent_.load(std::memory_order_acquire); }
 
-  // Waits while urgent() > own (the passes the caller holds itself), at most max_wait.
-  // Returns how long it waited (zero on the fast path, without taking the lock).
-  std::chrono::steady_clock::duration yield(int own, std::chrono::milliseconds max_wait) {
-    if (urgent() <= own) return {};
-    const auto start = std::chrono::steady_clock::now();
+  // Other processes hold urgent work until `until` (a time point in the past: none). The
+  // waiters re-check at once, so an earlier end wakes them.
+  void hold_remote_until(Clock::time_point until) {
+    {
+      std::lock_guard lock(mu_);
+      remote_until_.store(until.time_since_epoch().count(), std::memory_order_release);
+    }
+    cv_.notify_all();
+  }
+  bool remote_held(Clock::time_point now = Clock::now()) const {
+    return now.time_since_epoch().count() < remote_until_.load(std::memory_order_acquire);
+  }
+
+  // Called after each change of urgent(), on the thread that made it; set before any pass is
+  // taken. It must return quickly (the relay only wakes its own thread).
+  void set_observer(std::function<void()> observer) { observer_ = std::move(observer); }
+
+  // Waits while urgent() > own (the passes the caller holds itself) or another process holds
+  // urgent work, at most max_wait. Returns how long it waited (zero on the fast path, without
+  // taking the lock).
+  Clock::duration yield(int own, std::chrono::milliseconds max_wait) {
+    const auto start = Clock::now();
+    if (urgent() <= own && !remote_held(start)) return {};
+    const auto deadline = start + max_wait;
     std::unique_lock lock(mu_);
-    cv_.wait_until(lock, start + max_wait, [&] { return urgent() <= own; });
-    return std::chrono::steady_clock::now() - start;
+    for (;;) {
+      const auto now = Clock::now();
+      if (now >= deadline) break;
+      const bool local = urgent() > own;
+      if (!local && !remote_held(now)) break;
+      // A remote hold also ends by itself when its time comes, without a notification.
+      auto until = deadline;
+      if (!local) until = std::min(deadline, Clock::time_point(Clock::duration(
+                                                 remote_until_.load(std::memory_order_acquire))));
+      cv_.wait_until(lock, until);
+    }
+    return Clock::now() - start;
   }
 
  private:
-  void enter() { urgent_.fetch_add(1, std::memory_order_acq_rel); }
+  void enter() {
+    urgent_.fetch_add(1, std::memory_order_acq_rel);
+    if (observer_) observer_();
+  }
   void leave() {
     {
       std::lock_guard lock(mu_);  // a waiter between its check and its sleep is not missed
       urgent_.fetch_sub(1, std::memory_order_acq_rel);
     }
     cv_.notify_all();
+    if (observer_) observer_();
   }
 
   std::atomic<int> urgent_{0};
+  std::atomic<Clock::rep> remote_until_{0};
+  std::function<void()> observer_;
   std::mutex mu_;
   std::condition_variable cv_;
 };

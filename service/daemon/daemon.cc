@@ -20,6 +20,7 @@
 #include "service/daemon/outlets.h"
 #include "service/dispatch/dispatcher.h"
 #include "service/events/event_store.h"
+#include "service/fanout/gate_relay.h"
 #include "service/fanout/planner.h"
 #include "service/http/server.h"
 #include "service/journey/worker.h"
@@ -150,8 +151,12 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
   planner_options.claim_idle = std::chrono::milliseconds(config.planner_claim_idle_ms);
   planner_options.compose.manage_url = config.public_url + "/v1/customers";
   planner_options.compose.token_ttl_s = config.token_ttl_s;
-  // EMERGENCY planning goes ahead of bulk planning and of the dispatchers' rounds.
+  // EMERGENCY planning goes ahead of bulk planning and of the dispatchers' rounds, in this
+  // process and, through the relay, in the others sharing the Redis. Declared before the
+  // planner and dispatcher, whose passes call the relay, so it outlives them.
   planner_options.gate = std::make_shared<PriorityGate>();
+  fanout::GateRelay gate_relay(*endpoint, planner_options.gate,
+                               {.from = fanout::relay_sender(planner_options.consumer)});
   fanout::Planner planner(*endpoint, *sealer, *signer, *catalog, planner_options);
   dispatch::DispatcherOptions dispatch_options =
       dispatch::dispatcher_options(config.dispatch, &metrics);
@@ -170,6 +175,7 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
   metrics.gauge("herald_planner_bulk_wait_seconds",
                 "Seconds bulk planning has waited for EMERGENCY revisions' first batches.",
                 [&planner] { return std::chrono::duration<double>(planner.yielded()).count(); });
+  gate_relay.start();
   planner.start();
   dispatcher.start();
   journey_worker.start();
@@ -201,6 +207,7 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
   for (auto& t : threads) t.join();
   planner.stop();
   dispatcher.stop();
+  gate_relay.stop();
   journey_worker.stop();
   pool.release_links();  // no thread runs a worker or calls exec any more
   links.clear();         // before the workers' io_contexts they belong to

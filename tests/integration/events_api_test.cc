@@ -142,6 +142,40 @@ TEST_F(EventsApi, EmergencyRevisionsAreMarkedUrgentInTheIntake) {
   EXPECT_EQ(intake_of("BW-urgent", "urgent"), (std::vector<std::string>{"1"}));
 }
 
+// Other heraldd processes sharing the Redis hear of it too (the `urgent` stream, read by their
+// gate relays): a lease while its first batch is planned, then the end of it.
+TEST_F(EventsApi, EmergencyPlanningIsAnnouncedToTheOtherProcesses) {
+  // Starts once earlier tests' urgent work is over: the last announcement is an end.
+  std::string after = "0-0";
+  for (int i = 0; i < 500; ++i) {
+    auto last = redis_connection().command(redis::cmd("XREVRANGE", "urgent", "+", "-", "COUNT", "1"));
+    ASSERT_TRUE(last.ok());
+    if (last->elements.empty()) break;
+    after = last->elements[0].elements[0].str;
+    if (last->elements[0].elements[1].elements.back().str == "0") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(create(boil_water("BW-relay")).status, 202);
+  std::vector<std::pair<std::string, std::string>> seen;  // (from, lease)
+  for (int i = 0; i < 500; ++i) {
+    auto r = redis_connection().command(redis::cmd("XRANGE", "urgent", "(" + after, "+"));
+    ASSERT_TRUE(r.ok());
+    seen.clear();
+    for (const auto& entry : r->elements) {
+      const auto& kv = entry.elements[1].elements;
+      std::map<std::string, std::string> f;
+      for (size_t k = 0; k + 1 < kv.size(); k += 2) f[kv[k].str] = kv[k + 1].str;
+      seen.emplace_back(f["from"], f["lease"]);
+    }
+    if (!seen.empty() && seen.back().second == "0") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_GE(seen.size(), 2u);
+  EXPECT_EQ(seen.front().first.rfind("heraldd-", 0), 0u) << seen.front().first;
+  EXPECT_EQ(seen.front().second, "1000");
+  EXPECT_EQ(seen.back(), std::make_pair(seen.front().first, std::string("0")));
+}
+
 // For each kind, every stage an event can be at, and what may follow it.
 struct Reached {
   std::string kind;

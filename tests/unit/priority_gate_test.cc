@@ -4,6 +4,7 @@
 
 #include <future>
 #include <thread>
+#include <vector>
 
 namespace herald {
 namespace {
@@ -60,6 +61,44 @@ TEST(PriorityGate, APassCountsOnceWhateverItIsMovedThrough) {
     EXPECT_EQ(gate.urgent(), 1);
   }
   EXPECT_EQ(gate.urgent(), 0);
+}
+
+TEST(PriorityGate, AnotherProcesssUrgentWorkHoldsBulkWorkUntilItsLeaseEnds) {
+  PriorityGate gate;
+  gate.hold_remote_until(PriorityGate::Clock::now() + 150ms);
+  EXPECT_TRUE(gate.remote_held());
+  // Held although this process has no pass, and let go when the lease ends by itself, long
+  // before the 30 s bound.
+  const auto w = gate.yield(0, 30s);
+  EXPECT_GE(w, 100ms);
+  EXPECT_LT(w, 10s);
+  EXPECT_FALSE(gate.remote_held());
+  // Even a lane holding passes of its own waits for another process's urgent work.
+  PriorityGate::Pass mine(gate);
+  gate.hold_remote_until(PriorityGate::Clock::now() + 1h);
+  EXPECT_GE(gate.yield(1, 30ms), 30ms);
+}
+
+TEST(PriorityGate, TheEndOfAnotherProcesssUrgentWorkWakesTheWaitersAtOnce) {
+  PriorityGate gate;
+  gate.hold_remote_until(PriorityGate::Clock::now() + 1h);
+  auto waited = std::async(std::launch::async, [&] { return gate.yield(0, 30s); });
+  EXPECT_EQ(waited.wait_for(50ms), std::future_status::timeout);
+  gate.hold_remote_until({});  // the other process sent the end of its announcement
+  ASSERT_EQ(waited.wait_for(10s), std::future_status::ready);
+  EXPECT_LT(waited.get(), 10s);
+}
+
+TEST(PriorityGate, TheObserverHearsOfEveryPassTakenAndGivenBack) {
+  PriorityGate gate;
+  std::vector<int> seen;
+  gate.set_observer([&] { seen.push_back(gate.urgent()); });
+  {
+    PriorityGate::Pass a(gate);
+    PriorityGate::Pass b(gate);
+    PriorityGate::Pass c(std::move(b));  // a move is no change
+  }
+  EXPECT_EQ(seen, (std::vector<int>{1, 2, 1, 0}));
 }
 
 }  // namespace
