@@ -61,16 +61,16 @@ TEST_F(GateRelayTest, UrgentWorkInOneProcessHoldsTheOthersBulkWorkUntilItIsDone)
 }
 
 TEST_F(GateRelayTest, AnAnnouncementOutlastsItsLeaseOnlyWhileItIsRenewed) {
-  Process a = start("a", 400ms);
-  Process b = start("b", 400ms);
+  Process a = start("a", 1s);
+  Process b = start("b", 1s);
   std::this_thread::sleep_for(300ms);
   {
     PriorityGate::Pass pass(*a.gate);
     ASSERT_TRUE(becomes(*b.gate, true));
     // Held for three leases: the renewals every quarter lease keep b holding back.
     for (int i = 0; i < 12; ++i) {
-      std::this_thread::sleep_for(100ms);
-      EXPECT_TRUE(b.gate->remote_held()) << "after " << (i + 1) * 100 << " ms";
+      std::this_thread::sleep_for(250ms);
+      EXPECT_TRUE(b.gate->remote_held()) << "after " << (i + 1) * 250 << " ms";
     }
   }
   EXPECT_TRUE(becomes(*b.gate, false));
@@ -83,11 +83,11 @@ TEST_F(GateRelayTest, AProcessThatDiedWhileAnnouncingHoldsTheOthersOnlyUntilItsL
   auto conn = redis::Connection::connect(server_.endpoint(), 5s);
   ASSERT_TRUE(conn.ok());
   ASSERT_TRUE(conn->command(redis::cmd("XADD", std::string(kUrgentKey), "*", "from", "dead",
-                                       "lease", "500"))
+                                       "lease", "2000"))
                   .ok());
   ASSERT_TRUE(becomes(*b.gate, true));
   const auto start = std::chrono::steady_clock::now();
-  EXPECT_GT(b.gate->yield(0, 20s), 200ms);  // held back for (most of) the lease ...
+  EXPECT_GT(b.gate->yield(0, 20s), 1s);  // held back for (most of) the lease ...
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);  // ... and no longer
   EXPECT_FALSE(b.gate->remote_held());
 }
