@@ -14,7 +14,7 @@ WORK=$HERALD_ROOT/.bench
 mkdir -p "$WORK"
 
 bash "$HERALD_ROOT/scripts/setup.sh"
-build_herald customer_path_bench
+build_herald customer_path_bench twilio_sink http_engine_bench
 
 echo "== per-customer CPU (tests/bench/customer_path_bench)"
 "$BUILD_DIR/tests/bench/customer_path_bench" --benchmark_min_time=0.2 2>/dev/null | grep BM_

@@ -5,7 +5,8 @@
 # from the event's POST (answered 202) until the funnel fn:{OUT-SMS-BENCH} has sms:sent +
 # sms:failed = sms:queued and plan:{OUT-SMS-BENCH}:1 is "done". The sink's own ceiling is
 # measured first with wrk (tests/bench/wrk_twilio.lua), and the sink's count must equal
-# sms:sent, each message once.
+# sms:sent, each message once. Between the two, tests/bench/http_engine_bench sends up to
+# 30,000 of the same requests through the HTTP engine alone, for its CPU per request.
 #   bash scripts/bench_sms.sh            # 1,000,000 customers
 #   bash scripts/bench_sms.sh --quick    # 20,000 customers
 # Knobs (environment): SMS_CONNECTIONS (twilio.max_connections, default 32), SMS_IN_FLIGHT
@@ -24,7 +25,7 @@ WORK=$HERALD_ROOT/.bench/sms
 mkdir -p "$WORK"
 
 bash "$HERALD_ROOT/scripts/setup.sh"
-[ -n "${SKIP_BUILD:-}" ] || build_herald twilio_sink
+[ -n "${SKIP_BUILD:-}" ] || build_herald twilio_sink http_engine_bench
 SINK_BIN=$BUILD_DIR/tests/bench/twilio_sink
 [ -x "$SINK_BIN" ] || { echo "no $SINK_BIN: build the twilio_sink target" >&2; exit 1; }
 
@@ -80,6 +81,13 @@ SINK_ACCOUNT_SID=$SID SINK_AUTH_TOKEN=$TOKEN timeout $((WRK_SECONDS + 30)) \
 CEILING=$(awk '/^Requests\/sec:/{print $2}' "$WORK/wrk.txt")
 if grep -q "Non-2xx" "$WORK/wrk.txt"; then echo "FAIL: the sink refused wrk's requests" >&2; exit 1; fi
 curl -sS -X POST "$SINK_URL/reset" >"$WORK/sink-wrk-count.json"
+# The HTTP engine alone (libcurl on Asio, as heraldd's Twilio channel uses it): its CPU per
+# request is the floor of heraldd's cost per SMS, before Redis, rendering and settling.
+ENGINE_COUNT=$((COUNT < 30000 ? COUNT : 30000))
+echo "== HTTP engine alone: $ENGINE_COUNT Twilio-shaped POSTs to the sink, 64 at a time (tests/bench/http_engine_bench)"
+"$BUILD_DIR/tests/bench/http_engine_bench" \
+  "$SINK_URL/2010-04-01/Accounts/$SID/Messages.json" "$SID:$TOKEN" "$ENGINE_COUNT"
+curl -sS -X POST "$SINK_URL/reset" >/dev/null
 
 new_keys "$WORK"
 export HERALD_SMS_PROVIDER=twilio HERALD_TWILIO_BASE_URL=$SINK_URL HERALD_TWILIO_ACCOUNT_SID=$SID \

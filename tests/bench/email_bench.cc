@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "channels/smtp.h"
+#include "tests/bench/cpu_time.h"
 #include "tests/support/smtp_sink.h"
 
 namespace {
@@ -97,12 +98,7 @@ double process_cpu_s(pid_t pid) {
   return (std::stod(fields[11]) + std::stod(fields[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-double self_cpu_s() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
+using herald::bench::self_cpu_s;
 
 }  // namespace
 
