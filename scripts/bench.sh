@@ -25,16 +25,20 @@ DATA=$WORK/customers-$COUNT.ndjson
 rm -rf "$WORK/redis" && start_redis "$WORK/redis"
 new_keys "$WORK"
 start_heraldd "$WORK"
+REDIS_PID=${HERALD_PIDS[0]} HERALDD_PID=${HERALD_PIDS[1]}
 sleep 0.3  # heraldd tunes Redis encodings right after start
 mem() { redis-cli -p "$REDIS_PORT" info memory | awk -F: '/^used_memory:/{print $2}' | tr -d '\r'; }
 before=$(mem)
 start=$(date +%s.%N)
 steal=$(steal_mark)
+r0=$(cpu_ticks "$REDIS_PID"); h0=$(cpu_ticks "$HERALDD_PID")
 "$BUILD_DIR/service/heraldctl" import "$DATA" >"$WORK/import.json"
 end=$(date +%s.%N)
+r1=$(cpu_ticks "$REDIS_PID"); h1=$(cpu_ticks "$HERALDD_PID")
 report_steal "the import" "$steal"
 after=$(mem)
-python3 - "$WORK/import.json" "$start" "$end" "$before" "$after" <<'PY'
+python3 - "$WORK/import.json" "$start" "$end" "$before" "$after" "$((r1 - r0))" "$((h1 - h0))" \
+  "$(getconf CLK_TCK)" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 secs = float(sys.argv[3]) - float(sys.argv[2])
@@ -43,6 +47,9 @@ print(f"== import: {n} accepted, {r.get('rejected', 0)} rejected in {secs:.1f} s
       f" = {n / secs:,.0f} customers/s")
 b, a = int(sys.argv[4]), int(sys.argv[5])
 print(f"== redis used_memory: {b:,} -> {a:,} bytes = {(a - b) / max(n, 1):.0f} bytes/customer")
+redis_t, heraldd_t, tck = int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
+per = lambda t: t / tck / max(n, 1) * 1e6
+print(f"== CPU per customer imported: heraldd {per(heraldd_t):.1f} us, redis {per(redis_t):.1f} us")
 PY
 # A rewrite of the AOF that the import set off would share the cores with the runs below.
 for _ in $(seq 1 600); do

@@ -39,7 +39,6 @@ new_keys "$WORK"
 start_heraldd "$WORK"
 PID=${HERALD_PIDS[-1]}
 RPID=${HERALD_PIDS[0]}
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
 "$BUILD_DIR/service/heraldctl" import --jobs 2 "$DATA" >"$WORK/import.json"
 "$BUILD_DIR/service/heraldctl" import "$LAT" >/dev/null

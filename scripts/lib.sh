@@ -35,6 +35,10 @@ report_steal() {
     'BEGIN { printf "== CPU steal during %s: %.0f %% of the machine'"'"'s CPU time\n", what, (t > 0 ? 100 * s / t : 0) }'
 }
 
+# cpu_ticks PID: the CPU time a process has used (user + system, clock ticks; stolen time is not
+# in it), for CPU per customer or per request.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
 build_herald() {
   cmake -S "$HERALD_ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$BUILD_DIR" -j"$(nproc)" --target heraldd heraldctl "$@" >/dev/null
