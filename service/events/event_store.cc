@@ -42,11 +42,9 @@ if ARGV[10] == '1' then
 else
   redis.call('ZREM', activek, id)
 end
-if ARGV[15] == '1' then
-  redis.call('XADD', intakek, '*', 'event', id, 'revision', tostring(expected + 1), 'urgent', '1')
-else
-  redis.call('XADD', intakek, '*', 'event', id, 'revision', tostring(expected + 1))
-end
+local entry = {'event', id, 'revision', tostring(expected + 1)}
+if ARGV[15] == '1' then entry[5], entry[6] = 'urgent', '1' end
+redis.call('XADD', intakek, '*', unpack(entry))
 if idemk ~= '' then redis.call('SET', idemk, hash .. ARGV[13], 'EX', ARGV[14]) end
 return {'OK'}
 )lua";

@@ -69,17 +69,29 @@ class EventsApi : public HeralddSuite {
     auto r = redis_connection().command(redis::cmd("LLEN", events::revisions_key(id)));
     return r.ok() ? r->integer : -1;
   }
+  struct Entry {
+    std::string id;
+    std::map<std::string, std::string> fields;
+  };
+  // A stream's entries from `start` (XRANGE syntax) on, in order.
+  static std::vector<Entry> stream(const std::string& key, const std::string& start = "-") {
+    auto r = redis_connection().command(redis::cmd("XRANGE", key, start, "+"));
+    std::vector<Entry> out;
+    if (!r.ok()) return out;
+    for (const auto& entry : r->elements) {
+      Entry& e = out.emplace_back();
+      e.id = entry.elements[0].str;
+      const auto& kv = entry.elements[1].elements;
+      for (size_t i = 0; i + 1 < kv.size(); i += 2) e.fields[kv[i].str] = kv[i + 1].str;
+    }
+    return out;
+  }
   // The revisions the intake stream holds for `id`, in order (with `field`: that field's value).
   static std::vector<std::string> intake_of(const std::string& id,
                                             const std::string& field = "revision") {
-    auto r = redis_connection().command(redis::cmd("XRANGE", "intake", "-", "+"));
     std::vector<std::string> out;
-    if (!r.ok()) return out;
-    for (const auto& entry : r->elements) {
-      std::map<std::string, std::string> f;
-      const auto& kv = entry.elements[1].elements;
-      for (size_t i = 0; i + 1 < kv.size(); i += 2) f[kv[i].str] = kv[i + 1].str;
-      if (f["event"] == id) out.push_back(f[field]);
+    for (auto& e : stream("intake")) {
+      if (e.fields["event"] == id) out.push_back(e.fields[field]);
     }
     return out;
   }
@@ -148,25 +160,17 @@ TEST_F(EventsApi, EmergencyPlanningIsAnnouncedToTheOtherProcesses) {
   // Starts once earlier tests' urgent work is over: the last announcement is an end.
   std::string after = "0-0";
   for (int i = 0; i < 500; ++i) {
-    auto last = redis_connection().command(redis::cmd("XREVRANGE", "urgent", "+", "-", "COUNT", "1"));
-    ASSERT_TRUE(last.ok());
-    if (last->elements.empty()) break;
-    after = last->elements[0].elements[0].str;
-    if (last->elements[0].elements[1].elements.back().str == "0") break;
+    auto all = stream("urgent");
+    if (all.empty()) break;
+    after = all.back().id;
+    if (all.back().fields["lease"] == "0") break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ASSERT_EQ(create(boil_water("BW-relay")).status, 202);
   std::vector<std::pair<std::string, std::string>> seen;  // (from, lease)
   for (int i = 0; i < 500; ++i) {
-    auto r = redis_connection().command(redis::cmd("XRANGE", "urgent", "(" + after, "+"));
-    ASSERT_TRUE(r.ok());
     seen.clear();
-    for (const auto& entry : r->elements) {
-      const auto& kv = entry.elements[1].elements;
-      std::map<std::string, std::string> f;
-      for (size_t k = 0; k + 1 < kv.size(); k += 2) f[kv[k].str] = kv[k + 1].str;
-      seen.emplace_back(f["from"], f["lease"]);
-    }
+    for (auto& e : stream("urgent", "(" + after)) seen.emplace_back(e.fields["from"], e.fields["lease"]);
     if (!seen.empty() && seen.back().second == "0") break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
