@@ -97,6 +97,7 @@ struct Config {
   int reminder_lead_min = 1440;  // fanout.reminder_lead_min / HERALD_REMINDER_LEAD_MIN
   int planner_lanes = 2;         // fanout.planner_lanes / HERALD_PLANNER_LANES, 1..16
   int planner_batch = 500;       // fanout.planner_batch / HERALD_PLANNER_BATCH, 10..5000
+  int planner_chunk = 100;       // fanout.planner_chunk / HERALD_PLANNER_CHUNK, 10..5000
   // fanout.planner_claim_idle_ms / HERALD_PLANNER_CLAIM_IDLE_MS, 100..3600000: an intake entry
   // untouched this long (its planner died) is taken over by another planner.
   int planner_claim_idle_ms = 30000;

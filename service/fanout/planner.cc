@@ -107,11 +107,12 @@ void Planner::loop(int index) {
     while (!stopping_) {
       auto n = round(*conn, lane, Clock::now(), true);
       if (n.ok() && index == 0 && std::chrono::steady_clock::now() - last_due >= kDueEvery) {
-        yield_to_urgent(lane);
+        Yield yield = yield_budget(lane, false);
+        pause(yield);
         last_due = std::chrono::steady_clock::now();
         const bool sweep = last_due - last_housekeeping >= options_.housekeeping_every;
         if (sweep) last_housekeeping = last_due;
-        auto due = run_background(*conn, Clock::now(), sweep);
+        auto due = run_background(*conn, Clock::now(), sweep, yield);
         if (!due.ok()) n = std::move(due).take_error();
       }
       if (!n.ok()) {
@@ -138,14 +139,15 @@ Result<int> Planner::run_once(redis::Connection& conn, Clock::time_point now) {
     }
     handled += *n;
   } while (!lane.jobs.empty());
-  auto due = run_background(conn, now, false);
+  Yield yield = yield_budget(lane, false);
+  auto due = run_background(conn, now, false, yield);
   if (!due.ok()) return due;
   return handled + *due;
 }
 
 Result<int> Planner::run_background(redis::Connection& conn, Clock::time_point now,
-                                    bool housekeeping) {
-  auto due = run_due(conn, now);
+                                    bool housekeeping, Yield& yield) {
+  auto due = run_due(conn, now, yield);
   if (!due.ok()) return due;
   auto raised = raise_due_reminders(conn, options_.reminder_lead, now, kRemindersPerRound);
   if (!raised.ok()) return std::move(raised).take_error();
@@ -259,9 +261,10 @@ Result<int> Planner::round(redis::Connection& conn, Lane& lane, Clock::time_poin
   std::vector<bool> finished(lane.jobs.size(), false);
   for (size_t i : order) {
     Job& job = lane.jobs[i];
-    if (!job.urgent) yield_to_urgent(lane);
+    Yield yield = yield_budget(lane, job.urgent);
+    pause(yield);
     std::string why;
-    auto s = step(conn, job, why, now);
+    auto s = step(conn, job, why, now, yield);
     if (!s.ok()) {
       if (conn.broken()) return std::move(s).take_error();
       release(job);
@@ -322,7 +325,7 @@ Result<Planner::Step> Planner::prepare(redis::Connection& conn, Job& job, std::s
 }
 
 Result<Planner::Step> Planner::step(redis::Connection& conn, Job& job, std::string& why,
-                                    Clock::time_point now) {
+                                    Clock::time_point now, Yield& yield) {
   if (!job.reader) {
     auto s = prepare(conn, job, why);
     if (!s.ok() || *s != Step::kBatch) return s;
@@ -349,7 +352,8 @@ Result<Planner::Step> Planner::step(redis::Connection& conn, Job& job, std::stri
   redis::Batch tail;
   tail.push_back(
       redis::cmd("SET", cursor_key(job.event_id, job.revision), job.reader->cursor().encode()));
-  if (auto ok = handle(conn, job.planned, work, std::move(tail), now); !ok.ok()) {
+  const std::string done = seen_key(job.event_id, job.revision) + ":done";
+  if (auto ok = handle(conn, job.planned, work, done, std::move(tail), now, yield); !ok.ok()) {
     return std::move(ok).take_error();
   }
   job.first_batch_done = true;
@@ -374,7 +378,7 @@ Status Planner::settle(redis::Connection& conn, Lane& lane, Job& job, Step outco
     }
     tx.push_back(redis::cmd("SET", cursor_key(job.event_id, job.revision), "done"));
     const std::string seen = seen_key(job.event_id, job.revision);
-    tx.push_back(redis::cmd("DEL", seen, seen + ":last"));
+    tx.push_back(redis::cmd("DEL", seen, seen + ":last", seen + ":done"));
   }
   tx.push_back(redis::cmd("XACK", kIntake, kPlannerGroup, job.entry));
   tx.push_back(redis::cmd("EXEC"));
@@ -449,11 +453,19 @@ void Planner::mark_urgent(Job& job, bool urgent) {
   if (!urgent) job.pass.reset();
 }
 
-void Planner::yield_to_urgent(const Lane& lane) {
+Planner::Yield Planner::yield_budget(const Lane& lane, bool urgent) const {
+  if (urgent) return {};
   const int own = static_cast<int>(std::count_if(
       lane.jobs.begin(), lane.jobs.end(), [](const Job& j) { return j.pass.held(); }));
-  const auto waited = gate_->yield(own, options_.yield_max);
-  if (waited.count() > 0) yielded_.fetch_add(waited.count(), std::memory_order_relaxed);
+  return Yield{own, options_.yield_max};
+}
+
+void Planner::pause(Yield& yield) {
+  if (yield.left.count() <= 0) return;
+  const auto waited = gate_->yield(yield.own, yield.left);
+  if (waited.count() == 0) return;
+  yielded_.fetch_add(waited.count(), std::memory_order_relaxed);
+  yield.left -= std::chrono::ceil<std::chrono::milliseconds>(waited);
 }
 
 bool Planner::overtaken_here(const Job& job) {

@@ -24,6 +24,9 @@ namespace herald::fanout {
 struct PlannerOptions {
   std::string consumer = "heraldd";  // unique per process; lane i joins "planners" as "<it>-<i>"
   size_t batch = 500;
+  // Recipients per MULTI/EXEC within a batch: Redis runs a transaction whole, so a smaller one
+  // keeps an urgent event's commands from waiting long behind a bulk batch's writes.
+  size_t chunk = 100;
   int lanes = 2;         // planner threads; each interleaves the revisions it took
   size_t max_jobs = 16;  // revisions one lane interleaves
   std::chrono::milliseconds block{500};         // wait for intake entries; bounds stop()
@@ -33,8 +36,8 @@ struct PlannerOptions {
   int max_failures = 5;  // a revision whose planning fails this often goes to intake:dead
   std::chrono::milliseconds housekeeping_every{60000};  // intake trim, consumer pruning
   std::chrono::milliseconds consumer_idle{3600000};  // idle consumers, nothing pending: deleted
-  // Longest a bulk batch waits, per batch, while an EMERGENCY revision's first batch is planned
-  // (PriorityGate).
+  // Longest a bulk batch waits, all its pauses together, while an EMERGENCY revision's first
+  // batch is planned (PriorityGate).
   std::chrono::milliseconds yield_max{50};
   // Shared with the dispatchers, whose rounds yield too; the planner makes its own when null.
   std::shared_ptr<PriorityGate> gate;
@@ -51,10 +54,11 @@ struct PlannerOptions {
 //
 // Turns accepted event revisions (the intake stream) into decisions and queued messages, and
 // re-plans held messages when they fall due. Runs on its own thread with its own blocking
-// connection. Per audience batch, one MULTI/EXEC writes the queued messages, the decision
-// touchpoints, each customer's history for the event, the daily-cap counters, the held
-// entries, the funnel counters and the audience cursor: a crash before EXEC replays the
-// batch; after it, the history marks every decision taken, so nothing is sent twice.
+// connection. Per chunk of an audience batch, one MULTI/EXEC writes the queued messages, the
+// decision touchpoints, each customer's history for the event, the daily-cap counters, the
+// held entries, the funnel counters and the customers' bits in `<seen>:done`; the batch's
+// last chunk also moves the audience cursor. A crash replays the batch from its start, and
+// the done bits skip the customers whose chunk was committed, so nothing is decided twice.
 class Planner {
  public:
   Planner(redis::Endpoint endpoint, const core::Sealer& sealer, const core::TokenSigner& signer,
@@ -109,17 +113,23 @@ class Planner {
     v1::Event newest;
   };
   enum class Step { kWaiting, kBatch, kDone, kDead };
+  // A batch's pauses for urgent work: the passes its lane holds itself, and what is left of
+  // yield_max (zero for urgent work, which never pauses).
+  struct Yield {
+    int own = 0;
+    std::chrono::milliseconds left{0};
+  };
 
   Result<int> round(redis::Connection& conn, Lane& lane, std::chrono::system_clock::time_point now,
                     bool may_block);
   Result<int> take_entries(redis::Connection& conn, Lane& lane, bool block);
   Result<Step> step(redis::Connection& conn, Job& job, std::string& why,
-                    std::chrono::system_clock::time_point now);
+                    std::chrono::system_clock::time_point now, Yield& yield);
   Result<Step> prepare(redis::Connection& conn, Job& job, std::string& why);
   Status settle(redis::Connection& conn, Lane& lane, Job& job, Step outcome,
                 const std::string& why);
   Result<int> run_background(redis::Connection& conn, std::chrono::system_clock::time_point now,
-                             bool housekeeping);
+                             bool housekeeping, Yield& yield);
   Status bury_deferred(redis::Connection& conn, const std::vector<std::string>& members,
                        const std::string& why);
   // Resets the idle time of the lane's intake entries, so no planner takes over an entry
@@ -130,11 +140,18 @@ class Planner {
   void release(Job& job);
   bool overtaken_here(const Job& job);
   void mark_urgent(Job& job, bool urgent);
-  // Before bulk work: waits while urgent revisions other than this lane's own are planned.
-  void yield_to_urgent(const Lane& lane);
+  // A bulk batch's budget of pauses (`urgent`: none).
+  Yield yield_budget(const Lane& lane, bool urgent) const;
+  // Waits while urgent revisions other than the lane's own are planned, from yield.left.
+  void pause(Yield& yield);
+  // Decides and writes `work` in chunks. `done_key`, for audience batches: the bitmap of
+  // customers already committed, read to skip them and written with each chunk. `tail` goes
+  // with the last chunk.
   Status handle(redis::Connection& conn, const v1::Event& event, std::vector<Work>& work,
-                redis::Batch tail, std::chrono::system_clock::time_point now);
-  Result<int> run_due(redis::Connection& conn, std::chrono::system_clock::time_point now);
+                const std::string& done_key, redis::Batch tail,
+                std::chrono::system_clock::time_point now, Yield& yield);
+  Result<int> run_due(redis::Connection& conn, std::chrono::system_clock::time_point now,
+                      Yield& yield);
   void loop(int lane);
 
   redis::Endpoint endpoint_;

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <map>
 #include <set>
+#include <utility>
 
 #include "channels/channel.h"
 #include "service/dispatch/queue.h"
@@ -55,11 +56,13 @@ bool all_digits(const std::vector<std::string>& f, size_t from) {
 }  // namespace
 
 Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vector<Work>& work,
-                       redis::Batch tail, Clock::time_point now) {
+                       const std::string& done_key, redis::Batch tail, Clock::time_point now,
+                       Yield& yield) {
   static constexpr v1::Channel kAll[] = {v1::SMS, v1::EMAIL, v1::VOICE};
   const std::string hist = history_key(event.id());
-  // One pipeline: each customer's record, then one command per batch for the history marks
-  // and each opt-out or invalid-contact set (set members are customer numbers).
+  // One pipeline: each customer's record, then one command per batch for the history marks,
+  // each opt-out or invalid-contact set (set members are customer numbers) and, for an
+  // audience batch, the bits of the customers an earlier run of this batch committed.
   std::vector<std::string> nums;
   nums.reserve(work.size());
   for (const Work& w : work) nums.push_back(std::to_string(w.num));
@@ -68,8 +71,21 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     c.insert(c.end(), nums.begin(), nums.end());
     return c;
   };
+  auto bits_of = [&](const char* op, const std::vector<size_t>& which) {
+    redis::Command c{"BITFIELD", done_key};
+    for (size_t i : which) {
+      c.emplace_back(op);
+      c.emplace_back("u1");
+      c.push_back(nums[i]);
+      if (op[0] == 'S') c.emplace_back("1");
+    }
+    return c;
+  };
+  const size_t n = work.size();
+  std::vector<size_t> all(n);
+  for (size_t i = 0; i < n; ++i) all[i] = i;
   redis::Batch reads;
-  reads.reserve(work.size() + 6);
+  reads.reserve(n + 7);
   for (const Work& w : work) {
     reads.push_back(redis::cmd("HGET", store::record_key(w.num), store::record_field(w.num)));
   }
@@ -81,12 +97,11 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
   reads.push_back(members_of("SMISMEMBER", std::string(kStopAll)));
   reads.push_back(members_of("SMISMEMBER", stop_key(event.kind())));
   for (v1::Channel ch : kAll) {  // marked by bounces and refused sends (invalid_contact)
-    reads.push_back(
-        members_of("SMISMEMBER", fmt::format("invalid:{}", channels::channel_key(ch))));
+    reads.push_back(members_of("SMISMEMBER", fmt::format("invalid:{}", channels::channel_key(ch))));
   }
+  if (!done_key.empty()) reads.push_back(bits_of("GET", all));
   auto got = conn.pipeline(reads);
   if (!got.ok()) return std::move(got).take_error();
-  const size_t n = work.size();
   const redis::Reply& hist_got = (*got)[n];
   for (size_t k = n; k < got->size(); ++k) {
     const redis::Reply& r = (*got)[k];
@@ -95,12 +110,15 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     }
   }
   auto marked = [&](size_t set, size_t i) { return (*got)[n + 1 + set].elements[i].integer == 1; };
+  // A replayed batch: customers whose chunk was committed are left as they are.
+  auto committed = [&](size_t i) { return !done_key.empty() && marked(5, i); };
 
   // Today's count per customer, one HMGET per local day among the batch.
   std::vector<std::optional<v1::Customer>> customers(n);
   std::vector<std::string> days(n);
   std::map<std::string, std::vector<size_t>> by_day;
   for (size_t i = 0; i < n; ++i) {
+    if (committed(i)) continue;
     customers[i] = customer_from((*got)[i], sealer_);
     if (!customers[i]) continue;
     days[i] = local_day(*customers[i], now);
@@ -130,97 +148,141 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
       }
     }
   }
+  pause(yield);
 
-  redis::Batch tx;
-  tx.push_back(redis::cmd("MULTI"));
-  std::map<std::string, long long> funnel;
-  redis::Command hist_write{"HSET", hist};
-  std::set<std::string> capped_days;
-  store::TouchpointBatch tps;
-  for (size_t i = 0; i < work.size(); ++i) {
+  // What one chunk writes; sent as one MULTI/EXEC.
+  struct Chunk {
+    explicit Chunk(const std::string& hist) : hist_write{"HSET", hist} {}
+    redis::Batch tx{redis::cmd("MULTI")};
+    std::map<std::string, long long> funnel;
+    redis::Command hist_write;
+    std::set<std::string> capped_days;
+    store::TouchpointBatch tps;
+    std::vector<size_t> members;
+  };
+  const size_t per_chunk = std::max<size_t>(options_.chunk, 1);
+  std::optional<Chunk> chunk;
+  // One chunk at a time is in flight: Redis runs it while the next one is composed.
+  size_t in_flight = 0;  // replies the chunk sent last still owes
+  auto finish_sent = [&]() -> Status {
+    if (in_flight == 0) return ok_status();
+    auto done = conn.receive(std::exchange(in_flight, 0));
+    if (!done.ok()) return std::move(done).take_error();
+    const redis::Reply& exec = done->back();
+    if (exec.is_error() || exec.is_nil()) {
+      return make_error(ErrorCode::kInternal, "planner transaction failed: " + exec.str);
+    }
+    for (const auto& r : exec.elements) {
+      if (r.is_error()) return make_error(ErrorCode::kInternal, "planner write failed: " + r.str);
+    }
+    return ok_status();
+  };
+  auto commit = [&](bool last) -> Status {
+    Chunk& k = *chunk;
+    redis::Batch& tx = k.tx;
+    if (k.hist_write.size() > 2) tx.push_back(std::move(k.hist_write));
+    for (const auto& day : k.capped_days) {
+      tx.push_back(redis::cmd("EXPIRE", "cap:" + day, "172800"));
+    }
+    k.tps.flush(tx);
+    for (const auto& [field, count] : k.funnel) {
+      tx.push_back(
+          redis::cmd("HINCRBY", dispatch::funnel_key(event.id()), field, std::to_string(count)));
+    }
+    if (!done_key.empty() && !k.members.empty()) tx.push_back(bits_of("SET", k.members));
+    if (last) {
+      for (auto& t : tail) tx.push_back(std::move(t));
+    }
+    if (tx.size() == 1) return ok_status();  // nothing to write
+    tx.push_back(redis::cmd("EXEC"));
+    if (auto ok = finish_sent(); !ok.ok()) return ok;
+    pause(yield);
+    auto sent = conn.send(tx);
+    if (!sent.ok()) return std::move(sent).take_error();
+    in_flight = *sent;
+    return ok_status();
+  };
+
+  for (size_t i = 0; i < n; ++i) {
+    if (i > 0 && i % 50 == 0) pause(yield);
+    if (!chunk) chunk.emplace(hist);
+    Chunk& k = *chunk;
+    redis::Batch& tx = k.tx;
+    auto& funnel = k.funnel;
     const Work& w = work[i];
+    if (committed(i)) continue;
+    k.members.push_back(i);
     if (!w.deferred.empty()) tx.push_back(redis::cmd("ZREM", kDeferredKey, w.deferred));
     if (!customers[i]) {
       ++funnel["erased"];
-      continue;
-    }
-    const bool fallback = w.fallback_from != v1::CHANNEL_UNSPECIFIED;
-    if (fallback) choose_for_kind(*customers[i], event.kind(), w.only);
-    const v1::Customer& c = *customers[i];
-    CustomerState s;
-    if (!fallback) s.sent_today = sent_today[i];
-    s.sms_stopped = marked(0, i);
-    if (marked(1, i)) s.sms_stopped_kinds.insert(event.kind());
-    for (size_t k = 0; k < std::size(kAll); ++k) {
-      if (marked(2 + k, i)) s.invalid_channels.insert(kAll[k]);
-    }
-    if (w.deferred.empty()) ++funnel["audience"];
+    } else {
+      const bool fallback = w.fallback_from != v1::CHANNEL_UNSPECIFIED;
+      if (fallback) choose_for_kind(*customers[i], event.kind(), w.only);
+      const v1::Customer& c = *customers[i];
+      CustomerState s;
+      if (!fallback) s.sent_today = sent_today[i];
+      s.sms_stopped = marked(0, i);
+      if (marked(1, i)) s.sms_stopped_kinds.insert(event.kind());
+      for (size_t ch = 0; ch < std::size(kAll); ++ch) {
+        if (marked(2 + ch, i)) s.invalid_channels.insert(kAll[ch]);
+      }
+      if (w.deferred.empty()) ++funnel["audience"];
 
-    const auto premises = w.premises.empty() ? premises_in_area(c, event.area()) : w.premises;
-    std::vector<v1::Channel> channels = channels_for(c, event.kind());
-    if (w.only != v1::CHANNEL_UNSPECIFIED) channels = {w.only};
-    if (channels.empty()) ++funnel["not_opted_in"];
-    std::optional<templates::Vars> vars;
-    bool queued_any = false;
-    for (v1::Channel ch : channels) {
-      const size_t slot = ch == v1::SMS ? 0 : ch == v1::EMAIL ? 1 : 2;
-      const redis::Reply& h = hist_got.elements[3 * i + slot];
-      const History history =
-          h.type == redis::Reply::Type::kString ? decode_history_text(h.str) : History{};
-      Decision d = decide(c, event, ch, history, s, now, options_.settings);
-      const std::string name(channels::channel_key(ch));
-      if (d.action == Action::kQueue) {
-        if (!vars) vars = message_vars(c, event, premises, signer_, options_.compose, now);
-        auto msg = compose(c, w.num, event, ch, d.priority, *vars, catalog_, sealer_, now);
-        if (!msg.ok()) {
-          ++funnel[name + ":failed"];
-          continue;
+      const auto premises = w.premises.empty() ? premises_in_area(c, event.area()) : w.premises;
+      std::vector<v1::Channel> channels = channels_for(c, event.kind());
+      if (w.only != v1::CHANNEL_UNSPECIFIED) channels = {w.only};
+      if (channels.empty()) ++funnel["not_opted_in"];
+      std::optional<templates::Vars> vars;
+      bool queued_any = false;
+      for (v1::Channel ch : channels) {
+        const size_t slot = ch == v1::SMS ? 0 : ch == v1::EMAIL ? 1 : 2;
+        const redis::Reply& h = hist_got.elements[3 * i + slot];
+        const History history =
+            h.type == redis::Reply::Type::kString ? decode_history_text(h.str) : History{};
+        Decision d = decide(c, event, ch, history, s, now, options_.settings);
+        const std::string name(channels::channel_key(ch));
+        if (d.action == Action::kQueue) {
+          if (!vars) vars = message_vars(c, event, premises, signer_, options_.compose, now);
+          auto msg = compose(c, w.num, event, ch, d.priority, *vars, catalog_, sealer_, now);
+          if (!msg.ok()) {
+            ++funnel[name + ":failed"];
+            continue;
+          }
+          msg->set_fallback_from(w.fallback_from);
+          tx.push_back(dispatch::enqueue_command(*msg));
+          k.hist_write.push_back(history_field(w.num, ch));
+          k.hist_write.push_back(encode_history_text(history_of(event)));
+          add_touchpoint(tx, k.tps, w.num, c, event, ch, "queued", d, queued_note(*msg), now);
+          ++funnel[name + ":queued"];
+          queued_any = true;
+        } else if (d.action == Action::kHold) {
+          std::string member =
+              fmt::format("{}|{}|{}|{}", event.id(), event.revision(), static_cast<int>(ch), w.num);
+          if (fallback) member += fmt::format("|{}", static_cast<int>(w.fallback_from));
+          tx.push_back(redis::cmd("ZADD", kDeferredKey, std::to_string(ms_of(d.due)), member));
+          add_touchpoint(tx, k.tps, w.num, c, event, ch, "held", d, "", now);
+          ++funnel[name + ":held"];
+        } else {
+          add_touchpoint(tx, k.tps, w.num, c, event, ch, "suppressed", d, "", now);
+          ++funnel[fmt::format("{}:suppressed:{}", name, reason_name(d.reason))];
         }
-        msg->set_fallback_from(w.fallback_from);
-        tx.push_back(dispatch::enqueue_command(*msg));
-        hist_write.push_back(history_field(w.num, ch));
-        hist_write.push_back(encode_history_text(history_of(event)));
-        add_touchpoint(tx, tps, w.num, c, event, ch, "queued", d, queued_note(*msg), now);
-        ++funnel[name + ":queued"];
-        queued_any = true;
-      } else if (d.action == Action::kHold) {
-        tx.push_back(redis::cmd(
-            "ZADD", kDeferredKey, std::to_string(ms_of(d.due)),
-            fmt::format("{}|{}|{}|{}", event.id(), event.revision(), static_cast<int>(ch), w.num) +
-                (fallback ? fmt::format("|{}", static_cast<int>(w.fallback_from)) : "")));
-        add_touchpoint(tx, tps, w.num, c, event, ch, "held", d, "", now);
-        ++funnel[name + ":held"];
-      } else {
-        add_touchpoint(tx, tps, w.num, c, event, ch, "suppressed", d, "", now);
-        ++funnel[fmt::format("{}:suppressed:{}", name, reason_name(d.reason))];
+      }
+      if (queued_any && counts_toward_cap(event) && !fallback) {
+        tx.push_back(redis::cmd("HINCRBY", "cap:" + days[i], nums[i], "1"));
+        k.capped_days.insert(days[i]);
       }
     }
-    if (queued_any && counts_toward_cap(event) && !fallback) {
-      tx.push_back(redis::cmd("HINCRBY", "cap:" + days[i], nums[i], "1"));
-      capped_days.insert(days[i]);
+    if (k.members.size() >= per_chunk && i + 1 < n) {
+      if (auto ok = commit(false); !ok.ok()) return ok;
+      chunk.reset();
     }
   }
-  if (hist_write.size() > 2) tx.push_back(std::move(hist_write));
-  for (const auto& day : capped_days) tx.push_back(redis::cmd("EXPIRE", "cap:" + day, "172800"));
-  tps.flush(tx);
-  for (const auto& [field, n] : funnel) {
-    tx.push_back(redis::cmd("HINCRBY", dispatch::funnel_key(event.id()), field, std::to_string(n)));
-  }
-  for (auto& t : tail) tx.push_back(std::move(t));
-  tx.push_back(redis::cmd("EXEC"));
-  auto done = conn.pipeline(tx);
-  if (!done.ok()) return std::move(done).take_error();
-  const redis::Reply& exec = done->back();
-  if (exec.is_error() || exec.is_nil()) {
-    return make_error(ErrorCode::kInternal, "planner transaction failed: " + exec.str);
-  }
-  for (const auto& r : exec.elements) {
-    if (r.is_error()) return make_error(ErrorCode::kInternal, "planner write failed: " + r.str);
-  }
-  return ok_status();
+  if (!chunk) chunk.emplace(hist);
+  if (auto ok = commit(true); !ok.ok()) return ok;
+  return finish_sent();
 }
 
-Result<int> Planner::run_due(redis::Connection& conn, Clock::time_point now) {
+Result<int> Planner::run_due(redis::Connection& conn, Clock::time_point now, Yield& yield) {
   auto due = conn.command(redis::cmd("ZRANGEBYSCORE", kDeferredKey, "-inf",
                                      std::to_string(ms_of(now)), "LIMIT", "0", "200"));
   if (!due.ok()) return std::move(due).take_error();
@@ -267,7 +329,9 @@ Result<int> Planner::run_due(redis::Connection& conn, Clock::time_point now) {
     }
     // Never stale: a held message a newer revision overtook becomes the current state.
     const v1::Event& send = overtaken(planned, state.event()) ? state.event() : planned;
-    if (auto ok = handle(conn, send, work, {}, now); !ok.ok()) return std::move(ok).take_error();
+    if (auto ok = handle(conn, send, work, "", {}, now, yield); !ok.ok()) {
+      return std::move(ok).take_error();
+    }
     handled += static_cast<int>(work.size());
   }
   return handled;

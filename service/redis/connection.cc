@@ -114,7 +114,7 @@ Result<Reply> Connection::command(const Command& cmd) {
   if (cmd.empty()) return Reply{Reply::Type::kError, "ERR empty command", 0, {}};
   std::string wire;
   append_resp(wire, cmd);
-  if (auto sent = send(wire); !sent.ok()) return std::move(sent).take_error();
+  if (auto sent = append(wire); !sent.ok()) return std::move(sent).take_error();
   return read_one();
 }
 
@@ -124,7 +124,7 @@ Result<std::vector<Reply>> Connection::pipeline(const std::vector<Command>& cmds
     // Redis answers nothing to an empty command, so we must not send one.
     if (!cmd.empty()) append_resp(wire, cmd);
   }
-  if (auto sent = send(wire); !sent.ok()) return std::move(sent).take_error();
+  if (auto sent = append(wire); !sent.ok()) return std::move(sent).take_error();
   std::vector<Reply> out;
   out.reserve(cmds.size());
   for (const Command& cmd : cmds) {
@@ -139,9 +139,41 @@ Result<std::vector<Reply>> Connection::pipeline(const std::vector<Command>& cmds
   return out;
 }
 
-Status Connection::send(const std::string& wire) {
+Result<size_t> Connection::send(const std::vector<Command>& cmds) {
+  std::string wire;
+  size_t count = 0;
+  for (const Command& cmd : cmds) {
+    if (cmd.empty()) continue;
+    append_resp(wire, cmd);
+    ++count;
+  }
+  if (auto sent = append(wire); !sent.ok()) return std::move(sent).take_error();
+  // Written out now, not at the next read. Redis never blocks on its replies, so a blocking
+  // write here cannot deadlock with the replies it leaves unread.
+  for (int done = 0; !done;) {
+    if (redisBufferWrite(ctx_.get(), &done) != REDIS_OK) {
+      broken_ = true;
+      return unavailable(std::string("redis write failed: ") + ctx_->errstr);
+    }
+  }
+  return count;
+}
+
+Result<std::vector<Reply>> Connection::receive(size_t count) {
+  std::vector<Reply> out;
+  out.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
+    auto reply = read_one();
+    if (!reply.ok()) return std::move(reply).take_error();
+    out.push_back(std::move(*reply));
+  }
+  return out;
+}
+
+Status Connection::append(const std::string& wire) {
   if (broken_ || !ctx_) return unavailable("redis connection is broken");
-  if (!wire.empty() && redisAppendFormattedCommand(ctx_.get(), wire.data(), wire.size()) != REDIS_OK) {
+  if (!wire.empty() &&
+      redisAppendFormattedCommand(ctx_.get(), wire.data(), wire.size()) != REDIS_OK) {
     broken_ = true;
     return unavailable(std::string("redis append failed: ") + ctx_->errstr);
   }

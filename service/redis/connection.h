@@ -27,6 +27,11 @@ class Connection {
   // error reply is a Reply of type kError, not an Error; Error means the
   // connection failed (and broken() is then true).
   Result<std::vector<Reply>> pipeline(const std::vector<Command>& cmds);
+  // pipeline() in two halves, so the caller can work while Redis runs the commands: send()
+  // writes them to the socket now and returns how many replies they will get; receive(n)
+  // reads the next n replies. Replies come in the order the commands were sent.
+  Result<size_t> send(const std::vector<Command>& cmds);
+  Result<std::vector<Reply>> receive(size_t count);
   bool broken() const { return broken_; }
 
  private:
@@ -34,7 +39,7 @@ class Connection {
     void operator()(redisContext* c) const;
   };
   explicit Connection(std::unique_ptr<redisContext, Deleter> ctx);
-  Status send(const std::string& wire);  // RESP text, queued for the next read
+  Status append(const std::string& wire);  // RESP text, queued for the next read
   Result<Reply> read_one();
   std::unique_ptr<redisContext, Deleter> ctx_;
   bool broken_ = false;

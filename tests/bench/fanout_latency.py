@@ -9,7 +9,6 @@ usage: fanout_latency.py URL KEY REDIS_PORT PREFIX COUNT
 import json
 import socket
 import sys
-import time
 import urllib.request
 
 
@@ -57,14 +56,12 @@ def main():
             if eid.encode() in fields:
                 accepted = int(entry[0].split(b"-")[0])
                 break
-        deadline = time.time() + 10
+        # Blocks in Redis until the stream's first entry is written (at most 10 s): no polling
+        # client competes with heraldd and Redis for the cores meanwhile.
         first = None
-        while first is None and time.time() < deadline:
-            got = r("XRANGE", "te:{%s}" % eid, "-", "+", "COUNT", "1")
-            if got:
-                first = int(got[0][0].split(b"-")[0])
-            else:
-                time.sleep(0.0005)
+        got = r("XREAD", "COUNT", "1", "BLOCK", "10000", "STREAMS", "te:{%s}" % eid, "0-0")
+        if got:
+            first = int(got[0][1][0][0].split(b"-")[0])
         if accepted is not None and first is not None:
             lat.append(first - accepted)
     lat.sort()

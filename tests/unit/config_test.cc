@@ -162,9 +162,15 @@ TEST_F(ConfigTest, UnreadableOrInvalidYamlIsAnError) {
 }
 
 TEST_F(ConfigTest, PlannerLanesAndBatchSizeFromFileOrEnvironmentWithinRange) {
-  Config c = load(yaml("fanout:\n  planner_lanes: 3\n  planner_batch: 200\n"));
+  EXPECT_EQ(load("").planner_chunk, 100);
+  Config c = load(yaml("fanout:\n  planner_lanes: 3\n  planner_batch: 200\n  planner_chunk: 50\n"));
   EXPECT_EQ(c.planner_lanes, 3);
   EXPECT_EQ(c.planner_batch, 200);
+  EXPECT_EQ(c.planner_chunk, 50);
+  env_["HERALD_PLANNER_CHUNK"] = "500";
+  EXPECT_EQ(load("").planner_chunk, 500);
+  EXPECT_EQ(error(yaml("fanout:\n  planner_chunk: 0\n")),
+            "fanout.planner_chunk: expected an integer from 10 to 5000, got '0'");
   env_["HERALD_PLANNER_BATCH"] = "1000";
   EXPECT_EQ(load("").planner_batch, 1000);
   env_["HERALD_PLANNER_CLAIM_IDLE_MS"] = "250";

@@ -1,0 +1,296 @@
+// A planner batch is written in several MULTI/EXEC chunks. These tests cut the planner's
+// connection to a real Redis between two chunks, as a crash would, and check that the replayed
+// batch decides every customer exactly once.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "service/common/net.h"
+#include "service/dispatch/queue.h"
+#include "service/events/event_store.h"
+#include "service/fanout/planner.h"
+#include "service/redis/pool.h"
+#include "service/store/customer_store.h"
+#include "service/store/keys.h"
+#include "templates/catalog.h"
+#include "tests/support/dispatch_fixture.h"
+#include "tests/support/redis_server.h"
+
+namespace herald::testing {
+namespace {
+
+using std::chrono::milliseconds;
+constexpr int kCustomers = 250;
+constexpr std::string_view kExec = "*1\r\n$4\r\nEXEC\r\n";
+
+// A TCP relay on 127.0.0.1 between one client and Redis that forwards everything until the
+// client sends its `cut_at`-th EXEC, then closes both sides before that EXEC reaches Redis:
+// Redis discards the transaction queued so far, exactly as when the client's process dies.
+// One connection, bounded by a 60 s deadline; stops with the object.
+class CuttingRelay {
+ public:
+  CuttingRelay(int redis_port, int cut_at) : redis_port_(redis_port), cut_at_(cut_at) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = 0;
+    socklen_t len = sizeof a;
+    if (listener_ < 0 || ::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::listen(listener_, 1) != 0 ||
+        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      throw std::runtime_error("relay: cannot listen on 127.0.0.1");
+    }
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~CuttingRelay() {
+    stop_ = true;
+    thread_.join();
+    ::close(listener_);
+  }
+  int port() const { return port_; }
+  bool cut() const { return cut_; }
+
+ private:
+  static bool send_all(int fd, const char* p, size_t n) {
+    while (n > 0) {
+      const ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
+      if (w <= 0) return false;
+      p += w;
+      n -= static_cast<size_t>(w);
+    }
+    return true;
+  }
+  bool wait_readable(int fd) {
+    pollfd p{fd, POLLIN, 0};
+    return ::poll(&p, 1, 100) > 0;
+  }
+
+  void run() {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    int client = -1;
+    while (!stop_ && client < 0 && std::chrono::steady_clock::now() < deadline) {
+      if (wait_readable(listener_)) client = ::accept(listener_, nullptr, nullptr);
+    }
+    if (client < 0) return;
+    const int server = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(redis_port_));
+    if (::connect(server, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      ::close(client);
+      ::close(server);
+      return;
+    }
+    std::string upstream;  // what the client sent, not yet forwarded
+    int execs = 0;
+    char buf[65536];
+    while (!stop_ && !cut_ && std::chrono::steady_clock::now() < deadline) {
+      pollfd fds[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
+      if (::poll(fds, 2, 100) <= 0) continue;
+      if (fds[1].revents & (POLLIN | POLLHUP)) {
+        const ssize_t n = ::recv(server, buf, sizeof buf, 0);
+        if (n <= 0 || !send_all(client, buf, static_cast<size_t>(n))) break;
+      }
+      if (fds[0].revents & (POLLIN | POLLHUP)) {
+        const ssize_t n = ::recv(client, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        upstream.append(buf, static_cast<size_t>(n));
+        // Forward up to the EXEC to cut at.
+        size_t from = 0;  // where to look for the next EXEC
+        for (size_t at; (at = upstream.find(kExec, from)) != std::string::npos;) {
+          if (++execs == cut_at_) {
+            send_all(server, upstream.data(), at);
+            cut_ = true;
+            break;
+          }
+          from = at + kExec.size();
+        }
+        if (cut_) break;
+        // Held back: a tail that may be the start of an EXEC.
+        size_t keep = std::min(upstream.size() - from, kExec.size() - 1);
+        while (keep > 0 && !std::string_view(upstream).ends_with(kExec.substr(0, keep))) --keep;
+        const size_t upto = upstream.size() - keep;
+        if (!send_all(server, upstream.data(), upto)) break;
+        upstream.erase(0, upto);
+      }
+    }
+    ::close(client);
+    ::close(server);
+  }
+
+  int redis_port_;
+  int cut_at_;
+  int listener_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> cut_{false};
+  std::thread thread_;
+};
+
+class PlannerChunks : public ::testing::Test {
+ protected:
+  PlannerChunks()
+      : pool_(server_.endpoint(), redis::PoolOptions{}, nullptr),
+        sealer_(dispatch_sealer()),
+        store_(pool_, sealer_),
+        signer_(*core::TokenSigner::from_key(kDispatchKey)),
+        catalog_(templates::Catalog::load(std::string(HERALD_SOURCE_DIR) + "/templates")) {}
+
+  // `count` customers on feeder F-1 who chose SMS for outages, with every update.
+  void put_customers(int count) {
+    std::vector<v1::Customer> all;
+    for (int i = 0; i < count; ++i) {
+      v1::Customer c;
+      c.set_id("C-" + std::to_string(i));
+      c.set_name("Ada Lovelace");
+      c.set_phone("+12014316859");
+      c.set_language(i % 2 ? "es" : "en");
+      c.set_time_zone("UTC");
+      auto* p = c.add_premises();
+      p->set_id("P-" + std::to_string(i));
+      p->set_address(std::to_string(i) + " Mill Rd");
+      p->set_feeder("F-1");
+      c.mutable_preferences()->mutable_channels()->add_outage(v1::SMS);
+      c.mutable_preferences()->set_cadence(v1::EVERY_UPDATE);
+      all.push_back(std::move(c));
+    }
+    run_io([&]() -> awaitable<bool> {
+      auto r = co_await store_.put_batch(all, 1700000000000);
+      co_return r.ok();
+    });
+  }
+
+  void raise_outage(const std::string& id) {
+    v1::Event e;
+    e.set_id(id);
+    e.set_kind(v1::OUTAGE);
+    e.set_stage(v1::DETECTED);
+    e.mutable_area()->add_feeders("F-1");
+    events::EventStore events(pool_);
+    run_io([&]() -> awaitable<bool> {
+      auto r = co_await events.create(e, "", "", 1700000000000);
+      co_return r.ok();
+    });
+  }
+
+  void run_io(std::function<awaitable<bool>()> body) {
+    net::io_context io;
+    std::optional<bool> ok;
+    net::co_spawn(
+        io, [&]() -> awaitable<void> { ok = co_await body(); }, net::detached);
+    io.run();
+    ASSERT_TRUE(ok.value_or(false));
+  }
+
+  fanout::PlannerOptions options() {
+    fanout::PlannerOptions o;
+    o.consumer = "chunks-test";
+    o.batch = 500;
+    o.chunk = 100;
+    o.claim_idle = milliseconds(100);  // the cut run's entry is taken back quickly
+    return o;
+  }
+
+  // How many dispatch entries the SMS streams hold per customer number.
+  std::map<uint64_t, int> queued_per_customer() {
+    std::map<uint64_t, int> out;
+    auto keys = conn_.command(redis::cmd("KEYS", "dq:sms:*"));
+    for (const auto& key : keys->elements) {
+      auto entries = conn_.command(redis::cmd("XRANGE", key.str, "-", "+"));
+      for (const auto& e : entries->elements) {
+        const auto& kv = e.elements[1].elements;
+        for (size_t i = 0; i + 1 < kv.size(); i += 2) {
+          v1::OutboundMessage m;
+          if (kv[i].str == dispatch::kField && m.ParseFromString(kv[i + 1].str)) {
+            ++out[m.customer_num()];
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  RedisServer server_;
+  redis::Connection conn_ = connect(server_);
+  redis::Pool pool_;
+  core::Sealer sealer_;
+  store::CustomerStore store_;
+  core::TokenSigner signer_;
+  templates::Catalog catalog_;
+};
+
+TEST_F(PlannerChunks, ABatchCutBetweenChunksIsReplayedWithoutDecidingAnyoneTwice) {
+  put_customers(kCustomers);
+  raise_outage("OUT-CUT");
+  fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, options());
+  {
+    CuttingRelay relay(server_.port(), 2);  // the batch's first chunk lands, the second not
+    redis::Endpoint via = server_.endpoint();
+    via.port = relay.port();
+    auto cut_conn = redis::Connection::connect(via, milliseconds(5000));
+    ASSERT_TRUE(cut_conn.ok());
+    auto first = planner.run_once(*cut_conn, std::chrono::system_clock::now());
+    ASSERT_FALSE(first.ok()) << "the planner saw its connection go";
+    ASSERT_TRUE(relay.cut()) << first.error().message;
+    ASSERT_TRUE(relay.cut());
+  }
+  auto f = funnel_of(conn_, "OUT-CUT");
+  ASSERT_EQ(f["audience"], 100) << "exactly the first chunk was committed";
+  ASSERT_EQ(f["sms:queued"], 100);
+  EXPECT_EQ(conn_.command(redis::cmd("GET", "plan:{OUT-CUT}:1"))->is_nil(), true)
+      << "the cursor moves only with the batch's last chunk";
+
+  std::this_thread::sleep_for(milliseconds(200));  // past claim_idle
+  auto second = planner.run_once(conn_, std::chrono::system_clock::now());
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  EXPECT_EQ(conn_.command(redis::cmd("GET", "plan:{OUT-CUT}:1"))->str, "done");
+
+  f = funnel_of(conn_, "OUT-CUT");
+  EXPECT_EQ(f["audience"], kCustomers) << "each customer counted once";
+  EXPECT_EQ(f["sms:queued"], kCustomers);
+  EXPECT_EQ(f.count("sms:suppressed:duplicate"), 0u) << "committed customers are skipped whole";
+  const auto queued = queued_per_customer();
+  EXPECT_EQ(queued.size(), static_cast<size_t>(kCustomers));
+  for (const auto& [num, n] : queued) EXPECT_EQ(n, 1) << "customer " << num;
+  // One decision touchpoint per customer, none from the replay.
+  for (const auto& [num, n] : queued) {
+    int decisions = 0;
+    for (const auto& tp : touchpoints_of(conn_, num)) decisions += tp.kind() == v1::DECISION;
+    EXPECT_EQ(decisions, 1) << "customer " << num;
+  }
+  EXPECT_EQ(conn_.command(redis::cmd("EXISTS", "seen:{OUT-CUT}:1:done"))->integer, 0)
+      << "the done bits go with the revision";
+}
+
+TEST_F(PlannerChunks, EachChunkIsItsOwnTransaction) {
+  put_customers(kCustomers);
+  raise_outage("OUT-SPLIT");
+  ASSERT_TRUE(conn_.command(redis::cmd("CONFIG", "RESETSTAT"))->str == "OK");
+  fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, options());
+  auto r = planner.run_once(conn_, std::chrono::system_clock::now());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  auto info = conn_.command(redis::cmd("INFO", "commandstats"))->str;
+  const auto at = info.find("cmdstat_exec:calls=");
+  ASSERT_NE(at, std::string::npos);
+  // 250 recipients in chunks of 100: three, plus the one that settles the revision.
+  EXPECT_EQ(std::stoi(info.substr(at + 19)), 4) << info;
+  EXPECT_EQ(funnel_of(conn_, "OUT-SPLIT")["sms:queued"], kCustomers);
+}
+
+}  // namespace
+}  // namespace herald::testing
