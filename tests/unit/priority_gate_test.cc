@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <future>
 #include <thread>
 #include <vector>
@@ -27,7 +28,14 @@ TEST(PriorityGate, ALaneIsNotHeldBackByItsOwnUrgentWork) {
 TEST(PriorityGate, BulkWorkWaitsUntilTheUrgentWorkIsDoneAndNotLonger) {
   PriorityGate gate;
   auto pass = std::make_unique<PriorityGate::Pass>(gate);
-  auto waited = std::async(std::launch::async, [&] { return gate.yield(0, 30s); });
+  std::atomic<bool> started{false};
+  auto waited = std::async(std::launch::async, [&] {
+    started = true;
+    return gate.yield(0, 30s);
+  });
+  // On a loaded machine the thread may start late: the hold is checked once it runs.
+  for (int i = 0; i < 1000 && !started; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(started);
   EXPECT_EQ(waited.wait_for(50ms), std::future_status::timeout);  // held back meanwhile
   pass.reset();
   // Woken by the pass going away, long before the 30 s bound.
