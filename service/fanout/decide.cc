@@ -83,8 +83,7 @@ std::optional<Time> quiet_until(const v1::Customer& c, Time now) {
 }
 
 bool over_cap(const v1::Customer& c, const v1::Event& e, const CustomerState& s) {
-  if (!c.preferences().has_max_per_day() || is_emergency(e) || closes(e)) return false;
-  return s.sent_today >= static_cast<int>(c.preferences().max_per_day());
+  return cap_may_apply(c, e) && s.sent_today >= static_cast<int>(c.preferences().max_per_day());
 }
 
 }  // namespace
@@ -148,6 +147,10 @@ bool overtaken(const v1::Event& planned, const v1::Event& current) {
 }
 
 bool counts_toward_cap(const v1::Event& e) { return !is_emergency(e); }
+
+bool cap_may_apply(const v1::Customer& c, const v1::Event& e) {
+  return c.preferences().has_max_per_day() && !is_emergency(e) && !closes(e);
+}
 
 std::vector<v1::Channel> channels_for(const v1::Customer& c, v1::EventKind kind) {
   const auto* chosen = chosen_for(c, kind);

@@ -21,15 +21,15 @@ enum class Action {
 
 enum class Reason {
   kQueued,
-  kNotOptedIn,   // the customer did not choose this channel for this kind of event
-  kNoContact,    // no phone (SMS, VOICE) or email (EMAIL) to send to
-  kStopReplied,  // SMS to a number that replied STOP (for all SMS or for this kind)
-  kCadence,      // the customer's cadence skips this revision
-  kDailyCap,     // preferences.max_per_day reached in the customer's local day
-  kQuietHours,   // held until the customer's quiet hours end
-  kStale,        // a newer revision already reached the customer, or overtaken() said so
-  kDuplicate,    // this revision was already queued for the customer on this channel
-  kCancelled,    // the event was cancelled before the customer heard of it
+  kNotOptedIn,      // the customer did not choose this channel for this kind of event
+  kNoContact,       // no phone (SMS, VOICE) or email (EMAIL) to send to
+  kStopReplied,     // SMS to a number that replied STOP (for all SMS or for this kind)
+  kCadence,         // the customer's cadence skips this revision
+  kDailyCap,        // preferences.max_per_day reached in the customer's local day
+  kQuietHours,      // held until the customer's quiet hours end
+  kStale,           // a newer revision already reached the customer, or overtaken() said so
+  kDuplicate,       // this revision was already queued for the customer on this channel
+  kCancelled,       // the event was cancelled before the customer heard of it
   kInvalidContact,  // the number or address bounced or was refused (invalid:<channel>)
 };
 
@@ -84,6 +84,10 @@ bool overtaken(const v1::Event& planned, const v1::Event& current);
 // Whether a queued message for `e` adds one to CustomerState::sent_today: every message but an
 // emergency one, closing ones included (they count, though the cap never stops them).
 bool counts_toward_cap(const v1::Event& e);
+// Whether the daily cap can hold this revision back from this customer, i.e. whether its
+// decision needs CustomerState::sent_today: a cap is set, and the revision is neither urgent
+// nor a restoration or cancellation.
+bool cap_may_apply(const v1::Customer& c, const v1::Event& e);
 
 // The channels the customer chose for this kind (preferences.channels), in their order.
 std::vector<v1::Channel> channels_for(const v1::Customer& c, v1::EventKind kind);

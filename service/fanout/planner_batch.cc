@@ -113,7 +113,8 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
   // A replayed batch: customers whose chunk was committed are left as they are.
   auto committed = [&](size_t i) { return !done_key.empty() && marked(5, i); };
 
-  // Today's count per customer, one HMGET per local day among the batch.
+  // Today's count, for the customers whose cap can apply (none for an EMERGENCY revision,
+  // which so saves a round trip): one HMGET per local day among them.
   std::vector<std::optional<v1::Customer>> customers(n);
   std::vector<std::string> days(n);
   std::map<std::string, std::vector<size_t>> by_day;
@@ -122,7 +123,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     customers[i] = customer_from((*got)[i], sealer_);
     if (!customers[i]) continue;
     days[i] = local_day(*customers[i], now);
-    by_day[days[i]].push_back(i);
+    if (cap_may_apply(*customers[i], event)) by_day[days[i]].push_back(i);
   }
   redis::Batch cap_reads;
   for (const auto& [day, which] : by_day) {

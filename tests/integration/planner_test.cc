@@ -1,6 +1,8 @@
-// A planner batch is written in several MULTI/EXEC chunks. These tests cut the planner's
-// connection to a real Redis between two chunks, as a crash would, and check that the replayed
-// batch decides every customer exactly once.
+// The planner against a real Redis, driven round by round (run_once): a batch written in
+// several MULTI/EXEC chunks and cut between two of them, as a crash would, is replayed
+// deciding every customer exactly once; the daily cap counts across events.
+#include "service/fanout/planner.h"
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -20,7 +22,6 @@
 #include "service/common/net.h"
 #include "service/dispatch/queue.h"
 #include "service/events/event_store.h"
-#include "service/fanout/planner.h"
 #include "service/redis/pool.h"
 #include "service/store/customer_store.h"
 #include "service/store/keys.h"
@@ -142,17 +143,18 @@ class CuttingRelay {
   std::thread thread_;
 };
 
-class PlannerChunks : public ::testing::Test {
+class PlannerRedis : public ::testing::Test {
  protected:
-  PlannerChunks()
+  PlannerRedis()
       : pool_(server_.endpoint(), redis::PoolOptions{}, nullptr),
         sealer_(dispatch_sealer()),
         store_(pool_, sealer_),
         signer_(*core::TokenSigner::from_key(kDispatchKey)),
         catalog_(templates::Catalog::load(std::string(HERALD_SOURCE_DIR) + "/templates")) {}
 
-  // `count` customers on feeder F-1 who chose SMS for outages, with every update.
-  void put_customers(int count) {
+  // `count` customers on feeder F-1 who chose SMS for outages, with every update, and at most
+  // `max_per_day` notifications a day (0: no cap).
+  void put_customers(int count, int max_per_day = 0) {
     std::vector<v1::Customer> all;
     for (int i = 0; i < count; ++i) {
       v1::Customer c;
@@ -167,6 +169,7 @@ class PlannerChunks : public ::testing::Test {
       p->set_feeder("F-1");
       c.mutable_preferences()->mutable_channels()->add_outage(v1::SMS);
       c.mutable_preferences()->set_cadence(v1::EVERY_UPDATE);
+      if (max_per_day > 0) c.mutable_preferences()->set_max_per_day(max_per_day);
       all.push_back(std::move(c));
     }
     run_io([&]() -> awaitable<bool> {
@@ -175,11 +178,12 @@ class PlannerChunks : public ::testing::Test {
     });
   }
 
-  void raise_outage(const std::string& id) {
+  void raise_outage(const std::string& id, v1::Severity severity = v1::ADVISORY) {
     v1::Event e;
     e.set_id(id);
     e.set_kind(v1::OUTAGE);
     e.set_stage(v1::DETECTED);
+    e.set_severity(severity);
     e.mutable_area()->add_feeders("F-1");
     events::EventStore events(pool_);
     run_io([&]() -> awaitable<bool> {
@@ -234,7 +238,7 @@ class PlannerChunks : public ::testing::Test {
   templates::Catalog catalog_;
 };
 
-TEST_F(PlannerChunks, ABatchCutBetweenChunksIsReplayedWithoutDecidingAnyoneTwice) {
+TEST_F(PlannerRedis, ABatchCutBetweenChunksIsReplayedWithoutDecidingAnyoneTwice) {
   put_customers(kCustomers);
   raise_outage("OUT-CUT");
   fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, options());
@@ -277,7 +281,7 @@ TEST_F(PlannerChunks, ABatchCutBetweenChunksIsReplayedWithoutDecidingAnyoneTwice
       << "the done bits go with the revision";
 }
 
-TEST_F(PlannerChunks, EachChunkIsItsOwnTransaction) {
+TEST_F(PlannerRedis, EachChunkIsItsOwnTransaction) {
   put_customers(kCustomers);
   raise_outage("OUT-SPLIT");
   ASSERT_TRUE(conn_.command(redis::cmd("CONFIG", "RESETSTAT"))->str == "OK");
@@ -290,6 +294,52 @@ TEST_F(PlannerChunks, EachChunkIsItsOwnTransaction) {
   // 250 recipients in chunks of 100: three, plus the one that settles the revision.
   EXPECT_EQ(std::stoi(info.substr(at + 19)), 4) << info;
   EXPECT_EQ(funnel_of(conn_, "OUT-SPLIT")["sms:queued"], kCustomers);
+}
+
+TEST_F(PlannerRedis, TheDailyCapCountsAcrossEventsAndEmergenciesAreExempt) {
+  constexpr int kCapped = 30;
+  put_customers(kCapped, 2);
+  // Noon UTC today, for every round: the customers' day (UTC) is the same for all events.
+  const auto noon = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()) +
+                    std::chrono::hours(12);
+  fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, options());
+  for (const char* id : {"OUT-A", "OUT-B", "OUT-C", "OUT-D"}) {
+    raise_outage(id);
+    auto r = planner.run_once(conn_, noon);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+  }
+  EXPECT_EQ(funnel_of(conn_, "OUT-A")["sms:queued"], kCapped);
+  EXPECT_EQ(funnel_of(conn_, "OUT-B")["sms:queued"], kCapped);
+  for (const char* id : {"OUT-C", "OUT-D"}) {
+    auto f = funnel_of(conn_, id);
+    EXPECT_EQ(f["sms:queued"], 0) << id;
+    EXPECT_EQ(f["sms:suppressed:daily_cap"], kCapped) << id;
+  }
+  raise_outage("OUT-E", v1::EMERGENCY);
+  auto r = planner.run_once(conn_, noon);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(funnel_of(conn_, "OUT-E")["sms:queued"], kCapped) << "an emergency is never capped";
+
+  // Each customer's counter (UTC customers: today's UTC date) stayed at the two that counted.
+  auto keys = conn_.command(redis::cmd("KEYS", "cap:*"));
+  ASSERT_EQ(keys->elements.size(), 1u);
+  auto counts = conn_.command(redis::cmd("HVALS", keys->elements[0].str));
+  ASSERT_EQ(counts->elements.size(), static_cast<size_t>(kCapped));
+  for (const auto& v : counts->elements) EXPECT_EQ(v.str, "2");
+  EXPECT_GT(conn_.command(redis::cmd("TTL", keys->elements[0].str))->integer, 86400)
+      << "the counter outlives the customer's day, then expires";
+}
+
+TEST_F(PlannerRedis, CustomersWithoutACapAreNeverCapped) {
+  put_customers(20);
+  fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, options());
+  for (int k = 0; k < 5; ++k) {
+    const std::string id = "OUT-" + std::to_string(k);
+    raise_outage(id);
+    auto r = planner.run_once(conn_, std::chrono::system_clock::now());
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(funnel_of(conn_, id)["sms:queued"], 20) << id;
+  }
 }
 
 }  // namespace
