@@ -1,10 +1,12 @@
 -- wrk script: GET or PATCH random customers among the first COUNT imported ones.
--- env: HERALD_API_KEY, BENCH_COUNT, BENCH_MODE (get|patch), BENCH_DELAY_MS (pause per
--- request per connection: with C connections the offered rate is about C*1000/delay per second)
+-- env: HERALD_API_KEY, BENCH_COUNT, BENCH_MODE (get|patch), BENCH_RATE (requests per second
+-- over all of wrk's threads, BENCH_THREADS of them; 0 or unset: every connection sends its
+-- next request as soon as the answer is in, a closed loop)
 local key = os.getenv("HERALD_API_KEY")
 local count = tonumber(os.getenv("BENCH_COUNT") or "1000")
 local mode = os.getenv("BENCH_MODE") or "get"
-local pause = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
+local rate = tonumber(os.getenv("BENCH_RATE") or "0")
+local threads = tonumber(os.getenv("BENCH_THREADS") or "2")
 local cadences = { "EVERY_UPDATE", "MILESTONES", "RESTORATION_ONLY" }
 
 request = function()
@@ -23,8 +25,28 @@ response = function(status)
   if status ~= 200 then errors = errors + 1 end
 end
 
-if pause > 0 then
+-- A fixed rate: each thread hands out send times one interval apart, to whichever of its
+-- connections is free next, so the offered rate does not fall when answers are slow (as long
+-- as some connection is free). A thread that fell behind starts again from now instead of
+-- sending a burst to catch up. wrk waits whole milliseconds, so sends are grouped by the ms.
+if rate > 0 then
+  local ffi = require("ffi")
+  ffi.cdef([[
+    typedef struct { long tv_sec; long tv_nsec; } herald_timespec;
+    int clock_gettime(int clock, herald_timespec* out);
+  ]])
+  local ts = ffi.new("herald_timespec")
+  local function now_ms()
+    ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
+    return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+  end
+  local interval = 1000 * threads / rate
+  local next_at = nil
   delay = function()
-    return pause
+    local now = now_ms()
+    if next_at == nil or next_at < now - interval then next_at = now end
+    local wait = next_at - now
+    next_at = next_at + interval
+    return math.max(0, math.floor(wait))
   end
 end
