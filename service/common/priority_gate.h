@@ -63,28 +63,46 @@ class PriorityGate {
     return now.time_since_epoch().count() < remote_until_.load(std::memory_order_acquire);
   }
 
+  // Urgent work is on its way in this process but holds no pass yet (an EMERGENCY revision
+  // just accepted, whose intake entry no lane has taken): bulk work that honours timed holds
+  // waits until `until` (the latest of the holds asked for), or its max_wait, or until a pass
+  // is taken, which ends every timed hold.
+  void hold_until(Clock::time_point until) {
+    auto want = until.time_since_epoch().count();
+    auto have = local_until_.load(std::memory_order_acquire);
+    while (have < want && !local_until_.compare_exchange_weak(have, want)) {
+    }
+  }
+  bool locally_held(Clock::time_point now = Clock::now()) const {
+    return now.time_since_epoch().count() < local_until_.load(std::memory_order_acquire);
+  }
+
   // Called after each change of urgent(), on the thread that made it; set before any pass is
   // taken. It must return quickly (the relay only wakes its own thread).
   void set_observer(std::function<void()> observer) { observer_ = std::move(observer); }
 
-  // Waits while urgent() > own (the passes the caller holds itself) or another process holds
-  // urgent work, at most max_wait. Returns how long it waited (zero on the fast path, without
-  // taking the lock).
-  Clock::duration yield(int own, std::chrono::milliseconds max_wait) {
+  // Waits while urgent() > own (the passes the caller holds itself), another process holds
+  // urgent work or, when `timed` is set, a hold_until() lasts; at most max_wait. Returns how
+  // long it waited (zero on the fast path, without taking the lock).
+  Clock::duration yield(int own, std::chrono::milliseconds max_wait, bool timed = true) {
     const auto start = Clock::now();
-    if (urgent() <= own && !remote_held(start)) return {};
+    auto held_until = [&](Clock::time_point now) {  // the end of the timed holds, if one lasts
+      auto end = remote_until_.load(std::memory_order_acquire);
+      if (timed) end = std::max(end, local_until_.load(std::memory_order_acquire));
+      return now.time_since_epoch().count() < end ? Clock::time_point(Clock::duration(end))
+                                                  : Clock::time_point{};
+    };
+    if (urgent() <= own && held_until(start) == Clock::time_point{}) return {};
     const auto deadline = start + max_wait;
     std::unique_lock lock(mu_);
     for (;;) {
       const auto now = Clock::now();
       if (now >= deadline) break;
       const bool local = urgent() > own;
-      if (!local && !remote_held(now)) break;
-      // A remote hold also ends by itself when its time comes, without a notification.
-      auto until = deadline;
-      if (!local) until = std::min(deadline, Clock::time_point(Clock::duration(
-                                                 remote_until_.load(std::memory_order_acquire))));
-      cv_.wait_until(lock, until);
+      const auto timed_end = held_until(now);
+      if (!local && timed_end == Clock::time_point{}) break;
+      // A timed hold also ends by itself when its time comes, without a notification.
+      cv_.wait_until(lock, local ? deadline : std::min(deadline, timed_end));
     }
     return Clock::now() - start;
   }
@@ -92,6 +110,9 @@ class PriorityGate {
  private:
   void enter() {
     urgent_.fetch_add(1, std::memory_order_acq_rel);
+    // A lane took urgent work: its pass holds the bulk work from now, and a timed hold that
+    // outlived it would only keep bulk work waiting after the urgent batch is done.
+    local_until_.store(0, std::memory_order_release);
     if (observer_) observer_();
   }
   void leave() {
@@ -105,6 +126,7 @@ class PriorityGate {
 
   std::atomic<int> urgent_{0};
   std::atomic<Clock::rep> remote_until_{0};
+  std::atomic<Clock::rep> local_until_{0};
   std::function<void()> observer_;
   std::mutex mu_;
   std::condition_variable cv_;

@@ -88,6 +88,10 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
   customers.set_contact_index(&*contacts);
   core::Authenticator auth(config.api_keys, *signer);
   events::EventStore events(pool);
+  // EMERGENCY work goes ahead of bulk planning and of the dispatchers' rounds, in this process
+  // and, through the relay, in the others sharing the Redis; it starts at the accept.
+  auto gate = std::make_shared<PriorityGate>();
+  events.hold_for_urgent(gate.get());
   api::Services services{config, pool, customers, auth, *signer, metrics, wall_ms, events,
                          *sealer};
   http::Router router;
@@ -152,10 +156,9 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
   planner_options.claim_idle = std::chrono::milliseconds(config.planner_claim_idle_ms);
   planner_options.compose.manage_url = config.public_url + "/v1/customers";
   planner_options.compose.token_ttl_s = config.token_ttl_s;
-  // EMERGENCY planning goes ahead of bulk planning and of the dispatchers' rounds, in this
-  // process and, through the relay, in the others sharing the Redis. Declared before the
-  // planner and dispatcher, whose passes call the relay, so it outlives them.
-  planner_options.gate = std::make_shared<PriorityGate>();
+  // The relay is declared before the planner and dispatcher, whose passes call it, so it
+  // outlives them.
+  planner_options.gate = gate;
   fanout::GateRelay gate_relay(*endpoint, planner_options.gate,
                                {.from = fanout::relay_sender(planner_options.consumer)});
   fanout::Planner planner(*endpoint, *sealer, *signer, *catalog, planner_options);

@@ -8,6 +8,7 @@
 
 #include "herald/v1/event.pb.h"
 #include "service/common/net.h"
+#include "service/common/priority_gate.h"
 #include "service/common/result.h"
 #include "service/redis/connection.h"
 #include "service/redis/pool.h"
@@ -39,6 +40,9 @@ struct Acceptance {
 class EventStore {
  public:
   explicit EventStore(redis::Pool& pool) : pool_(pool) {}
+  // Before an EMERGENCY revision is written, holds `gate` for a moment (hold_until), so this
+  // process's bulk work pauses while a planner lane picks the revision up and takes its pass.
+  void hold_for_urgent(PriorityGate* gate) { gate_ = gate; }
 
   // kConflict when the id exists, or when `idem_key` (may be empty) came with another body.
   // body_hash is the SHA-256 hex of the request as the caller defines it.
@@ -60,6 +64,7 @@ class EventStore {
                                                      int64_t created_ms);
 
   redis::Pool& pool_;
+  PriorityGate* gate_ = nullptr;
 };
 
 // Herald's own revision of an event (a maintenance REMINDER), for a worker thread with a
@@ -67,7 +72,7 @@ class EventStore {
 // only if `current` is still the event's latest revision. nullopt when another revision (or
 // another process's identical attempt) landed first: re-read and decide again.
 Result<std::optional<v1::EventAccepted>> raise_stage(redis::Connection& conn,
-                                                     const v1::EventState& current,
-                                                     v1::Stage stage, int64_t now_ms);
+                                                     const v1::EventState& current, v1::Stage stage,
+                                                     int64_t now_ms);
 
 }  // namespace herald::events

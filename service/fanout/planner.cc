@@ -462,7 +462,9 @@ Planner::Yield Planner::yield_budget(const Lane& lane, bool urgent) const {
 
 void Planner::pause(Yield& yield) {
   if (yield.left.count() <= 0) return;
-  const auto waited = gate_->yield(yield.own, yield.left);
+  // An EMERGENCY revision just accepted (a timed hold) is taken by a lane waiting for intake
+  // entries; with none waiting, a busy lane must go on to take it after this batch.
+  const auto waited = gate_->yield(yield.own, yield.left, waiting_lanes_.load() > 0);
   if (waited.count() == 0) return;
   yielded_.fetch_add(waited.count(), std::memory_order_relaxed);
   yield.left -= std::chrono::ceil<std::chrono::milliseconds>(waited);

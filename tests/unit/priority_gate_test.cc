@@ -109,5 +109,39 @@ TEST(PriorityGate, TheObserverHearsOfEveryPassTakenAndGivenBack) {
   EXPECT_EQ(seen, (std::vector<int>{1, 2, 1, 0}));
 }
 
+TEST(PriorityGate, AnAcceptedEmergencyHoldsBulkWorkForAMomentBeforeAnyPassIsTaken) {
+  PriorityGate gate;
+  const auto start = PriorityGate::Clock::now();
+  gate.hold_until(start + 80ms);
+  gate.hold_until(start + 10ms);  // an earlier end does not shorten the hold
+  EXPECT_TRUE(gate.locally_held());
+  EXPECT_EQ(gate.yield(0, 5s, false), PriorityGate::Clock::duration::zero())
+      << "work that does not honour timed holds goes on";
+  const auto waited = gate.yield(0, 5s);
+  EXPECT_GE(PriorityGate::Clock::now() - start, 80ms) << "held until the latest end";
+  EXPECT_LT(waited, 5s) << "and released by the end itself, without a notification";
+  EXPECT_FALSE(gate.locally_held());
+  EXPECT_EQ(gate.yield(0, 5s), PriorityGate::Clock::duration::zero());
+}
+
+TEST(PriorityGate, APassTakenEndsTheTimedHold) {
+  PriorityGate gate;
+  gate.hold_until(PriorityGate::Clock::now() + 1h);
+  {
+    PriorityGate::Pass lane_took_it(gate);
+    EXPECT_FALSE(gate.locally_held());
+  }
+  EXPECT_EQ(gate.yield(0, 5s), PriorityGate::Clock::duration::zero())
+      << "once the urgent work is done, bulk work goes on at once";
+}
+
+TEST(PriorityGate, ATimedHoldIsBoundedByTheCallersWait) {
+  PriorityGate gate;
+  gate.hold_until(PriorityGate::Clock::now() + 1h);
+  const auto waited = gate.yield(0, 30ms);
+  EXPECT_GE(waited, 30ms);
+  EXPECT_LT(waited, 10s);
+}
+
 }  // namespace
 }  // namespace herald
