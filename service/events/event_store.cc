@@ -137,10 +137,7 @@ awaitable<Result<std::optional<Acceptance>>> EventStore::write(const v1::EventSt
   answer.set_id(event.id());
   answer.set_revision(event.revision());
   auto args = accept_args(state, expected, idem_key, std::move(body_hash), created_ms, answer);
-  // Long enough for an idle lane to take the intake entry under load (its own pass then holds
-  // the bulk work back), short enough that a refused or replayed revision costs little.
-  constexpr auto kAcceptHold = std::chrono::milliseconds(25);
-  if (gate_ && is_emergency(event)) gate_->hold_until(PriorityGate::Clock::now() + kAcceptHold);
+  if (gate_ && is_emergency(event)) gate_->hold_until(PriorityGate::Clock::now() + hold_);
   auto reply = co_await accept_script().run(pool_, std::move(args));
   if (!reply.ok()) co_return std::move(reply).take_error();
   if (reply->elements.empty()) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -40,9 +41,15 @@ struct Acceptance {
 class EventStore {
  public:
   explicit EventStore(redis::Pool& pool) : pool_(pool) {}
-  // Before an EMERGENCY revision is written, holds `gate` for a moment (hold_until), so this
+  // Long enough for an idle lane to take the intake entry under load (its own pass then holds
+  // the bulk work back), short enough that a refused or replayed revision costs little.
+  static constexpr std::chrono::milliseconds kAcceptHold{25};
+  // Before an EMERGENCY revision is written, holds `gate` for `hold` (hold_until), so this
   // process's bulk work pauses while a planner lane picks the revision up and takes its pass.
-  void hold_for_urgent(PriorityGate* gate) { gate_ = gate; }
+  void hold_for_urgent(PriorityGate* gate, std::chrono::milliseconds hold = kAcceptHold) {
+    gate_ = gate;
+    hold_ = hold;
+  }
 
   // kConflict when the id exists, or when `idem_key` (may be empty) came with another body.
   // body_hash is the SHA-256 hex of the request as the caller defines it.
@@ -65,6 +72,7 @@ class EventStore {
 
   redis::Pool& pool_;
   PriorityGate* gate_ = nullptr;
+  std::chrono::milliseconds hold_{0};
 };
 
 // Herald's own revision of an event (a maintenance REMINDER), for a worker thread with a
@@ -72,7 +80,7 @@ class EventStore {
 // only if `current` is still the event's latest revision. nullopt when another revision (or
 // another process's identical attempt) landed first: re-read and decide again.
 Result<std::optional<v1::EventAccepted>> raise_stage(redis::Connection& conn,
-                                                     const v1::EventState& current, v1::Stage stage,
-                                                     int64_t now_ms);
+                                                     const v1::EventState& current,
+                                                     v1::Stage stage, int64_t now_ms);
 
 }  // namespace herald::events

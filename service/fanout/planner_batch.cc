@@ -71,13 +71,14 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     c.insert(c.end(), nums.begin(), nums.end());
     return c;
   };
-  auto bits_of = [&](const char* op, const std::vector<size_t>& which) {
+  // The done bits of the customers `which`: read, or set to 1.
+  auto bits_of = [&](bool set, const std::vector<size_t>& which) {
     redis::Command c{"BITFIELD", done_key};
     for (size_t i : which) {
-      c.emplace_back(op);
+      c.emplace_back(set ? "SET" : "GET");
       c.emplace_back("u1");
       c.push_back(nums[i]);
-      if (op[0] == 'S') c.emplace_back("1");
+      if (set) c.emplace_back("1");
     }
     return c;
   };
@@ -99,7 +100,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
   for (v1::Channel ch : kAll) {  // marked by bounces and refused sends (invalid_contact)
     reads.push_back(members_of("SMISMEMBER", fmt::format("invalid:{}", channels::channel_key(ch))));
   }
-  if (!done_key.empty()) reads.push_back(bits_of("GET", all));
+  if (!done_key.empty()) reads.push_back(bits_of(false, all));
   auto got = conn.pipeline(reads);
   if (!got.ok()) return std::move(got).take_error();
   const redis::Reply& hist_got = (*got)[n];
@@ -190,7 +191,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
       tx.push_back(
           redis::cmd("HINCRBY", dispatch::funnel_key(event.id()), field, std::to_string(count)));
     }
-    if (!done_key.empty() && !k.members.empty()) tx.push_back(bits_of("SET", k.members));
+    if (!done_key.empty() && !k.members.empty()) tx.push_back(bits_of(true, k.members));
     if (last) {
       for (auto& t : tail) tx.push_back(std::move(t));
     }

@@ -3,6 +3,7 @@
 #include <hiredis/hiredis.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <charconv>
 #include <string>
 
@@ -118,13 +119,17 @@ Result<Reply> Connection::command(const Command& cmd) {
   return read_one();
 }
 
-Result<std::vector<Reply>> Connection::pipeline(const std::vector<Command>& cmds) {
+Status Connection::append(const std::vector<Command>& cmds) {
   std::string wire;
   for (const Command& cmd : cmds) {
     // Redis answers nothing to an empty command, so we must not send one.
     if (!cmd.empty()) append_resp(wire, cmd);
   }
-  if (auto sent = append(wire); !sent.ok()) return std::move(sent).take_error();
+  return append(wire);
+}
+
+Result<std::vector<Reply>> Connection::pipeline(const std::vector<Command>& cmds) {
+  if (auto sent = append(cmds); !sent.ok()) return std::move(sent).take_error();
   std::vector<Reply> out;
   out.reserve(cmds.size());
   for (const Command& cmd : cmds) {
@@ -140,14 +145,9 @@ Result<std::vector<Reply>> Connection::pipeline(const std::vector<Command>& cmds
 }
 
 Result<size_t> Connection::send(const std::vector<Command>& cmds) {
-  std::string wire;
-  size_t count = 0;
-  for (const Command& cmd : cmds) {
-    if (cmd.empty()) continue;
-    append_resp(wire, cmd);
-    ++count;
-  }
-  if (auto sent = append(wire); !sent.ok()) return std::move(sent).take_error();
+  if (auto sent = append(cmds); !sent.ok()) return std::move(sent).take_error();
+  const auto count = static_cast<size_t>(
+      std::count_if(cmds.begin(), cmds.end(), [](const Command& c) { return !c.empty(); }));
   // Written out now, not at the next read. Redis never blocks on its replies, so a blocking
   // write here cannot deadlock with the replies it leaves unread.
   for (int done = 0; !done;) {

@@ -40,6 +40,7 @@ class Connection {
   };
   explicit Connection(std::unique_ptr<redisContext, Deleter> ctx);
   Status append(const std::string& wire);  // RESP text, queued for the next read
+  Status append(const std::vector<Command>& cmds);  // skips empty commands
   Result<Reply> read_one();
   std::unique_ptr<redisContext, Deleter> ctx_;
   bool broken_ = false;

@@ -178,14 +178,17 @@ class PlannerRedis : public ::testing::Test {
     });
   }
 
-  void raise_outage(const std::string& id, v1::Severity severity = v1::ADVISORY) {
+  // An outage on feeder F-1, accepted through `store` (a plain EventStore when null).
+  void raise_outage(const std::string& id, v1::Severity severity = v1::ADVISORY,
+                    events::EventStore* store = nullptr) {
     v1::Event e;
     e.set_id(id);
     e.set_kind(v1::OUTAGE);
     e.set_stage(v1::DETECTED);
     e.set_severity(severity);
     e.mutable_area()->add_feeders("F-1");
-    events::EventStore events(pool_);
+    events::EventStore plain(pool_);
+    events::EventStore& events = store ? *store : plain;
     run_io([&]() -> awaitable<bool> {
       auto r = co_await events.create(e, "", "", 1700000000000);
       co_return r.ok();
@@ -328,6 +331,18 @@ TEST_F(PlannerRedis, TheDailyCapCountsAcrossEventsAndEmergenciesAreExempt) {
   for (const auto& v : counts->elements) EXPECT_EQ(v.str, "2");
   EXPECT_GT(conn_.command(redis::cmd("TTL", keys->elements[0].str))->integer, 86400)
       << "the counter outlives the customer's day, then expires";
+}
+
+TEST_F(PlannerRedis, AnAcceptedEmergencyHoldsTheGateAndOtherRevisionsDoNot) {
+  PriorityGate gate;
+  events::EventStore events(pool_);
+  events.hold_for_urgent(&gate, std::chrono::hours(1));
+  raise_outage("OUT-BULK", v1::ADVISORY, &events);
+  EXPECT_FALSE(gate.locally_held()) << "an advisory outage does not pause bulk work";
+  raise_outage("OUT-URGENT", v1::EMERGENCY, &events);
+  EXPECT_TRUE(gate.locally_held()) << "an emergency pauses it from its accept";
+  PriorityGate::Pass lane_took_it(gate);
+  EXPECT_FALSE(gate.locally_held()) << "until a lane takes the urgent work";
 }
 
 TEST_F(PlannerRedis, CustomersWithoutACapAreNeverCapped) {
