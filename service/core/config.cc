@@ -265,6 +265,14 @@ const Setting kSettings[] = {
      [](Config& c, std::string_view k, std::string_view t) {
        c.planner_lanes = static_cast<int>(parse_int(k, t, 1, 16));
      }},
+    {"fanout.planner_shards", "HERALD_PLANNER_SHARDS",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.planner_shards = static_cast<int>(parse_int(k, t, 1, 64));
+     }},
+    {"fanout.planner_shard_min", "HERALD_PLANNER_SHARD_MIN",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.planner_shard_min = static_cast<int>(parse_int(k, t, 0, 100'000'000));
+     }},
     {"fanout.planner_batch", "HERALD_PLANNER_BATCH",
      [](Config& c, std::string_view k, std::string_view t) {
        c.planner_batch = static_cast<int>(parse_int(k, t, 10, 5000));

@@ -95,7 +95,11 @@ struct Config {
   std::string public_url = "http://127.0.0.1:8080";  // fanout.public_url / HERALD_PUBLIC_URL
   int etr_threshold_min = 30;  // fanout.etr_threshold_min / HERALD_ETR_THRESHOLD_MIN
   int reminder_lead_min = 1440;  // fanout.reminder_lead_min / HERALD_REMINDER_LEAD_MIN
-  int planner_lanes = 2;         // fanout.planner_lanes / HERALD_PLANNER_LANES, 1..16
+  int planner_lanes = 3;         // fanout.planner_lanes / HERALD_PLANNER_LANES, 1..16
+  int planner_shards = 2;        // fanout.planner_shards / HERALD_PLANNER_SHARDS, 1..64
+  // fanout.planner_shard_min / HERALD_PLANNER_SHARD_MIN, 0..100000000: the estimated audience
+  // from which a revision is split into planner_shards parts.
+  int planner_shard_min = 2000;
   int planner_batch = 500;       // fanout.planner_batch / HERALD_PLANNER_BATCH, 10..5000
   int planner_chunk = 100;       // fanout.planner_chunk / HERALD_PLANNER_CHUNK, 10..5000
   // fanout.planner_claim_idle_ms / HERALD_PLANNER_CLAIM_IDLE_MS, 100..3600000: an intake entry

@@ -151,6 +151,8 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
   planner_options.settings.etr_threshold = std::chrono::minutes(config.etr_threshold_min);
   planner_options.reminder_lead = std::chrono::minutes(config.reminder_lead_min);
   planner_options.lanes = config.planner_lanes;
+  planner_options.shards = static_cast<uint32_t>(config.planner_shards);
+  planner_options.shard_min = static_cast<size_t>(config.planner_shard_min);
   planner_options.batch = static_cast<size_t>(config.planner_batch);
   planner_options.chunk = static_cast<size_t>(config.planner_chunk);
   planner_options.claim_idle = std::chrono::milliseconds(config.planner_claim_idle_ms);

@@ -143,13 +143,25 @@ std::vector<int> premises_in_area(const v1::Customer& customer, const v1::Area& 
   return out;
 }
 
+size_t geo_tiles(const v1::Area& area) {
+  size_t tiles = 0;
+  const std::vector<GeoPoint> ring = to_points(area.polygon());
+  if (ring.size() >= 3) tiles += static_cast<size_t>(make_grid(bounding_box(ring), kTopTileDeg).size());
+  if (has_circle(area)) {
+    const Box box = circle_box(circle_center(area), area.circle().radius_m());
+    tiles += static_cast<size_t>(make_grid(box, kTopTileDeg).size());
+  }
+  return tiles;
+}
+
 AudienceReader::AudienceReader(redis::Connection& redis, v1::Area area, std::string seen_key,
-                               AudienceCursor start)
+                               AudienceCursor start, AudiencePart part)
     : redis_(redis),
       area_(std::move(area)),
       seen_key_(std::move(seen_key)),
-      last_key_(seen_key_ + ":last"),
+      last_key_(seen_key_ + ":last" + (part.of > 1 ? ":" + std::to_string(part.index) : "")),
       cursor_(std::move(start)),
+      part_(part),
       polygon_(to_points(area_.polygon())) {}
 
 Result<std::vector<Recipient>> AudienceReader::next(size_t max) {
@@ -263,7 +275,9 @@ Status AudienceReader::load_premises() {
     while (!list.empty()) {
       const size_t comma = std::min(list.find(','), list.size());
       uint64_t n = 0;
-      if (parse_num(list.substr(0, comma), n) && seen.insert(n).second) page_.push_back({n, {}});
+      if (parse_num(list.substr(0, comma), n) && part_.keeps(n) && seen.insert(n).second) {
+        page_.push_back({n, {}});
+      }
       list.remove_prefix(std::min(comma + 1, list.size()));
     }
   }
@@ -303,7 +317,7 @@ Status AudienceReader::load_set(const std::string& key) {
   page_.clear();
   for (const redis::Reply& m : r->elements[1].elements) {
     uint64_t n = 0;
-    if (parse_num(std::string_view(m.str), n)) page_.push_back({n, {}});
+    if (parse_num(std::string_view(m.str), n) && part_.keeps(n)) page_.push_back({n, {}});
   }
   // Sorted, so a page re-read after a restart lists its members in the same order.
   std::sort(page_.begin(), page_.end(), [](auto& a, auto& b) { return a.num < b.num; });
@@ -403,7 +417,7 @@ Status AudienceReader::load_geo() {
       uint64_t n = 0;
       int k = 0;
       if (dot == std::string_view::npos || !parse_num(member.substr(0, dot), n) ||
-          !parse_num(member.substr(dot + 1), k)) {
+          !parse_num(member.substr(dot + 1), k) || !part_.keeps(n)) {
         continue;
       }
       found[n].push_back(k);

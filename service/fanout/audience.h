@@ -27,6 +27,10 @@ struct Recipient {
 // Indexes of the customer's premises that `area` covers, by any of its criteria.
 std::vector<int> premises_in_area(const v1::Customer& customer, const v1::Area& area);
 
+// How many top-level GEO tiles (0.02°, about 2 km a side) the area's polygon and circle
+// bounding boxes span: a cheap measure of how large a GEO audience may be.
+size_t geo_tiles(const v1::Area& area);
+
 enum class AudienceSource { kPremises, kFeeders, kTransformers, kZips, kPolygon, kCircle, kEnd };
 
 // Where a reader stands: a page (one HGET pipeline, one SSCAN reply, one GEO leaf tile) is named
@@ -55,10 +59,19 @@ struct AudienceCursor {
 // same cursor (the caller crashed before handling the batch) gets the batch again, so nothing
 // claimed is lost; the caller's own per-channel markers absorb the replay. Both keys are the
 // caller's to expire once the revision is planned.
+//
+// A part of a split revision (AudiencePart, `of` > 1) reads the same pages and keeps only the
+// customers whose number n has n % of == index; its replay record is "<seen_key>:last:<index>".
+struct AudiencePart {
+  uint32_t index = 0;
+  uint32_t of = 1;  // 1: the whole audience
+  bool keeps(uint64_t num) const { return of <= 1 || num % of == index; }
+};
+
 class AudienceReader {
  public:
   AudienceReader(redis::Connection& redis, v1::Area area, std::string seen_key,
-                 AudienceCursor start = {});
+                 AudienceCursor start = {}, AudiencePart part = {});
 
   // Up to `max` (at least 1) recipients not returned before for seen_key; empty only when the
   // audience is exhausted. On error the cursor goes back to the batch start, so a retry (or a
@@ -89,6 +102,7 @@ class AudienceReader {
   std::string seen_key_;
   std::string last_key_;
   AudienceCursor cursor_;
+  AudiencePart part_;
   std::vector<GeoPoint> polygon_;
   bool loaded_ = false;
   std::vector<Candidate> page_;

@@ -13,6 +13,7 @@
 #include "service/events/intake.h"
 #include "service/fanout/ledger.h"
 #include "service/fanout/reminder.h"
+#include "service/store/keys.h"
 
 namespace herald::fanout {
 namespace {
@@ -38,6 +39,50 @@ std::string cursor_key(const std::string& event_id, uint32_t revision) {
 std::string seen_key(const std::string& event_id, uint32_t revision) {
   return fmt::format("seen:{{{}}}:{}", event_id, revision);
 }
+// A part's own cursor; the revision's cursor (cursor_key) says "done" once every part is.
+std::string part_cursor_key(const std::string& event_id, uint32_t revision, uint32_t index) {
+  return fmt::format("{}:s{}", cursor_key(event_id, revision), index);
+}
+
+// KEYS: intake, plan:{id}:<rev>:parts. ARGV: parts, event id, revision, urgent ('1'/'0').
+// Records the split and adds the intake entries of parts 1.. only if no earlier run of this
+// entry did; returns the number of parts the revision has.
+constexpr std::string_view kSplitLua = R"lua(
+if redis.call('SET', KEYS[2], ARGV[1], 'NX') then
+  for s = 1, tonumber(ARGV[1]) - 1 do
+    local entry = {'event', ARGV[2], 'revision', ARGV[3], 'shard', tostring(s), 'shards', ARGV[1]}
+    if ARGV[4] == '1' then entry[9], entry[10] = 'urgent', '1' end
+    redis.call('XADD', KEYS[1], '*', unpack(entry))
+  end
+  return tonumber(ARGV[1])
+end
+return tonumber(redis.call('GET', KEYS[2]))
+)lua";
+
+// KEYS: intake, the part's cursor, plan:..:finished, plan:{id}:<rev>, plan:..:parts, seen,
+// seen:..:done, funnel. ARGV: group, entry id, part index, parts, count a skipped revision
+// ('1'/'0'), cursor base, seen base. A part done; the last one also ends the revision.
+constexpr std::string_view kPartDoneLua = R"lua(
+redis.call('SET', KEYS[2], 'done')
+redis.call('SADD', KEYS[3], ARGV[3])
+if ARGV[5] == '1' then redis.call('HINCRBY', KEYS[8], 'revisions_skipped', 1) end
+local parts = tonumber(ARGV[4])
+if redis.call('SCARD', KEYS[3]) >= parts then
+  redis.call('SET', KEYS[4], 'done')
+  local gone = {KEYS[3], KEYS[5], KEYS[6], KEYS[7]}
+  for s = 0, parts - 1 do
+    gone[#gone + 1] = ARGV[6] .. ':s' .. s
+    gone[#gone + 1] = ARGV[7] .. ':last:' .. s
+  end
+  redis.call('DEL', unpack(gone))
+end
+return redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+)lua";
+
+constexpr uint32_t kMaxParts = 64;
+// A polygon or circle spanning this many top GEO tiles (about 8 km by 8 km) is split whatever
+// its estimate: counting its premises would cost round trips on an urgent event's path.
+constexpr size_t kLargeGeoTiles = 16;
 
 // The entries of an XREADGROUP or XAUTOCLAIM reply.
 void collect(const redis::Reply& reply, bool autoclaim, std::vector<redis::Reply>& out) {
@@ -131,14 +176,16 @@ Result<int> Planner::run_once(redis::Connection& conn, Clock::time_point now) {
   (void)conn.command(redis::cmd("XGROUP", "CREATE", kIntake, kPlannerGroup, "0", "MKSTREAM"));
   Lane lane{options_.consumer, {}, 0, true};
   int handled = 0;
-  do {
+  while (true) {
     auto n = round(conn, lane, now, false);
     if (!n.ok()) {
       for (Job& job : lane.jobs) release(job);
       return n;
     }
     handled += *n;
-  } while (!lane.jobs.empty());
+    // A split revision adds the intake entries of its other parts: the next round takes them.
+    if (lane.jobs.empty() && *n == 0) break;
+  }
   Yield yield = yield_budget(lane, false);
   auto due = run_background(conn, now, false, yield);
   if (!due.ok()) return due;
@@ -216,13 +263,17 @@ Result<int> Planner::take_entries(redis::Connection& conn, Lane& lane, bool bloc
         if (kv[i].str == "event") job.event_id = v;
         if (kv[i].str == "revision") std::from_chars(v.data(), v.data() + v.size(), job.revision);
         if (kv[i].str == "urgent" && v == "1") mark_urgent(job, true);
+        if (kv[i].str == "shard") std::from_chars(v.data(), v.data() + v.size(), job.part.index);
+        if (kv[i].str == "shards") std::from_chars(v.data(), v.data() + v.size(), job.part.of);
       }
     }
     ++taken;
-    if (job.event_id.empty() || job.revision == 0) {
+    const bool part_ok =
+        job.part.of >= 1 && job.part.of <= kMaxParts && job.part.index < job.part.of;
+    if (job.event_id.empty() || job.revision == 0 || !part_ok) {
       // A deleted entry (XAUTOCLAIM returns it without fields) or one nobody could plan.
       if (auto ok = settle(conn, lane, job, Step::kDead,
-                           "intake entry " + describe(e) + " names no event revision");
+                           "intake entry " + describe(e) + " names no event revision or part");
           !ok.ok()) {
         return std::move(ok).take_error();
       }
@@ -291,7 +342,10 @@ Result<Planner::Step> Planner::prepare(redis::Connection& conn, Job& job, std::s
   auto reads = conn.pipeline(redis::batch(
       redis::cmd("GET", events::event_key(job.event_id)),
       redis::cmd("LINDEX", events::revisions_key(job.event_id), std::to_string(job.revision - 1)),
-      redis::cmd("GET", cursor_key(job.event_id, job.revision))));
+      redis::cmd("GET", cursor_key(job.event_id, job.revision)),
+      redis::cmd("GET", cursor_key(job.event_id, job.revision) + ":parts"),
+      redis::cmd("GET", part_cursor_key(job.event_id, job.revision, job.part.index)),
+      redis::cmd("EXISTS", seen_key(job.event_id, job.revision) + ":last")));
   if (!reads.ok()) return std::move(reads).take_error();
   v1::EventState state;
   if ((*reads)[0].is_nil() || (*reads)[1].is_nil() ||
@@ -300,7 +354,17 @@ Result<Planner::Step> Planner::prepare(redis::Connection& conn, Job& job, std::s
                       job.revision);
     return Step::kDead;
   }
-  const std::string& cursor = (*reads)[2].str;
+  if ((*reads)[2].str == "done") {
+    job.part = {};  // the whole revision is done: settled as such, whatever part this was
+    return Step::kDone;
+  }
+  // Split only a revision of which nothing was planned: a first batch cut short by a crash
+  // left its claims in `<seen>:last` (a part could not replay them) and is planned whole.
+  if (job.part.of == 1 && (*reads)[2].is_nil() && (*reads)[5].integer == 0) {
+    if (auto ok = split(conn, job, (*reads)[3]); !ok.ok()) return std::move(ok).take_error();
+  }
+  // A part's cursor; an entry that became part 0 just now has none yet.
+  const std::string& cursor = job.part.of > 1 ? (*reads)[4].str : (*reads)[2].str;
   if (cursor == "done") return Step::kDone;
   mark_urgent(job, is_emergency(job.planned));
   if (auto remind = reminder_command(state.event(), options_.reminder_lead)) {
@@ -320,8 +384,46 @@ Result<Planner::Step> Planner::prepare(redis::Connection& conn, Job& job, std::s
   AudienceCursor start;
   if (auto c = AudienceCursor::decode(cursor)) start = *c;
   job.reader = std::make_unique<AudienceReader>(conn, job.planned.area(),
-                                                seen_key(job.event_id, job.revision), start);
+                                                seen_key(job.event_id, job.revision), start,
+                                                job.part);
   return Step::kBatch;
+}
+
+Status Planner::split(redis::Connection& conn, Job& job, const redis::Reply& parts) {
+  uint32_t of = 1;
+  if (!parts.is_nil()) {  // an earlier run of this entry split the revision
+    std::from_chars(parts.str.data(), parts.str.data() + parts.str.size(), of);
+  } else if (options_.shards > 1) {
+    const v1::Area& area = job.planned.area();
+    const bool large = geo_tiles(area) >= kLargeGeoTiles;
+    size_t estimate = static_cast<size_t>(area.premises_size());
+    redis::Batch sizes;
+    for (const auto& f : area.feeders()) sizes.push_back(redis::cmd("SCARD", store::feeder_key(f)));
+    for (const auto& t : area.transformers()) {
+      sizes.push_back(redis::cmd("SCARD", store::transformer_key(t)));
+    }
+    for (const auto& z : area.zips()) sizes.push_back(redis::cmd("SCARD", store::zip_key(z)));
+    if (!large && !sizes.empty()) {
+      auto got = conn.pipeline(sizes);
+      if (!got.ok()) return std::move(got).take_error();
+      for (const auto& r : *got) estimate += static_cast<size_t>(std::max(0LL, r.integer));
+    }
+    if (!large && estimate < options_.shard_min) return ok_status();
+    const uint32_t want = std::min(options_.shards, kMaxParts);
+    auto r = check_reply(conn.command(redis::cmd(
+        "EVAL", kSplitLua, "2", kIntake, cursor_key(job.event_id, job.revision) + ":parts",
+        std::to_string(want), job.event_id, std::to_string(job.revision), is_emergency(job.planned) ? "1" : "0")));
+    if (!r.ok()) return std::move(r).take_error();
+    of = static_cast<uint32_t>(r->integer);
+    if (of > 1) {
+      spdlog::info("planner: {} revision {} split into {} parts ({})", job.event_id,
+                   job.revision, of,
+                   large ? fmt::format("a GEO area of {} tiles", geo_tiles(area))
+                         : fmt::format("about {} customers", estimate));
+    }
+  }
+  if (of >= 2 && of <= kMaxParts) job.part = AudiencePart{0, of};
+  return ok_status();
 }
 
 Result<Planner::Step> Planner::step(redis::Connection& conn, Job& job, std::string& why,
@@ -350,8 +452,10 @@ Result<Planner::Step> Planner::step(redis::Connection& conn, Job& job, std::stri
     w.premises = std::move(r.premises);
   }
   redis::Batch tail;
-  tail.push_back(
-      redis::cmd("SET", cursor_key(job.event_id, job.revision), job.reader->cursor().encode()));
+  const std::string cursor = job.part.of > 1
+                                 ? part_cursor_key(job.event_id, job.revision, job.part.index)
+                                 : cursor_key(job.event_id, job.revision);
+  tail.push_back(redis::cmd("SET", cursor, job.reader->cursor().encode()));
   const std::string done = seen_key(job.event_id, job.revision) + ":done";
   if (auto ok = handle(conn, job.planned, work, done, std::move(tail), now, yield); !ok.ok()) {
     return std::move(ok).take_error();
@@ -364,6 +468,7 @@ Result<Planner::Step> Planner::step(redis::Connection& conn, Job& job, std::stri
 Status Planner::settle(redis::Connection& conn, Lane& lane, Job& job, Step outcome,
                        const std::string& why) {
   (void)lane;
+  if (outcome != Step::kDead && job.part.of > 1) return settle_part(conn, job, why);
   redis::Batch tx;
   tx.push_back(redis::cmd("MULTI"));
   if (outcome == Step::kDead) {
@@ -389,6 +494,22 @@ Status Planner::settle(redis::Connection& conn, Lane& lane, Job& job, Step outco
   if (done->back().is_error() || done->back().is_nil()) {
     return make_error(ErrorCode::kInternal, "could not settle intake entry " + job.entry);
   }
+  return ok_status();
+}
+
+Status Planner::settle_part(redis::Connection& conn, Job& job, const std::string& why) {
+  const std::string base = cursor_key(job.event_id, job.revision);
+  const std::string seen = seen_key(job.event_id, job.revision);
+  const bool skipped = why == "overtaken" && job.part.index == 0;  // once per revision
+  auto done = check_reply(conn.command(redis::cmd(
+      "EVAL", kPartDoneLua, "8", kIntake,
+      part_cursor_key(job.event_id, job.revision, job.part.index), base + ":finished", base,
+      base + ":parts", seen, seen + ":done", dispatch::funnel_key(job.event_id), kPlannerGroup,
+      job.entry, std::to_string(job.part.index), std::to_string(job.part.of), skipped ? "1" : "0",
+      base, seen)));
+  release(job);
+  job.reader.reset();
+  if (!done.ok()) return std::move(done).take_error();
   return ok_status();
 }
 
@@ -429,8 +550,13 @@ bool Planner::hold(Job& job) {
   if (job.holding) return true;
   std::lock_guard lock(flights_mu_);
   Flight& f = flights_[job.event_id];
-  if (!f.holder.empty() && f.holder != job.entry) return false;
-  f.holder = job.entry;
+  // Another revision, or another entry of a revision that is not split, waits.
+  if (!f.holders.empty() &&
+      (f.holding != job.revision || (job.part.of == 1 && !f.holders.contains(job.entry)))) {
+    return false;
+  }
+  f.holders.insert(job.entry);
+  f.holding = job.revision;
   job.holding = true;
   return true;
 }
@@ -439,9 +565,11 @@ void Planner::release(Job& job) {
   std::lock_guard lock(flights_mu_);
   auto it = flights_.find(job.event_id);
   if (it == flights_.end()) return;
-  if (job.holding && it->second.holder == job.entry) it->second.holder.clear();
+  if (job.holding) it->second.holders.erase(job.entry);
   job.holding = false;
-  if (it->second.holder.empty() && it->second.newest.revision() <= job.revision) flights_.erase(it);
+  if (it->second.holders.empty() && it->second.newest.revision() <= job.revision) {
+    flights_.erase(it);
+  }
 }
 
 void Planner::mark_urgent(Job& job, bool urgent) {

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,7 +28,11 @@ struct PlannerOptions {
   // Recipients per MULTI/EXEC within a batch: Redis runs a transaction whole, so a smaller one
   // keeps an urgent event's commands from waiting long behind a bulk batch's writes.
   size_t chunk = 100;
-  int lanes = 2;         // planner threads; each interleaves the revisions it took
+  int lanes = 3;         // planner threads; each interleaves the revisions it took
+  // A revision whose audience is estimated at shard_min or more is split into this many parts,
+  // planned side by side by any lanes (docs/architecture.md, "Split revisions"); 1: never.
+  uint32_t shards = 2;
+  size_t shard_min = 2000;
   size_t max_jobs = 16;  // revisions one lane interleaves
   std::chrono::milliseconds block{500};         // wait for intake entries; bounds stop()
   std::chrono::milliseconds claim_idle{30000};  // a dead planner's entries are taken after this
@@ -91,6 +96,7 @@ class Planner {
     std::string entry;  // intake stream id
     std::string event_id;
     uint32_t revision = 0;
+    AudiencePart part;  // of a split revision; of = 1: the whole revision
     v1::Event planned;
     bool urgent = false;
     PriorityGate::Pass pass;  // urgent: held until its first batch is committed
@@ -108,8 +114,10 @@ class Planner {
   };
   // Per event planned in this process: the newest revision seen and the one being planned.
   struct Flight {
-    // The intake entry being planned (empty: none): one job, even if two lanes took the entry.
-    std::string holder;
+    // The intake entries being planned (none: empty): one job per entry, even if two lanes
+    // took the entry, and several only for the parts of one split revision (`holding`).
+    std::set<std::string> holders;
+    uint32_t holding = 0;
     v1::Event newest;
   };
   enum class Step { kWaiting, kBatch, kDone, kDead };
@@ -126,8 +134,13 @@ class Planner {
   Result<Step> step(redis::Connection& conn, Job& job, std::string& why,
                     std::chrono::system_clock::time_point now, Yield& yield);
   Result<Step> prepare(redis::Connection& conn, Job& job, std::string& why);
+  // Splits a fresh revision whose audience is large into options_.shards parts (the job
+  // becomes part 0), or takes the split an earlier run of this entry recorded.
+  Status split(redis::Connection& conn, Job& job, const redis::Reply& parts);
   Status settle(redis::Connection& conn, Lane& lane, Job& job, Step outcome,
                 const std::string& why);
+  // A part of a split revision done; the last part also ends the revision.
+  Status settle_part(redis::Connection& conn, Job& job, const std::string& why);
   Result<int> run_background(redis::Connection& conn, std::chrono::system_clock::time_point now,
                              bool housekeeping, Yield& yield);
   Status bury_deferred(redis::Connection& conn, const std::vector<std::string>& members,

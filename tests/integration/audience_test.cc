@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -330,6 +331,87 @@ TEST_F(Audience, DenseGeoAreaIsSplitAndStillComplete) {
   auto all = read_all(reader, 500);
   EXPECT_EQ(all.size(), 12000u);
   EXPECT_TRUE(reader.cursor().done);
+}
+
+TEST_F(Audience, PartsOfASplitRevisionShareTheAudienceWithoutOverlap) {
+  add_feeder(conn_, "F-A", 1, 3001);
+  add_feeder(conn_, "F-B", 2001, 5001);  // overlaps F-A by 1,000
+  // 600 GEO premises (customers 6001..6600) in a small square, one premise each.
+  std::vector<redis::Command> adds;
+  for (int i = 0; i < 600; ++i) {
+    const double lon = -73.9900 + (i % 30) * 0.00002, lat = 40.7300 + (i / 30) * 0.00002;
+    const store::GeoCell cell = store::geo_cell(lat, lon);
+    adds.push_back(redis::cmd("GEOADD", store::geo_cell_key(cell), std::to_string(lon),
+                              std::to_string(lat), std::to_string(6001 + i) + ".0"));
+    adds.push_back(redis::cmd("SADD", store::geo_block_key(store::geo_block(cell)),
+                              std::to_string(store::geo_block_member(cell))));
+  }
+  ASSERT_TRUE(conn_.pipeline(adds).ok());
+  v1::Area area;
+  area.add_feeders("F-A");
+  area.add_feeders("F-B");
+  for (GeoPoint p : {GeoPoint{40.7295, -73.9905}, GeoPoint{40.7295, -73.9890},
+                     GeoPoint{40.7310, -73.9890}, GeoPoint{40.7310, -73.9905}}) {
+    auto* v = area.add_polygon();
+    v->set_lat(p.lat);
+    v->set_lon(p.lon);
+  }
+  // Three parts read in turn, as three lanes would, sharing the revision's seen bitmap.
+  std::vector<std::unique_ptr<AudienceReader>> parts;
+  for (uint32_t i = 0; i < 3; ++i) {
+    parts.push_back(std::make_unique<AudienceReader>(conn_, area, "seen:{p}:1", AudienceCursor{},
+                                                     AudiencePart{i, 3}));
+  }
+  std::vector<std::set<uint64_t>> got(3);
+  for (bool more = true; more;) {
+    more = false;
+    for (uint32_t i = 0; i < 3; ++i) {
+      auto batch = parts[i]->next(200);
+      ASSERT_TRUE(batch.ok()) << batch.error().message;
+      more = more || !batch->empty();
+      for (const Recipient& r : *batch) {
+        EXPECT_EQ(r.num % 3, i) << "customer " << r.num << " in part " << i;
+        EXPECT_TRUE(got[i].insert(r.num).second) << "customer " << r.num << " twice";
+      }
+    }
+  }
+  std::set<uint64_t> all;
+  for (const auto& g : got) all.insert(g.begin(), g.end());
+  EXPECT_EQ(all.size(), got[0].size() + got[1].size() + got[2].size()) << "parts overlap";
+  EXPECT_EQ(all.size(), 5600u);
+  EXPECT_EQ(*all.begin(), 1u);
+  EXPECT_EQ(*all.rbegin(), 6600u);
+  EXPECT_EQ(all.count(5001), 0u);
+}
+
+TEST_F(Audience, APartReplaysItsOwnBatchWhileAnotherPartMovesOn) {
+  add_feeder(conn_, "F-R", 1, 4001);
+  v1::Area area;
+  area.add_feeders("F-R");
+  std::set<uint64_t> odd;
+  std::string saved;
+  {
+    AudienceReader part1(conn_, area, "seen:{q}:1", AudienceCursor{}, AudiencePart{1, 2});
+    for (int i = 0; i < 2; ++i) {
+      auto batch = part1.next(500);
+      ASSERT_TRUE(batch.ok());
+      ASSERT_EQ(batch->size(), 500u);
+      for (const Recipient& r : *batch) EXPECT_TRUE(odd.insert(r.num).second);
+      saved = part1.cursor().encode();
+    }
+    ASSERT_EQ(part1.next(500)->size(), 500u);  // claimed, then the lane dies
+  }
+  // Part 0 reads all of its customers meanwhile, with its own replay record.
+  AudienceReader part0(conn_, area, "seen:{q}:1", AudienceCursor{}, AudiencePart{0, 2});
+  auto even = read_all(part0, 500);
+  EXPECT_EQ(even.size(), 2000u);
+  AudienceReader resumed(conn_, area, "seen:{q}:1", *AudienceCursor::decode(saved),
+                         AudiencePart{1, 2});
+  for (const Recipient& r : read_all(resumed, 500)) {
+    EXPECT_EQ(r.num % 2, 1u);
+    EXPECT_TRUE(odd.insert(r.num).second) << "customer " << r.num << " twice";
+  }
+  EXPECT_EQ(odd.size(), 2000u) << "the claimed batch came back to its part";
 }
 
 TEST(AudienceCursor, EncodesAndDecodes) {

@@ -284,6 +284,112 @@ TEST_F(PlannerRedis, ABatchCutBetweenChunksIsReplayedWithoutDecidingAnyoneTwice)
       << "the done bits go with the revision";
 }
 
+// The intake entries of one event: their fields by entry.
+std::vector<std::map<std::string, std::string>> intake_entries_of(redis::Connection& conn,
+                                                                  const std::string& event) {
+  std::vector<std::map<std::string, std::string>> out;
+  auto entries = conn.command(redis::cmd("XRANGE", events::kIntakeKey, "-", "+"));
+  for (const auto& e : entries->elements) {
+    std::map<std::string, std::string> fields;
+    const auto& kv = e.elements[1].elements;
+    for (size_t i = 0; i + 1 < kv.size(); i += 2) fields[kv[i].str] = kv[i + 1].str;
+    if (fields["event"] == event) out.push_back(std::move(fields));
+  }
+  return out;
+}
+
+// Every customer queued once with one decision; the revision done and its planning keys gone.
+void expect_planned_once_and_tidy(redis::Connection& conn, const std::string& id, int customers,
+                                  const std::map<uint64_t, int>& queued) {
+  auto f = funnel_of(conn, id);
+  EXPECT_EQ(f["audience"], customers) << "each customer counted once";
+  EXPECT_EQ(f["sms:queued"], customers);
+  EXPECT_EQ(queued.size(), static_cast<size_t>(customers));
+  for (const auto& [num, n] : queued) {
+    EXPECT_EQ(n, 1) << "customer " << num;
+    int decisions = 0;
+    for (const auto& tp : touchpoints_of(conn, num)) decisions += tp.kind() == v1::DECISION;
+    EXPECT_EQ(decisions, 1) << "customer " << num;
+  }
+  const std::string plan = "plan:{" + id + "}:1", seen = "seen:{" + id + "}:1";
+  EXPECT_EQ(conn.command(redis::cmd("GET", plan))->str, "done");
+  for (const std::string& key : {plan + ":parts", plan + ":finished", plan + ":s0", plan + ":s1",
+                                 seen, seen + ":done", seen + ":last:0", seen + ":last:1"}) {
+    EXPECT_EQ(conn.command(redis::cmd("EXISTS", key))->integer, 0) << key << " is left";
+  }
+}
+
+TEST_F(PlannerRedis, ALargeRevisionIsSplitIntoPartsThatTogetherPlanEveryoneOnce) {
+  put_customers(kCustomers);
+  raise_outage("OUT-PARTS");
+  fanout::PlannerOptions o = options();
+  o.shards = 2;
+  o.shard_min = 100;  // the 250 customers of F-1 count as large
+  fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, o);
+  auto r = planner.run_once(conn_, std::chrono::system_clock::now());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const auto entries = intake_entries_of(conn_, "OUT-PARTS");
+  ASSERT_EQ(entries.size(), 2u) << "the accepted entry (part 0) and one for part 1";
+  EXPECT_EQ(entries[0].count("shard"), 0u);
+  EXPECT_EQ(entries[1].at("shard"), "1");
+  EXPECT_EQ(entries[1].at("shards"), "2");
+  expect_planned_once_and_tidy(conn_, "OUT-PARTS", kCustomers, queued_per_customer());
+
+  // Below shard_min a revision is planned whole: one intake entry.
+  raise_outage("OUT-WHOLE");
+  o.shard_min = 1000;
+  fanout::Planner whole(server_.endpoint(), sealer_, signer_, catalog_, o);
+  ASSERT_TRUE(whole.run_once(conn_, std::chrono::system_clock::now()).ok());
+  EXPECT_EQ(intake_entries_of(conn_, "OUT-WHOLE").size(), 1u);
+  EXPECT_EQ(funnel_of(conn_, "OUT-WHOLE")["audience"], kCustomers);
+}
+
+TEST_F(PlannerRedis, AnEntryReplayedAfterItsSplitAddsNoPartAndLosesNoCustomer) {
+  put_customers(kCustomers);
+  raise_outage("OUT-CUTPART");
+  fanout::PlannerOptions o = options();
+  o.shards = 2;
+  o.shard_min = 100;
+  o.chunk = 50;  // part 0 holds 125 customers: its second chunk is cut
+  fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, o);
+  {
+    CuttingRelay relay(server_.port(), 2);
+    redis::Endpoint via = server_.endpoint();
+    via.port = relay.port();
+    auto cut_conn = redis::Connection::connect(via, milliseconds(5000));
+    ASSERT_TRUE(cut_conn.ok());
+    ASSERT_FALSE(planner.run_once(*cut_conn, std::chrono::system_clock::now()).ok());
+    ASSERT_TRUE(relay.cut());
+  }
+  ASSERT_EQ(funnel_of(conn_, "OUT-CUTPART")["audience"], 50) << "part 0's first chunk only";
+  ASSERT_EQ(intake_entries_of(conn_, "OUT-CUTPART").size(), 2u) << "split before the cut";
+
+  std::this_thread::sleep_for(milliseconds(200));  // past claim_idle: the entry is taken back
+  auto second = planner.run_once(conn_, std::chrono::system_clock::now());
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  EXPECT_EQ(intake_entries_of(conn_, "OUT-CUTPART").size(), 2u) << "the replay split nothing";
+  expect_planned_once_and_tidy(conn_, "OUT-CUTPART", kCustomers, queued_per_customer());
+}
+
+TEST_F(PlannerRedis, PartsPlannedByLanesAtOnceDecideEveryoneOnce) {
+  constexpr int kMany = 3000;
+  put_customers(kMany);
+  fanout::PlannerOptions o = options();
+  o.lanes = 3;
+  o.batch = 200;
+  fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, o);  // default split
+  planner.start();
+  raise_outage("OUT-LANES");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (conn_.command(redis::cmd("GET", "plan:{OUT-LANES}:1"))->str != "done" &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  planner.stop();
+  EXPECT_EQ(intake_entries_of(conn_, "OUT-LANES").size(), 2u);
+  expect_planned_once_and_tidy(conn_, "OUT-LANES", kMany, queued_per_customer());
+}
+
 TEST_F(PlannerRedis, EachChunkIsItsOwnTransaction) {
   put_customers(kCustomers);
   raise_outage("OUT-SPLIT");

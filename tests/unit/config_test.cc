@@ -163,8 +163,18 @@ TEST_F(ConfigTest, UnreadableOrInvalidYamlIsAnError) {
 
 TEST_F(ConfigTest, PlannerLanesAndBatchSizeFromFileOrEnvironmentWithinRange) {
   EXPECT_EQ(load("").planner_chunk, 100);
-  Config c = load(yaml("fanout:\n  planner_lanes: 3\n  planner_batch: 200\n  planner_chunk: 50\n"));
-  EXPECT_EQ(c.planner_lanes, 3);
+  EXPECT_EQ(load("").planner_lanes, 3);
+  EXPECT_EQ(load("").planner_shards, 2);
+  EXPECT_EQ(load("").planner_shard_min, 2000);
+  Config c = load(yaml("fanout:\n  planner_lanes: 4\n  planner_batch: 200\n  planner_chunk: 50\n"
+                       "  planner_shards: 1\n  planner_shard_min: 0\n"));
+  EXPECT_EQ(c.planner_lanes, 4);
+  EXPECT_EQ(c.planner_shards, 1);
+  EXPECT_EQ(c.planner_shard_min, 0);
+  env_["HERALD_PLANNER_SHARDS"] = "8";
+  EXPECT_EQ(load("").planner_shards, 8);
+  EXPECT_EQ(error(yaml("fanout:\n  planner_shards: 65\n")),
+            "fanout.planner_shards: expected an integer from 1 to 64, got '65'");
   EXPECT_EQ(c.planner_batch, 200);
   EXPECT_EQ(c.planner_chunk, 50);
   env_["HERALD_PLANNER_CHUNK"] = "500";
