@@ -152,6 +152,13 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
   planner_options.reminder_lead = std::chrono::minutes(config.reminder_lead_min);
   planner_options.lanes = config.planner_lanes;
   planner_options.shards = static_cast<uint32_t>(config.planner_shards);
+  if (config.planner_shards > 1 && config.planner_shards >= config.planner_lanes) {
+    spdlog::warn(
+        "fanout.planner_shards ({}) is not below fanout.planner_lanes ({}): the parts of one "
+        "large revision can occupy every lane of this process, and a new event then waits for "
+        "a batch to end unless other heraldd processes have lanes free",
+        config.planner_shards, config.planner_lanes);
+  }
   planner_options.shard_min = static_cast<size_t>(config.planner_shard_min);
   planner_options.batch = static_cast<size_t>(config.planner_batch);
   planner_options.chunk = static_cast<size_t>(config.planner_chunk);
