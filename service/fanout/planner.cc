@@ -366,6 +366,10 @@ Result<Planner::Step> Planner::prepare(redis::Connection& conn, Job& job, std::s
   // A part's cursor; an entry that became part 0 just now has none yet.
   const std::string& cursor = job.part.of > 1 ? (*reads)[4].str : (*reads)[2].str;
   if (cursor == "done") return Step::kDone;
+  if (job.part.of > 1) {
+    spdlog::info("planner: {} revision {}: part {}/{} {}", job.event_id, job.revision,
+                 job.part.index, job.part.of, cursor.empty() ? "starts" : "resumes");
+  }
   mark_urgent(job, is_emergency(job.planned));
   if (auto remind = reminder_command(state.event(), options_.reminder_lead)) {
     auto r = check_reply(conn.command(*remind));

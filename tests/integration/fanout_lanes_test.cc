@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <map>
 #include <thread>
+#include <vector>
 
 #include "tests/support/fanout_fixture.h"
 
@@ -10,7 +12,37 @@ namespace {
 
 using std::chrono::seconds;
 
-class FanoutLanes : public FanoutFixture {};
+class FanoutLanes : public FanoutFixture {
+ protected:
+  static std::map<std::string, long> funnel_fields(redis::Connection& conn,
+                                                   const std::string& event) {
+    std::map<std::string, long> funnel;
+    auto all = conn.command(redis::cmd("HGETALL", "fn:{" + event + "}"));
+    EXPECT_TRUE(all.ok());
+    if (!all.ok()) return funnel;
+    for (size_t i = 0; i + 1 < all->elements.size(); i += 2) {
+      funnel[all->elements[i].str] = std::stol(all->elements[i + 1].str);
+    }
+    return funnel;
+  }
+  // Waits until the sandboxes hold `queued` messages; each must have gone out once.
+  void expect_each_sent_once(const std::vector<std::filesystem::path>& dirs, long queued) {
+    std::map<std::string, int> sent;
+    ASSERT_TRUE(wait_until(
+        [&] {
+          sent.clear();
+          for (const auto& dir : dirs) {
+            for (const char* file : {"sms.jsonl", "email.jsonl", "voice.jsonl"}) {
+              for (const auto& id : message_ids(dir / file)) ++sent[id];
+            }
+          }
+          return static_cast<long>(sent.size()) >= queued;
+        },
+        seconds(60)));
+    EXPECT_EQ(static_cast<long>(sent.size()), queued) << "one message per queued decision";
+    for (const auto& [id, n] : sent) EXPECT_EQ(n, 1) << id << " went out " << n << " times";
+  }
+};
 
 // While a large fan-out runs, a small EMERGENCY event's first message is queued before it ends.
 TEST_F(FanoutLanes, EmergencyDoesNotWaitBehindALargeFanOut) {
@@ -53,8 +85,9 @@ TEST_F(FanoutLanes, EmergencyDoesNotWaitBehindALargeFanOut) {
   EXPECT_TRUE(wait_until([&] { return plan("OUT-BIG") == "done"; }, seconds(90)));
 }
 
-// Two processes, three lanes each, an intake entry renewed by its planner: a fan-out that
-// lasts many times the takeover delay is planned by one lane, each customer decided once.
+// Two processes, three lanes each, intake entries renewed by their planners: a fan-out that
+// lasts many times the takeover delay (split in two parts) is planned by the lanes that took
+// its entries, each customer decided once.
 TEST_F(FanoutLanes, ALongFanOutIsNotTakenOverWhileItsPlannerLives) {
   start({{"HERALD_PLANNER_CLAIM_IDLE_MS", "1000"},
          {"HERALD_PLANNER_BATCH", "10"},
@@ -74,34 +107,49 @@ TEST_F(FanoutLanes, ALongFanOutIsNotTakenOverWhileItsPlannerLives) {
   const auto took = std::chrono::steady_clock::now() - started;
   EXPECT_GT(took, std::chrono::milliseconds(2000)) << "the fan-out outlasts the takeover delay";
 
-  std::map<std::string, long> funnel;
-  auto all = conn.command(redis::cmd("HGETALL", "fn:{OUT-LONG}"));
-  ASSERT_TRUE(all.ok());
-  for (size_t i = 0; i + 1 < all->elements.size(); i += 2) {
-    funnel[all->elements[i].str] = std::stol(all->elements[i + 1].str);
-  }
+  auto funnel = funnel_fields(conn, "OUT-LONG");
   EXPECT_EQ(funnel["audience"], 10'000) << "each customer decided once";
   EXPECT_EQ(funnel["sms:suppressed:duplicate"] + funnel["email:suppressed:duplicate"] +
                 funnel["voice:suppressed:duplicate"],
             0);
   const long queued = funnel["sms:queued"] + funnel["email:queued"] + funnel["voice:queued"];
   ASSERT_GT(queued, 0);
-  std::map<std::string, int> sent;
-  ASSERT_TRUE(wait_until(
-      [&] {
-        sent.clear();
-        for (const auto& dir : {sandbox(), other}) {
-          for (const char* file : {"sms.jsonl", "email.jsonl", "voice.jsonl"}) {
-            for (const auto& id : message_ids(dir / file)) ++sent[id];
-          }
-        }
-        return static_cast<long>(sent.size()) >= queued;
-      },
-      seconds(60)));
-  EXPECT_EQ(static_cast<long>(sent.size()), queued) << "one message per queued decision";
-  for (const auto& [id, n] : sent) EXPECT_EQ(n, 1) << id << " went out " << n << " times";
+  expect_each_sent_once({sandbox(), other}, queued);
   EXPECT_EQ(heraldd().log().find("was taken over"), std::string::npos) << heraldd().log();
   EXPECT_EQ(second.log().find("was taken over"), std::string::npos) << second.log();
+}
+
+// One lane per process: the process that takes a large revision splits it and plans part 0,
+// and the other process, whose lane is free, plans part 1. Every customer is decided once and
+// every message goes out once, from one sandbox or the other.
+TEST_F(FanoutLanes, TwoProcessesPlanThePartsOfOneRevision) {
+  start({{"HERALD_PLANNER_LANES", "1"}, {"HERALD_PLANNER_BATCH", "100"}});
+  const auto other = scratch("sandbox-b");
+  HeralddProcess& second = start_another(other);
+  ASSERT_EQ(import_generated(5'000), 5'000);
+  auto conn = redis_connection();
+  const std::string zips = all_zips();
+  ASSERT_FALSE(zips.empty());
+  post_event("/v1/events", R"({"id":"OUT-PARTS","kind":"OUTAGE","stage":"DETECTED",)"
+                           R"("area":{"zips":[)" + zips + "]}}");
+  ASSERT_TRUE(wait_until(
+      [&] { return conn.command(redis::cmd("GET", "plan:{OUT-PARTS}:1"))->str == "done"; },
+      seconds(120)));
+  // Which process took which part: the splitter logs the split, each part its start.
+  const std::string a = heraldd().log(), b = second.log();
+  const bool a_split = a.find("OUT-PARTS revision 1 split into 2 parts") != std::string::npos;
+  const std::string& splitter = a_split ? a : b;
+  const std::string& helper = a_split ? b : a;
+  EXPECT_NE(splitter.find("OUT-PARTS revision 1 split into 2 parts"), std::string::npos);
+  EXPECT_NE(splitter.find("OUT-PARTS revision 1: part 0/2 starts"), std::string::npos);
+  EXPECT_NE(helper.find("OUT-PARTS revision 1: part 1/2 starts"), std::string::npos)
+      << "the free lane of the other process took part 1:\n" << helper;
+
+  auto funnel = funnel_fields(conn, "OUT-PARTS");
+  EXPECT_EQ(funnel["audience"], 5'000) << "each customer decided once";
+  const long queued = funnel["sms:queued"] + funnel["email:queued"] + funnel["voice:queued"];
+  ASSERT_GT(queued, 0);
+  expect_each_sent_once({sandbox(), other}, queued);
 }
 
 }  // namespace
