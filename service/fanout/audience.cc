@@ -146,7 +146,9 @@ std::vector<int> premises_in_area(const v1::Customer& customer, const v1::Area& 
 size_t geo_tiles(const v1::Area& area) {
   size_t tiles = 0;
   const std::vector<GeoPoint> ring = to_points(area.polygon());
-  if (ring.size() >= 3) tiles += static_cast<size_t>(make_grid(bounding_box(ring), kTopTileDeg).size());
+  if (ring.size() >= 3) {
+    tiles += static_cast<size_t>(make_grid(bounding_box(ring), kTopTileDeg).size());
+  }
   if (has_circle(area)) {
     const Box box = circle_box(circle_center(area), area.circle().radius_m());
     tiles += static_cast<size_t>(make_grid(box, kTopTileDeg).size());

@@ -399,30 +399,36 @@ Status Planner::split(redis::Connection& conn, Job& job, const redis::Reply& par
     std::from_chars(parts.str.data(), parts.str.data() + parts.str.size(), of);
   } else if (options_.shards > 1) {
     const v1::Area& area = job.planned.area();
-    const bool large = geo_tiles(area) >= kLargeGeoTiles;
+    const size_t tiles = geo_tiles(area);
+    const bool large = tiles >= kLargeGeoTiles;
     size_t estimate = static_cast<size_t>(area.premises_size());
-    redis::Batch sizes;
-    for (const auto& f : area.feeders()) sizes.push_back(redis::cmd("SCARD", store::feeder_key(f)));
-    for (const auto& t : area.transformers()) {
-      sizes.push_back(redis::cmd("SCARD", store::transformer_key(t)));
+    if (!large) {  // the index sets' sizes, one round trip
+      redis::Batch sizes;
+      for (const auto& f : area.feeders()) {
+        sizes.push_back(redis::cmd("SCARD", store::feeder_key(f)));
+      }
+      for (const auto& t : area.transformers()) {
+        sizes.push_back(redis::cmd("SCARD", store::transformer_key(t)));
+      }
+      for (const auto& z : area.zips()) sizes.push_back(redis::cmd("SCARD", store::zip_key(z)));
+      if (!sizes.empty()) {
+        auto got = conn.pipeline(sizes);
+        if (!got.ok()) return std::move(got).take_error();
+        for (const auto& r : *got) estimate += static_cast<size_t>(std::max(0LL, r.integer));
+      }
+      if (estimate < options_.shard_min) return ok_status();
     }
-    for (const auto& z : area.zips()) sizes.push_back(redis::cmd("SCARD", store::zip_key(z)));
-    if (!large && !sizes.empty()) {
-      auto got = conn.pipeline(sizes);
-      if (!got.ok()) return std::move(got).take_error();
-      for (const auto& r : *got) estimate += static_cast<size_t>(std::max(0LL, r.integer));
-    }
-    if (!large && estimate < options_.shard_min) return ok_status();
     const uint32_t want = std::min(options_.shards, kMaxParts);
+    const std::string marker = cursor_key(job.event_id, job.revision) + ":parts";
     auto r = check_reply(conn.command(redis::cmd(
-        "EVAL", kSplitLua, "2", kIntake, cursor_key(job.event_id, job.revision) + ":parts",
-        std::to_string(want), job.event_id, std::to_string(job.revision), is_emergency(job.planned) ? "1" : "0")));
+        "EVAL", kSplitLua, "2", kIntake, marker, std::to_string(want), job.event_id,
+        std::to_string(job.revision), is_emergency(job.planned) ? "1" : "0")));
     if (!r.ok()) return std::move(r).take_error();
     of = static_cast<uint32_t>(r->integer);
     if (of > 1) {
       spdlog::info("planner: {} revision {} split into {} parts ({})", job.event_id,
                    job.revision, of,
-                   large ? fmt::format("a GEO area of {} tiles", geo_tiles(area))
+                   large ? fmt::format("a GEO area of {} tiles", tiles)
                          : fmt::format("about {} customers", estimate));
     }
   }

@@ -53,9 +53,11 @@ struct PlannerOptions {
 // Lanes: each of options.lanes threads reads intake entries as its own consumer and keeps up to
 // max_jobs revisions in progress, planning one batch of each per round (EMERGENCY ones first,
 // then round robin) and reading new entries between rounds, so a new event never waits behind
-// a running fan-out. Within the process one revision of an event is planned at a time, and a
-// revision overtaken by a newer one stops early. Lane 0 also re-plans what is due, raises
-// maintenance reminders and keeps the intake stream trimmed.
+// a running fan-out. Within the process one revision of an event is planned at a time (its
+// parts, when it is split, side by side), and a revision overtaken by a newer one stops early.
+// A large revision is split into options.shards parts, each an intake entry of its own that
+// any lane of any process may take. Lane 0 also re-plans what is due, raises maintenance
+// reminders and keeps the intake stream trimmed.
 //
 // Turns accepted event revisions (the intake stream) into decisions and queued messages, and
 // re-plans held messages when they fall due. Runs on its own thread with its own blocking
