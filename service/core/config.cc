@@ -273,6 +273,10 @@ const Setting kSettings[] = {
      [](Config& c, std::string_view k, std::string_view t) {
        c.planner_shard_min = static_cast<int>(parse_int(k, t, 0, 100'000'000));
      }},
+    {"fanout.planner_bulk_nice", "HERALD_PLANNER_BULK_NICE",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.planner_bulk_nice = static_cast<int>(parse_int(k, t, 0, 19));
+     }},
     {"fanout.planner_batch", "HERALD_PLANNER_BATCH",
      [](Config& c, std::string_view k, std::string_view t) {
        c.planner_batch = static_cast<int>(parse_int(k, t, 10, 5000));

@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 
 #include "herald/v1/store.pb.h"
 #include "service/common/thread_name.h"
+#include "service/common/thread_nice.h"
 #include "service/dispatch/queue.h"
 #include "service/events/event_store.h"
 #include "service/events/intake.h"
@@ -124,6 +126,18 @@ Planner::Planner(redis::Endpoint endpoint, const core::Sealer& sealer,
 Planner::~Planner() { stop(); }
 
 void Planner::start() {
+  bulk_nice_ = 0;
+  if (options_.bulk_nice > 0) {
+    if (ThreadNice::can_be_restored(options_.bulk_nice)) {
+      spdlog::info("planner: bulk batches are planned at nice {}", options_.bulk_nice);
+      bulk_nice_ = options_.bulk_nice;
+    } else {
+      spdlog::warn(
+          "planner: bulk batches are planned at nice 0, not {}: a lane could not return to 0 "
+          "for urgent work without CAP_SYS_NICE or RLIMIT_NICE 20 (systemd: LimitNICE=+0)",
+          options_.bulk_nice);
+    }
+  }
   for (int i = 0; i < std::max(1, options_.lanes); ++i) threads_.emplace_back([this, i] {
       name_this_thread("plan-" + std::to_string(i));
       loop(i);
@@ -289,6 +303,7 @@ Result<int> Planner::round(redis::Connection& conn, Lane& lane, Clock::time_poin
   // A lane with work in hand leaves new entries to a lane that is waiting for one: that lane
   // starts a new event at once instead of after this lane's next batches.
   int progress = 0;
+  step_back(lane, false);  // also after a round an error cut short
   if (lane.jobs.empty() || !lane.resumed || waiting_lanes_.load() == 0) {
     auto taken = take_entries(conn, lane, may_block && lane.jobs.empty());
     if (!taken.ok()) return taken;
@@ -314,6 +329,7 @@ Result<int> Planner::round(redis::Connection& conn, Lane& lane, Clock::time_poin
     Job& job = lane.jobs[i];
     Yield yield = yield_budget(lane, job.urgent);
     pause(yield);
+    step_back(lane, !job.urgent);
     std::string why;
     auto s = step(conn, job, why, now, yield);
     if (!s.ok()) {
@@ -334,6 +350,7 @@ Result<int> Planner::round(redis::Connection& conn, Lane& lane, Clock::time_poin
     if (auto ok = settle(conn, lane, job, *s, why); !ok.ok()) return std::move(ok).take_error();
     finished[i] = true;
   }
+  step_back(lane, false);
   drop_jobs(lane, finished);
   return progress;
 }
@@ -580,6 +597,17 @@ void Planner::release(Job& job) {
   if (it->second.holders.empty() && it->second.newest.revision() <= job.revision) {
     flights_.erase(it);
   }
+}
+
+void Planner::step_back(Lane& lane, bool bulk) {
+  const int want = bulk ? bulk_nice_.load(std::memory_order_relaxed) : 0;
+  if (lane.nice == want) return;
+  if (const int err = ThreadNice::set_this_thread(want); err != 0) {
+    spdlog::warn("planner {}: nice {}: {}", lane.consumer, want, std::strerror(err));
+    bulk_nice_ = 0;  // no lane steps back from now on
+    return;
+  }
+  lane.nice = want;
 }
 
 void Planner::mark_urgent(Job& job, bool urgent) {

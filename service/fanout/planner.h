@@ -44,6 +44,11 @@ struct PlannerOptions {
   // Longest a bulk batch waits, all its pauses together, while an EMERGENCY revision's first
   // batch is planned (PriorityGate).
   std::chrono::milliseconds yield_max{50};
+  // The nice value a lane's thread takes while it plans a bulk batch (0: none, up to 19). The
+  // kernel then gives the cores to urgent planning, Redis and the API first; a lane is back at
+  // 0 for urgent work and for anything else. Returning needs CAP_SYS_NICE or an RLIMIT_NICE of
+  // 20; start() checks and, without either, plans bulk batches at 0.
+  int bulk_nice = 0;
   // Shared with the dispatchers, whose rounds yield too; the planner makes its own when null.
   std::shared_ptr<PriorityGate> gate;
   Settings settings;
@@ -113,6 +118,7 @@ class Planner {
     size_t turn = 0;
     bool resumed = false;  // this consumer's own pending entries were taken back
     std::chrono::steady_clock::time_point kept_alive{};  // last keep_alive
+    int nice = 0;  // of the lane's thread now
   };
   // Per event planned in this process: the newest revision seen and the one being planned.
   struct Flight {
@@ -155,6 +161,8 @@ class Planner {
   void release(Job& job);
   bool overtaken_here(const Job& job);
   void mark_urgent(Job& job, bool urgent);
+  // The lane's thread at bulk_nice_ for a bulk batch, else at 0.
+  void step_back(Lane& lane, bool bulk);
   // A bulk batch's budget of pauses (`urgent`: none).
   Yield yield_budget(const Lane& lane, bool urgent) const;
   // Waits while urgent revisions other than the lane's own are planned, from yield.left.
@@ -176,6 +184,7 @@ class Planner {
   PlannerOptions options_;
   std::atomic<bool> stopping_{false};
   std::atomic<int> waiting_lanes_{0};  // lanes blocked in XREADGROUP for a new entry
+  std::atomic<int> bulk_nice_{0};  // options_.bulk_nice once start() found a lane can return
   std::shared_ptr<PriorityGate> gate_;
   std::atomic<std::chrono::steady_clock::duration::rep> yielded_{0};
   std::vector<std::thread> threads_;

@@ -12,14 +12,18 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "service/common/net.h"
+#include "service/common/thread_nice.h"
 #include "service/dispatch/queue.h"
 #include "service/events/event_store.h"
 #include "service/redis/pool.h"
@@ -142,6 +146,25 @@ class CuttingRelay {
   std::atomic<bool> cut_{false};
   std::thread thread_;
 };
+
+// The nice values of this process's threads named `name` (/proc/self/task/*/comm and stat).
+std::vector<int> nice_of_threads(const std::string& name) {
+  std::vector<int> out;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::string comm, stat;
+    std::getline(std::ifstream(task.path() / "comm"), comm);
+    std::getline(std::ifstream(task.path() / "stat"), stat);
+    const auto close = stat.rfind(')');
+    if (comm != name || close == std::string::npos) continue;
+    // After the name: state (field 3) ... nice is field 19.
+    std::istringstream fields(stat.substr(close + 2));
+    std::string field;
+    for (int k = 3; k <= 19 && fields >> field; ++k) {
+      if (k == 19) out.push_back(std::stoi(field));
+    }
+  }
+  return out;
+}
 
 class PlannerRedis : public ::testing::Test {
  protected:
@@ -388,6 +411,43 @@ TEST_F(PlannerRedis, PartsPlannedByLanesAtOnceDecideEveryoneOnce) {
   planner.stop();
   EXPECT_EQ(intake_entries_of(conn_, "OUT-LANES").size(), 2u);
   expect_planned_once_and_tidy(conn_, "OUT-LANES", kMany, queued_per_customer());
+}
+
+TEST_F(PlannerRedis, ALanePlansBulkBatchesAtTheBulkNiceValueAndUrgentOnesAtZero) {
+  if (!ThreadNice::can_be_restored(7)) GTEST_SKIP() << "no CAP_SYS_NICE nor RLIMIT_NICE 20";
+  constexpr int kMany = 3000;
+  put_customers(kMany);
+  fanout::PlannerOptions o = options();
+  o.lanes = 1;
+  o.batch = 50;  // many batches, so the samples below catch the lane in one
+  o.chunk = 50;
+  o.shards = 1;
+  o.bulk_nice = 7;
+  fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, o);
+  planner.start();
+  // Samples the lane's nice value until the revision is planned.
+  auto watch = [&](const std::string& id) {
+    std::set<int> seen;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (conn_.command(redis::cmd("GET", "plan:{" + id + "}:1"))->str != "done" &&
+           std::chrono::steady_clock::now() < deadline) {
+      for (int nice : nice_of_threads("plan-0")) seen.insert(nice);
+    }
+    EXPECT_EQ(funnel_of(conn_, id)["sms:queued"], kMany) << id;
+    return seen;
+  };
+  raise_outage("OUT-ADVISORY");
+  EXPECT_TRUE(watch("OUT-ADVISORY").contains(7)) << "the lane planned bulk work at nice 0";
+  // Once the bulk work is done the lane waits for entries at 0, so a new one starts at once.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (nice_of_threads("plan-0") != std::vector<int>{0} &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  EXPECT_EQ(nice_of_threads("plan-0"), std::vector<int>{0});
+  raise_outage("OUT-EMERGENCY", v1::EMERGENCY);
+  EXPECT_EQ(watch("OUT-EMERGENCY"), std::set<int>{0}) << "urgent work was planned stepped back";
+  planner.stop();
 }
 
 TEST_F(PlannerRedis, EachChunkIsItsOwnTransaction) {

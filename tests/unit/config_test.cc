@@ -166,8 +166,14 @@ TEST_F(ConfigTest, PlannerLanesAndBatchSizeFromFileOrEnvironmentWithinRange) {
   EXPECT_EQ(load("").planner_lanes, 3);
   EXPECT_EQ(load("").planner_shards, 2);
   EXPECT_EQ(load("").planner_shard_min, 2000);
+  EXPECT_EQ(load("").planner_bulk_nice, 19);
   Config c = load(yaml("fanout:\n  planner_lanes: 4\n  planner_batch: 200\n  planner_chunk: 50\n"
-                       "  planner_shards: 1\n  planner_shard_min: 0\n"));
+                       "  planner_shards: 1\n  planner_shard_min: 0\n  planner_bulk_nice: 0\n"));
+  EXPECT_EQ(c.planner_bulk_nice, 0);
+  env_["HERALD_PLANNER_BULK_NICE"] = "5";
+  EXPECT_EQ(load("").planner_bulk_nice, 5);
+  EXPECT_EQ(error(yaml("fanout:\n  planner_bulk_nice: -1\n")),
+            "fanout.planner_bulk_nice: expected an integer from 0 to 19, got '-1'");
   EXPECT_EQ(c.planner_lanes, 4);
   EXPECT_EQ(c.planner_shards, 1);
   EXPECT_EQ(c.planner_shard_min, 0);

@@ -1,0 +1,36 @@
+#include "service/common/thread_nice.h"
+
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <thread>
+
+namespace herald {
+namespace {
+
+id_t this_thread_id() { return static_cast<id_t>(::syscall(SYS_gettid)); }
+
+}  // namespace
+
+int ThreadNice::set_this_thread(int value) {
+  return ::setpriority(PRIO_PROCESS, this_thread_id(), value) == 0 ? 0 : errno;
+}
+
+int ThreadNice::of_this_thread() {
+  errno = 0;  // -1 is a valid nice value
+  return ::getpriority(PRIO_PROCESS, this_thread_id());
+}
+
+bool ThreadNice::can_be_restored(int value) {
+  bool restored = false;
+  std::thread probe([&] {
+    const int before = of_this_thread();
+    if (set_this_thread(value) == 0) restored = set_this_thread(before) == 0;
+  });
+  probe.join();
+  return restored;
+}
+
+}  // namespace herald
