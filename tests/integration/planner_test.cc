@@ -32,12 +32,14 @@
 #include "templates/catalog.h"
 #include "tests/support/dispatch_fixture.h"
 #include "tests/support/redis_server.h"
+#include "tests/support/thread_caps.h"
 
 namespace herald::testing {
 namespace {
 
 using std::chrono::milliseconds;
 constexpr int kCustomers = 250;
+constexpr int kNiceAudience = 3000;
 constexpr std::string_view kExec = "*1\r\n$4\r\nEXEC\r\n";
 
 // A TCP relay on 127.0.0.1 between one client and Redis that forwards everything until the
@@ -236,6 +238,30 @@ class PlannerRedis : public ::testing::Test {
     return o;
   }
 
+  // One lane, one part, batches of 50: many batches, so sampling catches the lane in one.
+  fanout::PlannerOptions nice_options(int bulk_nice) {
+    fanout::PlannerOptions o = options();
+    o.lanes = 1;
+    o.batch = 50;
+    o.chunk = 50;
+    o.shards = 1;
+    o.bulk_nice = bulk_nice;
+    return o;
+  }
+
+  // The nice values the lane's thread had while revision 1 of `id` was planned, sampled as
+  // often as possible; every customer of the feeder must have been queued.
+  std::set<int> lane_nice_until_planned(const std::string& id) {
+    std::set<int> seen;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (conn_.command(redis::cmd("GET", "plan:{" + id + "}:1"))->str != "done" &&
+           std::chrono::steady_clock::now() < deadline) {
+      for (int nice : nice_of_threads("plan-0")) seen.insert(nice);
+    }
+    EXPECT_EQ(funnel_of(conn_, id)["sms:queued"], kNiceAudience) << id;
+    return seen;
+  }
+
   // How many dispatch entries the SMS streams hold per customer number.
   std::map<uint64_t, int> queued_per_customer() {
     std::map<uint64_t, int> out;
@@ -415,29 +441,12 @@ TEST_F(PlannerRedis, PartsPlannedByLanesAtOnceDecideEveryoneOnce) {
 
 TEST_F(PlannerRedis, ALanePlansBulkBatchesAtTheBulkNiceValueAndUrgentOnesAtZero) {
   if (!ThreadNice::can_be_restored(7)) GTEST_SKIP() << "no CAP_SYS_NICE nor RLIMIT_NICE 20";
-  constexpr int kMany = 3000;
-  put_customers(kMany);
-  fanout::PlannerOptions o = options();
-  o.lanes = 1;
-  o.batch = 50;  // many batches, so the samples below catch the lane in one
-  o.chunk = 50;
-  o.shards = 1;
-  o.bulk_nice = 7;
-  fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, o);
+  put_customers(kNiceAudience);
+  fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, nice_options(7));
   planner.start();
-  // Samples the lane's nice value until the revision is planned.
-  auto watch = [&](const std::string& id) {
-    std::set<int> seen;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (conn_.command(redis::cmd("GET", "plan:{" + id + "}:1"))->str != "done" &&
-           std::chrono::steady_clock::now() < deadline) {
-      for (int nice : nice_of_threads("plan-0")) seen.insert(nice);
-    }
-    EXPECT_EQ(funnel_of(conn_, id)["sms:queued"], kMany) << id;
-    return seen;
-  };
   raise_outage("OUT-ADVISORY");
-  EXPECT_TRUE(watch("OUT-ADVISORY").contains(7)) << "the lane planned bulk work at nice 0";
+  EXPECT_TRUE(lane_nice_until_planned("OUT-ADVISORY").contains(7))
+      << "the lane planned bulk work at nice 0";
   // Once the bulk work is done the lane waits for entries at 0, so a new one starts at once.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (nice_of_threads("plan-0") != std::vector<int>{0} &&
@@ -446,7 +455,24 @@ TEST_F(PlannerRedis, ALanePlansBulkBatchesAtTheBulkNiceValueAndUrgentOnesAtZero)
   }
   EXPECT_EQ(nice_of_threads("plan-0"), std::vector<int>{0});
   raise_outage("OUT-EMERGENCY", v1::EMERGENCY);
-  EXPECT_EQ(watch("OUT-EMERGENCY"), std::set<int>{0}) << "urgent work was planned stepped back";
+  EXPECT_EQ(lane_nice_until_planned("OUT-EMERGENCY"), std::set<int>{0})
+      << "urgent work was planned stepped back";
+  planner.stop();
+}
+
+TEST_F(PlannerRedis, WithoutTheRightToReturnALanePlansBulkBatchesAtZero) {
+  if (nice_limit_allows_zero()) GTEST_SKIP() << "RLIMIT_NICE lets any thread return to 0";
+  put_customers(kNiceAudience);
+  fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, nice_options(7));
+  // The lanes inherit the starting thread's capabilities: without CAP_SYS_NICE the probe fails.
+  std::thread starter([&] {
+    ASSERT_TRUE(drop_sys_nice());
+    planner.start();
+  });
+  starter.join();
+  raise_outage("OUT-ADVISORY");
+  EXPECT_EQ(lane_nice_until_planned("OUT-ADVISORY"), std::set<int>{0})
+      << "a lane stepped back without being able to return for urgent work";
   planner.stop();
 }
 
