@@ -133,8 +133,9 @@ void Planner::start() {
       bulk_nice_ = options_.bulk_nice;
     } else {
       spdlog::warn(
-          "planner: bulk batches are planned at nice 0, not {}: a lane could not return to 0 "
-          "for urgent work without CAP_SYS_NICE or RLIMIT_NICE 20 (systemd: LimitNICE=+0)",
+          "planner: bulk batches are planned at the process's nice value, not {}: a lane could "
+          "not return for urgent work without CAP_SYS_NICE or RLIMIT_NICE 20 (systemd: "
+          "LimitNICE=+0)",
           options_.bulk_nice);
     }
   }
@@ -163,6 +164,7 @@ void Planner::loop(int index) {
       continue;
     }
     Lane lane{consumer, {}, 0, false};
+    lane.base_nice = lane.nice = ThreadNice::of_this_thread();
     while (!stopping_) {
       auto n = round(*conn, lane, Clock::now(), true);
       if (n.ok() && index == 0 && std::chrono::steady_clock::now() - last_due >= kDueEvery) {
@@ -189,6 +191,7 @@ Result<int> Planner::run_once(redis::Connection& conn, Clock::time_point now) {
   // The lane starts as resumed (nothing of its own to take back), so the group is made here.
   (void)conn.command(redis::cmd("XGROUP", "CREATE", kIntake, kPlannerGroup, "0", "MKSTREAM"));
   Lane lane{options_.consumer, {}, 0, true};
+  lane.base_nice = lane.nice = ThreadNice::of_this_thread();
   int handled = 0;
   while (true) {
     auto n = round(conn, lane, now, false);
@@ -600,7 +603,8 @@ void Planner::release(Job& job) {
 }
 
 void Planner::step_back(Lane& lane, bool bulk) {
-  const int want = bulk ? bulk_nice_.load(std::memory_order_relaxed) : 0;
+  const int want = bulk ? std::max(lane.base_nice, bulk_nice_.load(std::memory_order_relaxed))
+                        : lane.base_nice;
   if (lane.nice == want) return;
   if (const int err = ThreadNice::set_this_thread(want); err != 0) {
     spdlog::warn("planner {}: nice {}: {}", lane.consumer, want, std::strerror(err));

@@ -46,8 +46,9 @@ struct PlannerOptions {
   std::chrono::milliseconds yield_max{50};
   // The nice value a lane's thread takes while it plans a bulk batch (0: none, up to 19). The
   // kernel then gives the cores to urgent planning, Redis and the API first; a lane is back at
-  // 0 for urgent work and for anything else. Returning needs CAP_SYS_NICE or an RLIMIT_NICE of
-  // 20; start() checks and, without either, plans bulk batches at 0.
+  // the nice value it started with (the process's, normally 0) for urgent work and anything
+  // else. Returning needs CAP_SYS_NICE or an RLIMIT_NICE of 20 - that value; start() checks
+  // and, without either, plans bulk batches at the process's nice value.
   int bulk_nice = 0;
   // Shared with the dispatchers, whose rounds yield too; the planner makes its own when null.
   std::shared_ptr<PriorityGate> gate;
@@ -118,7 +119,8 @@ class Planner {
     size_t turn = 0;
     bool resumed = false;  // this consumer's own pending entries were taken back
     std::chrono::steady_clock::time_point kept_alive{};  // last keep_alive
-    int nice = 0;  // of the lane's thread now
+    int nice = 0;       // of the lane's thread now
+    int base_nice = 0;  // the process's, which the lane's thread started with
   };
   // Per event planned in this process: the newest revision seen and the one being planned.
   struct Flight {
@@ -161,7 +163,7 @@ class Planner {
   void release(Job& job);
   bool overtaken_here(const Job& job);
   void mark_urgent(Job& job, bool urgent);
-  // The lane's thread at bulk_nice_ for a bulk batch, else at 0.
+  // The lane's thread at bulk_nice_ for a bulk batch (if above its base), else at its base.
   void step_back(Lane& lane, bool bulk);
   // A bulk batch's budget of pauses (`urgent`: none).
   Yield yield_budget(const Lane& lane, bool urgent) const;

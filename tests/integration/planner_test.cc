@@ -460,6 +460,23 @@ TEST_F(PlannerRedis, ALanePlansBulkBatchesAtTheBulkNiceValueAndUrgentOnesAtZero)
   planner.stop();
 }
 
+TEST_F(PlannerRedis, ALaneOfAProcessStartedUnderNiceReturnsToThatValueNotToZero) {
+  if (!ThreadNice::can_be_restored(7)) GTEST_SKIP() << "no CAP_SYS_NICE nor RLIMIT_NICE 20";
+  put_customers(kNiceAudience);
+  fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, nice_options(7));
+  std::thread starter([&] {  // as `nice -n 3 heraldd` would: the lanes inherit 3
+    ASSERT_EQ(ThreadNice::set_this_thread(3), 0);
+    planner.start();
+  });
+  starter.join();
+  raise_outage("OUT-ADVISORY");
+  EXPECT_EQ(lane_nice_until_planned("OUT-ADVISORY"), (std::set<int>{3, 7}));
+  raise_outage("OUT-EMERGENCY", v1::EMERGENCY);
+  EXPECT_EQ(lane_nice_until_planned("OUT-EMERGENCY"), std::set<int>{3})
+      << "urgent work ran above or below the process's own nice value";
+  planner.stop();
+}
+
 TEST_F(PlannerRedis, WithoutTheRightToReturnALanePlansBulkBatchesAtZero) {
   if (nice_limit_allows_zero()) GTEST_SKIP() << "RLIMIT_NICE lets any thread return to 0";
   put_customers(kNiceAudience);
