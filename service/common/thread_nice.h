@@ -7,14 +7,15 @@ namespace herald {
 //
 // Raising a thread's nice value is always allowed; lowering it again needs CAP_SYS_NICE or an
 // RLIMIT_NICE of at least 20 - value (systemd: LimitNICE=+0). A thread that may step back
-// must know it can return first: see nice_can_be_restored().
+// must know it can return first: see can_be_restored().
 class ThreadNice {
  public:
   // 0 on success, else the errno of setpriority().
   static int set_this_thread(int value);
   static int of_this_thread();
-  // Whether a thread of this process that raised its nice value to `value` could lower it to
-  // 0 again. Tried in a throwaway thread, whose nice value is lost with it.
+  // Whether a thread started by the caller that raised its nice value to `value` could lower
+  // it to the value it started with again. Tried in a throwaway thread, whose nice value is
+  // lost with it.
   static bool can_be_restored(int value);
 };
 
