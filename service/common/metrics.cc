@@ -14,11 +14,39 @@ namespace {
 constexpr std::array<double, 13> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                              0.1,    0.25,  0.5,    1,     2.5,  5};
 
-struct RouteStats {
-  std::map<int, uint64_t> by_status;
+struct Histogram {
   std::array<uint64_t, kBuckets.size()> buckets{};  // non-cumulative; summed when rendered
   double sum = 0;
   uint64_t count = 0;
+
+  void add(double seconds) {
+    size_t bucket = 0;
+    while (bucket < kBuckets.size() && seconds > kBuckets[bucket]) ++bucket;
+    if (bucket < kBuckets.size()) ++buckets[bucket];
+    sum += seconds;
+    ++count;
+  }
+  // `labels`: the series' labels, escaped, without braces (`route="/x"`).
+  void render(std::string& out, std::string_view name, const std::string& labels) const {
+    auto put = std::back_inserter(out);
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < kBuckets.size(); ++i) {
+      cumulative += buckets[i];
+      fmt::format_to(put, "{}_bucket{{{},le=\"{}\"}} {}\n", name, labels, kBuckets[i], cumulative);
+    }
+    fmt::format_to(put, "{}_bucket{{{},le=\"+Inf\"}} {}\n{}_sum{{{}}} {}\n{}_count{{{}}} {}\n",
+                   name, labels, count, name, labels, sum, name, labels, count);
+  }
+};
+
+struct RouteStats {
+  std::map<int, uint64_t> by_status;
+  Histogram latency;
+};
+
+struct NamedHistogram {
+  std::string help;
+  std::map<std::pair<std::string, std::string>, Histogram> series;  // (label, value)
 };
 
 struct Gauge {
@@ -60,6 +88,7 @@ struct Metrics::Impl {
   // name -> (label, value) -> count
   std::map<std::string, std::map<std::pair<std::string, std::string>, double>, std::less<>>
       counters;
+  std::map<std::string, NamedHistogram, std::less<>> histograms;
   std::vector<Gauge> gauges;
 };
 
@@ -67,16 +96,23 @@ Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
 Metrics::~Metrics() = default;
 
 void Metrics::observe_request(std::string_view route, int status, double seconds) {
-  size_t bucket = 0;
-  while (bucket < kBuckets.size() && seconds > kBuckets[bucket]) ++bucket;
   std::lock_guard lock(impl_->mu);
   auto it = impl_->routes.find(route);
   if (it == impl_->routes.end()) it = impl_->routes.emplace(std::string(route), RouteStats{}).first;
   RouteStats& stats = it->second;
   ++stats.by_status[status];
-  if (bucket < kBuckets.size()) ++stats.buckets[bucket];
-  stats.sum += seconds;
-  ++stats.count;
+  stats.latency.add(seconds);
+}
+
+void Metrics::observe(std::string_view name, std::string_view help, std::string_view label,
+                      std::string_view value, double seconds) {
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->histograms.find(name);
+  if (it == impl_->histograms.end()) {
+    it = impl_->histograms.try_emplace(std::string(name)).first;
+    it->second.help = std::string(help);
+  }
+  it->second.series[{std::string(label), std::string(value)}].add(seconds);
 }
 
 void Metrics::count_redis_error() {
@@ -118,19 +154,14 @@ std::string Metrics::render() const {
     header(out, "herald_http_request_duration_seconds", "HTTP request latency by route pattern.",
            "histogram");
     for (const auto& [route, stats] : impl_->routes) {
-      std::string label = escape_label(route);
-      uint64_t cumulative = 0;
-      for (size_t i = 0; i < kBuckets.size(); ++i) {
-        cumulative += stats.buckets[i];
-        fmt::format_to(put,
-                       "herald_http_request_duration_seconds_bucket{{route=\"{}\",le=\"{}\"}} {}\n",
-                       label, kBuckets[i], cumulative);
+      stats.latency.render(out, "herald_http_request_duration_seconds",
+                           fmt::format("route=\"{}\"", escape_label(route)));
+    }
+    for (const auto& [name, histogram] : impl_->histograms) {
+      header(out, name, histogram.help, "histogram");
+      for (const auto& [label, h] : histogram.series) {
+        h.render(out, name, fmt::format("{}=\"{}\"", label.first, escape_label(label.second)));
       }
-      fmt::format_to(put,
-                     "herald_http_request_duration_seconds_bucket{{route=\"{}\",le=\"+Inf\"}} {}\n"
-                     "herald_http_request_duration_seconds_sum{{route=\"{}\"}} {}\n"
-                     "herald_http_request_duration_seconds_count{{route=\"{}\"}} {}\n",
-                     label, stats.count, label, stats.sum, label, stats.count);
     }
     header(out, "herald_redis_errors_total", "Redis commands that failed.", "counter");
     fmt::format_to(put, "herald_redis_errors_total {}\n", impl_->redis_errors);

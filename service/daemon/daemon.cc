@@ -161,6 +161,7 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
   }
   planner_options.shard_min = static_cast<size_t>(config.planner_shard_min);
   planner_options.bulk_nice = config.planner_bulk_nice;
+  planner_options.metrics = &metrics;
   planner_options.batch = static_cast<size_t>(config.planner_batch);
   planner_options.chunk = static_cast<size_t>(config.planner_chunk);
   planner_options.claim_idle = std::chrono::milliseconds(config.planner_claim_idle_ms);

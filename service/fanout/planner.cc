@@ -490,6 +490,7 @@ Result<Planner::Step> Planner::step(redis::Connection& conn, Job& job, std::stri
   if (auto ok = handle(conn, job.planned, work, done, std::move(tail), now, yield); !ok.ok()) {
     return std::move(ok).take_error();
   }
+  if (!job.first_batch_done && job.part.index == 0) observe_first_batch(job);
   job.first_batch_done = true;
   job.pass.reset();
   return Step::kBatch;
@@ -600,6 +601,19 @@ void Planner::release(Job& job) {
   if (it->second.holders.empty() && it->second.newest.revision() <= job.revision) {
     flights_.erase(it);
   }
+}
+
+void Planner::observe_first_batch(const Job& job) const {
+  if (!options_.metrics) return;
+  int64_t accepted_ms = 0;  // the entry id's time: "<ms>-<seq>"
+  std::from_chars(job.entry.data(), job.entry.data() + job.entry.size(), accepted_ms);
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  options_.metrics->observe("herald_planner_first_batch_seconds",
+                            "From a revision's accept until its first batch of messages is queued.",
+                            "priority", job.urgent ? "urgent" : "bulk",
+                            static_cast<double>(std::max<int64_t>(0, now_ms - accepted_ms)) / 1000);
 }
 
 void Planner::step_back(Lane& lane, bool bulk) {

@@ -50,6 +50,10 @@ struct PlannerOptions {
   // else. Returning needs CAP_SYS_NICE or an RLIMIT_NICE of 20 - that value; start() checks
   // and, without either, plans bulk batches at the process's nice value.
   int bulk_nice = 0;
+  // herald_planner_first_batch_seconds{priority="urgent"|"bulk"}: for each revision, from its
+  // accept (its intake entry's time, on Redis's clock) until its first batch is committed in
+  // this process. Null: not observed.
+  Metrics* metrics = nullptr;
   // Shared with the dispatchers, whose rounds yield too; the planner makes its own when null.
   std::shared_ptr<PriorityGate> gate;
   Settings settings;
@@ -163,6 +167,7 @@ class Planner {
   void release(Job& job);
   bool overtaken_here(const Job& job);
   void mark_urgent(Job& job, bool urgent);
+  void observe_first_batch(const Job& job) const;
   // The lane's thread at bulk_nice_ for a bulk batch (if above its base), else at its base.
   void step_back(Lane& lane, bool bulk);
   // A bulk batch's budget of pauses (`urgent`: none).

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "service/common/metrics.h"
 #include "service/common/net.h"
 #include "service/common/thread_nice.h"
 #include "service/dispatch/queue.h"
@@ -491,6 +492,33 @@ TEST_F(PlannerRedis, WithoutTheRightToReturnALanePlansBulkBatchesAtZero) {
   EXPECT_EQ(lane_nice_until_planned("OUT-ADVISORY"), std::set<int>{0})
       << "a lane stepped back without being able to return for urgent work";
   planner.stop();
+}
+
+TEST_F(PlannerRedis, EachRevisionsFirstBatchIsTimedFromItsAcceptByPriority) {
+  put_customers(kCustomers);
+  Metrics metrics;
+  fanout::PlannerOptions o = options();
+  o.metrics = &metrics;
+  o.batch = 100;  // three batches each: only the first is timed
+  fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, o);
+  raise_outage("OUT-ADVISORY");
+  raise_outage("OUT-EMERGENCY", v1::EMERGENCY);
+  std::this_thread::sleep_for(milliseconds(30));  // both wait at least this long
+  auto r = planner.run_once(conn_, std::chrono::system_clock::now());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(funnel_of(conn_, "OUT-EMERGENCY")["sms:queued"], kCustomers);
+  const std::string text = metrics.render();
+  for (const char* priority : {"urgent", "bulk"}) {
+    const std::string series = std::string("{priority=\"") + priority + "\"}";
+    EXPECT_NE(text.find("herald_planner_first_batch_seconds_count" + series + " 1\n"),
+              std::string::npos)
+        << priority << "\n" << text;
+    const auto at = text.find("herald_planner_first_batch_seconds_sum" + series + " ");
+    ASSERT_NE(at, std::string::npos) << text;
+    const double seconds = std::stod(text.substr(text.find(' ', at) + 1));
+    EXPECT_GE(seconds, 0.025) << priority << ": timed from the accept, not from the lane's take";
+    EXPECT_LT(seconds, 30) << priority;
+  }
 }
 
 TEST_F(PlannerRedis, EachChunkIsItsOwnTransaction) {

@@ -48,6 +48,26 @@ TEST(Metrics, HistogramBucketsAreCumulative) {
   EXPECT_TRUE(has_line(text, R"(herald_http_request_duration_seconds_sum{route="/r"} 7.0204)"));
 }
 
+TEST(Metrics, NamedHistogramsKeepOneSeriesPerLabelValue) {
+  Metrics m;
+  m.observe("herald_planner_first_batch_seconds", "First batch.", "priority", "urgent", 0.004);
+  m.observe("herald_planner_first_batch_seconds", "ignored", "priority", "urgent", 0.03);
+  m.observe("herald_planner_first_batch_seconds", "ignored", "priority", "bulk", 0.3);
+  std::string text = m.render();
+  EXPECT_TRUE(has_line(text, "# HELP herald_planner_first_batch_seconds First batch.")) << text;
+  EXPECT_TRUE(has_line(text, "# TYPE herald_planner_first_batch_seconds histogram"));
+  EXPECT_TRUE(has_line(
+      text, R"(herald_planner_first_batch_seconds_bucket{priority="urgent",le="0.005"} 1)"));
+  EXPECT_TRUE(has_line(
+      text, R"(herald_planner_first_batch_seconds_bucket{priority="urgent",le="0.05"} 2)"));
+  EXPECT_TRUE(
+      has_line(text, R"(herald_planner_first_batch_seconds_bucket{priority="bulk",le="0.25"} 0)"));
+  EXPECT_TRUE(
+      has_line(text, R"(herald_planner_first_batch_seconds_bucket{priority="bulk",le="0.5"} 1)"));
+  EXPECT_TRUE(has_line(text, R"(herald_planner_first_batch_seconds_count{priority="urgent"} 2)"));
+  EXPECT_TRUE(has_line(text, R"(herald_planner_first_batch_seconds_sum{priority="bulk"} 0.3)"));
+}
+
 TEST(Metrics, RedisCountersAlwaysPresent) {
   Metrics m;
   EXPECT_TRUE(has_line(m.render(), "herald_redis_errors_total 0"));
