@@ -44,9 +44,30 @@ rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
 "$BUILD_DIR/service/heraldctl" import "$LAT" >/dev/null
 echo "== customers: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["accepted"])' "$WORK/import.json") imported"
 
+# heraldd's own account of the urgent events, herald_planner_first_batch_seconds in /metrics:
+# the buckets' growth between two snapshots.
+urgent_buckets() { curl -sS "$HERALD_URL/metrics" | grep '^herald_planner_first_batch_seconds_bucket{priority="urgent"' || true; }
+report_buckets() {
+  python3 - "$1" "$2" <<'PY'
+import re, sys
+def parse(text):
+    return {m[0]: int(m[1]) for m in re.findall(r'le="([^"]+)"\} (\d+)', text)}
+before, after = parse(sys.argv[1]), parse(sys.argv[2])
+grew = {le: after[le] - before.get(le, 0) for le in after}
+total = grew.get("+Inf", 0)
+if total:
+    shares = ", ".join(f"{100 * grew[le] / total:.0f} % within {float(le) * 1000:g} ms"
+                       for le in ("0.005", "0.01", "0.025"))
+    print(f"   heraldd's /metrics for the same events: {total} urgent first batches, {shares}")
+PY
+}
+
 echo "== latency, accept -> first message queued, nothing else running"
 steal=$(steal_mark)
+b0=$(urgent_buckets)
 python3 "$HERALD_ROOT/tests/bench/fanout_latency.py" "$HERALD_URL" "$ADMIN_KEY" "$REDIS_PORT" LAT-A "$SMALL"
+b1=$(urgent_buckets)
+report_buckets "$b0" "$b1"
 report_steal "those events" "$steal"
 
 ZIPS=$(rcli --raw keys 'ix:z:*' | sed 's/^ix:z://' | python3 -c 'import json,sys; print(json.dumps([l.strip() for l in sys.stdin if l.strip()]))')
@@ -75,6 +96,7 @@ rcli info commandstats >"$WORK/commandstats.txt"
 wait "$LATPID" "$PINGPID"
 echo "== latency, accept -> first message queued, while the big fan-out runs"
 cat "$WORK/latency-during.txt"
+report_buckets "$b1" "$(urgent_buckets)"
 echo "== Redis PING round trip from the fan-out's start (about 4 s)"
 cat "$WORK/ping-during.txt"
 hwm=$(awk '/^VmHWM/{print $2}' "/proc/$PID/status")
