@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -79,9 +80,40 @@ SandboxChannel::SandboxChannel(const std::filesystem::path& dir, v1::Channel kin
     throw std::runtime_error("sandbox: cannot open " + path_.string() + ": " +
                              std::strerror(errno));
   }
+  remember_file_tail();
 }
 
 SandboxChannel::~SandboxChannel() = default;
+
+void SandboxChannel::remember(std::string id) {
+  if (!remembered_.insert(id).second) return;
+  remembered_order_.push_back(std::move(id));
+  if (remembered_order_.size() > kRemembered) {
+    remembered_.erase(remembered_order_.front());
+    remembered_order_.pop_front();
+  }
+}
+
+void SandboxChannel::remember_file_tail() {
+  // Lines are well under 4 KiB, so this many bytes hold the last kRemembered lines.
+  constexpr std::streamoff kTailBytes = static_cast<std::streamoff>(kRemembered) * 4096;
+  std::ifstream in(path_, std::ios::binary);
+  if (!in) return;
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  const std::streamoff from = size > kTailBytes ? size - kTailBytes : 0;
+  in.seekg(from);
+  std::string line;
+  if (from > 0) std::getline(in, line);  // a line cut by the seek
+  constexpr std::string_view kPrefix = R"({"id":")";
+  for (; std::getline(in, line);) {
+    if (!line.starts_with(kPrefix)) continue;
+    const size_t end = line.find('"', kPrefix.size());
+    if (end == std::string::npos) continue;
+    // An escaped character ends the id early: such an id is not matched, only written again.
+    remember(line.substr(kPrefix.size(), end - kPrefix.size()));
+  }
+}
 
 SendResult SandboxChannel::send(const v1::OutboundMessage& msg, const v1::MessageContent& content) {
   SendResult result;
@@ -99,6 +131,10 @@ SendResult SandboxChannel::send(const v1::OutboundMessage& msg, const v1::Messag
   line += '\n';
 
   std::lock_guard lock(mu_);
+  if (remembered_.contains(msg.id())) {  // written before: a repeat after a crash
+    result.provider_id = "sandbox-repeat";
+    return result;
+  }
   // A short write or failed flush is worth another try: the entry stays pending.
   if (std::fwrite(line.data(), 1, line.size(), file_.get()) != line.size() ||
       std::fflush(file_.get()) != 0) {
@@ -109,6 +145,7 @@ SendResult SandboxChannel::send(const v1::OutboundMessage& msg, const v1::Messag
     return result;
   }
   result.provider_id = "sandbox-" + std::to_string(++sent_);
+  remember(msg.id());
   return result;
 }
 

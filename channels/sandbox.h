@@ -2,9 +2,12 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <unordered_set>
 
 #include "channels/channel.h"
 
@@ -13,6 +16,12 @@ namespace herald::channels {
 // The default channel when no provider is configured: appends one JSON line per message to
 // <dir>/<channel>.jsonl, contact and text in clear, so a local run shows what would be sent.
 // Thread-safe; each line is flushed before send() returns.
+//
+// Like a provider that honours idempotency keys, it writes a message id once: it remembers the
+// ids of the last kRemembered lines of its file (read back from the file's end when it opens
+// it) and answers a repeat as sent without writing it. A dispatcher that dies, or loses Redis,
+// after a send and before its sent guard sends that batch again (docs/architecture.md, "Sent
+// guard and the remaining window"); this keeps such a repeat out of the file.
 class SandboxChannel : public Channel {
  public:
   // Creates `dir` if needed; throws std::runtime_error when the file cannot be opened (start-up).
@@ -24,6 +33,9 @@ class SandboxChannel : public Channel {
 
   const std::filesystem::path& path() const { return path_; }
 
+  // More than the messages all dispatcher threads of a channel have in flight at once.
+  static constexpr size_t kRemembered = 4096;
+
  private:
   struct FileCloser {
     void operator()(std::FILE* f) const { std::fclose(f); }
@@ -34,6 +46,12 @@ class SandboxChannel : public Channel {
   std::mutex mu_;
   std::unique_ptr<std::FILE, FileCloser> file_;  // guarded by mu_
   uint64_t sent_ = 0;                            // guarded by mu_
+  // The last kRemembered ids written, oldest first; guarded by mu_.
+  std::unordered_set<std::string> remembered_;
+  std::deque<std::string> remembered_order_;
+
+  void remember(std::string id);  // with mu_ held (or in the constructor)
+  void remember_file_tail();      // the ids of the file's last lines
 };
 
 // One JSON object (no newline) as SandboxChannel writes it; `sent_at_ms` is unix milliseconds.

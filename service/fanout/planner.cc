@@ -241,13 +241,22 @@ Result<int> Planner::take_entries(redis::Connection& conn, Lane& lane, bool bloc
     lane.resumed = true;
   }
   const size_t room = options_.max_jobs - std::min(options_.max_jobs, lane.jobs.size());
-  if (room > entries.size()) {
-    const std::string count = std::to_string(room - entries.size());
-    auto claimed = check_reply(
-        conn.command(redis::cmd("XAUTOCLAIM", kIntake, kPlannerGroup, lane.consumer,
-                                std::to_string(options_.claim_idle.count()), "0-0", "COUNT", count)));
+  const auto now = std::chrono::steady_clock::now();
+  if (room > entries.size() && now >= lane.next_claim) {
+    // A dead planner's entries become claimable only after claim_idle, so looking for them
+    // every quarter of it is enough, and spares an urgent entry's lane a round trip.
+    const size_t want = room - entries.size();
+    auto claimed = check_reply(conn.command(redis::cmd(
+        "XAUTOCLAIM", kIntake, kPlannerGroup, lane.consumer,
+        std::to_string(options_.claim_idle.count()), "0-0", "COUNT", std::to_string(want))));
     if (!claimed.ok()) return std::move(claimed).take_error();
     collect(*claimed, true, entries);
+    // A cursor other than 0-0: the scan stopped early, so look again next round.
+    const bool more = !claimed->elements.empty() && claimed->elements[0].str != "0-0";
+    lane.next_claim = more ? now : now + options_.claim_idle / 4;
+  }
+  if (room > entries.size()) {
+    const std::string count = std::to_string(room - entries.size());
     redis::Command read = redis::cmd("XREADGROUP", "GROUP", kPlannerGroup, lane.consumer, "COUNT",
                                      count);
     const bool blocking = block && entries.empty();

@@ -123,6 +123,7 @@ class Planner {
     size_t turn = 0;
     bool resumed = false;  // this consumer's own pending entries were taken back
     std::chrono::steady_clock::time_point kept_alive{};  // last keep_alive
+    std::chrono::steady_clock::time_point next_claim{};  // next look for a dead planner's entries
     int nice = 0;       // of the lane's thread now
     int base_nice = 0;  // the process's, which the lane's thread started with
   };

@@ -170,6 +170,46 @@ TEST_F(SandboxTest, ConcurrentSendsWriteWholeLinesWithDistinctIds) {
   EXPECT_EQ(message_ids.size(), size_t(kThreads * kEach));
 }
 
+TEST_F(SandboxTest, AMessageWrittenBeforeARestartIsNotWrittenAgain) {
+  v1::MessageContent c;
+  c.set_to("+15550000000");
+  c.set_sms("Power is out");
+  {
+    SandboxChannel sms(dir_, v1::SMS);
+    for (uint64_t n = 1; n <= 3; ++n)
+      EXPECT_EQ(sms.send(message(v1::SMS, n), c).provider_id, "sandbox-" + std::to_string(n));
+    // The same process sending one again (its sent guard was lost with Redis): not written.
+    EXPECT_EQ(sms.send(message(v1::SMS, 3), c).provider_id, "sandbox-repeat");
+  }
+  // A restarted process sends the batch its predecessor died in: what is in the file stays once.
+  SandboxChannel again(dir_, v1::SMS);
+  for (uint64_t n : {2, 3, 4}) {
+    EXPECT_EQ(again.send(message(v1::SMS, n), c).status, SendResult::Status::kSent) << n;
+  }
+  std::vector<std::string> ids;
+  for (const auto& line : lines("sms.jsonl")) ids.push_back(field(parse(line), "id"));
+  const std::string p = "ev1:2:" + std::to_string(v1::SMS) + ":";
+  EXPECT_EQ(ids, (std::vector<std::string>{p + "1", p + "2", p + "3", p + "4"}));
+}
+
+TEST_F(SandboxTest, OnlyTheLastLinesAreRemembered) {
+  v1::MessageContent c;
+  c.set_to("+15550000000");
+  c.set_sms("Power is out");
+  const uint64_t total = SandboxChannel::kRemembered + 10;
+  {
+    SandboxChannel sms(dir_, v1::SMS);
+    for (uint64_t n = 0; n < total; ++n) sms.send(message(v1::SMS, n), c);
+  }
+  SandboxChannel again(dir_, v1::SMS);
+  EXPECT_EQ(again.send(message(v1::SMS, total - 1), c).provider_id, "sandbox-repeat");
+  EXPECT_EQ(again.send(message(v1::SMS, 10), c).provider_id, "sandbox-repeat")
+      << "the oldest id still remembered";
+  EXPECT_EQ(again.send(message(v1::SMS, 0), c).provider_id, "sandbox-1")
+      << "memory is bounded: an id older than the last kRemembered lines is written again";
+  EXPECT_EQ(lines("sms.jsonl").size(), total + 1);
+}
+
 TEST_F(SandboxTest, UnwritableDirectoryFailsAtStartUp) {
   fs::path file = dir_ / "not-a-dir";
   std::ofstream(file) << "x";
