@@ -95,7 +95,8 @@ void SandboxChannel::remember(std::string id) {
 }
 
 void SandboxChannel::remember_file_tail() {
-  // Lines are well under 4 KiB, so this many bytes hold the last kRemembered lines.
+  // Lines take a few hundred bytes (SMS) to about 3 KiB (email with its HTML part), so this
+  // many bytes hold the last kRemembered lines; longer lines only shorten the memory.
   constexpr std::streamoff kTailBytes = static_cast<std::streamoff>(kRemembered) * 4096;
   std::ifstream in(path_, std::ios::binary);
   if (!in) return;

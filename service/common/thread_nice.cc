@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <thread>
 
@@ -27,7 +28,8 @@ bool ThreadNice::can_be_restored(int value) {
   bool restored = false;
   std::thread probe([&] {
     const int before = of_this_thread();
-    if (set_this_thread(value) == 0) restored = set_this_thread(before) == 0;
+    // A thread already above `value` stays where it is (a lane never steps below its base).
+    if (set_this_thread(std::max(before, value)) == 0) restored = set_this_thread(before) == 0;
   });
   probe.join();
   return restored;

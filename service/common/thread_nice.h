@@ -13,9 +13,9 @@ class ThreadNice {
   // 0 on success, else the errno of setpriority().
   static int set_this_thread(int value);
   static int of_this_thread();
-  // Whether a thread started by the caller that raised its nice value to `value` could lower
-  // it to the value it started with again. Tried in a throwaway thread, whose nice value is
-  // lost with it.
+  // Whether a thread started by the caller that raised its nice value to `value` (or kept a
+  // higher one it started with) could return to the value it started with. Tried in a
+  // throwaway thread, whose nice value is lost with it.
   static bool can_be_restored(int value);
 };
 

@@ -7,17 +7,18 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -150,21 +151,17 @@ class CuttingRelay {
   std::thread thread_;
 };
 
-// The nice values of this process's threads named `name` (/proc/self/task/*/comm and stat).
+// The nice values of this process's threads named `name` (/proc/self/task/<tid>/comm).
 std::vector<int> nice_of_threads(const std::string& name) {
   std::vector<int> out;
   for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-    std::string comm, stat;
+    std::string comm;
     std::getline(std::ifstream(task.path() / "comm"), comm);
-    std::getline(std::ifstream(task.path() / "stat"), stat);
-    const auto close = stat.rfind(')');
-    if (comm != name || close == std::string::npos) continue;
-    // After the name: state (field 3) ... nice is field 19.
-    std::istringstream fields(stat.substr(close + 2));
-    std::string field;
-    for (int k = 3; k <= 19 && fields >> field; ++k) {
-      if (k == 19) out.push_back(std::stoi(field));
-    }
+    if (comm != name) continue;
+    const auto tid = static_cast<id_t>(std::stoi(task.path().filename().string()));
+    errno = 0;  // -1 is a valid nice value
+    const int nice = ::getpriority(PRIO_PROCESS, tid);
+    if (errno == 0) out.push_back(nice);  // else the thread ended meanwhile
   }
   return out;
 }

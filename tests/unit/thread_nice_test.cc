@@ -44,6 +44,15 @@ TEST(ThreadNice, TheProbeTellsWhetherAThreadCanReturnToZero) {
   });
 }
 
+TEST(ThreadNice, AThreadAlreadyAboveTheValueNeedsNoRightToStayThere) {
+  in_own_thread([] {
+    ASSERT_TRUE(drop_sys_nice());
+    ASSERT_EQ(ThreadNice::set_this_thread(7), 0);  // as `nice -n 7 heraldd`
+    EXPECT_TRUE(ThreadNice::can_be_restored(5))
+        << "a lane started at 7 plans bulk batches at 7 and never has to come back down";
+  });
+}
+
 TEST(ThreadNice, WithTheCapabilityAThreadReturnsToZero) {
   if (!has_sys_nice()) GTEST_SKIP() << "this process has no CAP_SYS_NICE";
   EXPECT_TRUE(ThreadNice::can_be_restored(19));
