@@ -81,6 +81,9 @@ SandboxChannel::SandboxChannel(const std::filesystem::path& dir, v1::Channel kin
                              std::strerror(errno));
   }
   remember_file_tail();
+  written_before_start_ = std::move(remembered_);
+  remembered_.clear();
+  remembered_order_.clear();
 }
 
 SandboxChannel::~SandboxChannel() = default;
@@ -132,7 +135,8 @@ SendResult SandboxChannel::send(const v1::OutboundMessage& msg, const v1::Messag
   line += '\n';
 
   std::lock_guard lock(mu_);
-  if (remembered_.contains(msg.id())) {  // written before: a repeat after a crash
+  // Written before: a repeat after a crash, or after a lost sent guard.
+  if (written_before_start_.contains(msg.id()) || remembered_.contains(msg.id())) {
     result.provider_id = "sandbox-repeat";
     return result;
   }

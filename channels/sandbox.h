@@ -17,11 +17,14 @@ namespace herald::channels {
 // <dir>/<channel>.jsonl, contact and text in clear, so a local run shows what would be sent.
 // Thread-safe; each line is flushed before send() returns.
 //
-// Like a provider that honours idempotency keys, it writes a message id once: it remembers the
-// ids of the last kRemembered lines of its file (read back from the file's end when it opens
-// it) and answers a repeat as sent without writing it. A dispatcher that dies, or loses Redis,
-// after a send and before its sent guard sends that batch again (docs/architecture.md, "Sent
-// guard and the remaining window"); this keeps such a repeat out of the file.
+// Like a provider that honours idempotency keys, it writes a message id once and answers a
+// repeat as sent without writing it. A dispatcher that dies, or loses Redis, after a send and
+// before its sent guard sends that batch again (docs/architecture.md, "Sent guard and the
+// remaining window"). Two memories keep such a repeat out of the file:
+// - the ids of the file's last kRemembered lines when it was opened, kept while it runs: a
+//   restarted process takes over its predecessor's pending entries only dispatch.claim_idle
+//   later, when it may have written far more than kRemembered new lines;
+// - the ids of the last kRemembered lines this process wrote, for a repeat within a process.
 class SandboxChannel : public Channel {
  public:
   // Creates `dir` if needed; throws std::runtime_error when the file cannot be opened (start-up).
@@ -49,6 +52,8 @@ class SandboxChannel : public Channel {
   // The last kRemembered ids written, oldest first; guarded by mu_.
   std::unordered_set<std::string> remembered_;
   std::deque<std::string> remembered_order_;
+  // The ids of the file's last kRemembered lines at open; never changes after the constructor.
+  std::unordered_set<std::string> written_before_start_;
 
   void remember(std::string id);  // with mu_ held (or in the constructor)
   void remember_file_tail();      // the ids of the file's last lines

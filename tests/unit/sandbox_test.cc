@@ -210,6 +210,28 @@ TEST_F(SandboxTest, OnlyTheLastLinesAreRemembered) {
   EXPECT_EQ(lines("sms.jsonl").size(), total + 1);
 }
 
+TEST_F(SandboxTest, TheLinesBeforeARestartStayRememberedHoweverManyFollow) {
+  v1::MessageContent c;
+  c.set_to("+15550000000");
+  c.set_sms("Power is out");
+  {
+    SandboxChannel sms(dir_, v1::SMS);
+    for (uint64_t n = 1; n <= 3; ++n) sms.send(message(v1::SMS, n), c);
+  }
+  // The restarted process writes new messages for longer than its rolling memory lasts before
+  // it takes over its predecessor's pending entries (dispatch.claim_idle later).
+  SandboxChannel again(dir_, v1::SMS);
+  const uint64_t fresh = SandboxChannel::kRemembered + 10;
+  for (uint64_t n = 100; n < 100 + fresh; ++n) {
+    ASSERT_NE(again.send(message(v1::SMS, n), c).provider_id, "sandbox-repeat") << n;
+  }
+  EXPECT_EQ(again.send(message(v1::SMS, 3), c).provider_id, "sandbox-repeat")
+      << "written before the restart";
+  EXPECT_NE(again.send(message(v1::SMS, 100), c).provider_id, "sandbox-repeat")
+      << "written by this process and since pushed out of its rolling memory";
+  EXPECT_EQ(lines("sms.jsonl").size(), 3 + fresh + 1);
+}
+
 TEST_F(SandboxTest, UnwritableDirectoryFailsAtStartUp) {
   fs::path file = dir_ / "not-a-dir";
   std::ofstream(file) << "x";
