@@ -44,12 +44,16 @@ build_herald() {
   cmake --build "$BUILD_DIR" -j"$(nproc)" --target heraldd heraldctl "$@" >/dev/null
 }
 
-# start_redis DIR: redis-server with AOF in DIR; sets REDIS_PORT and REDIS_URL.
+# start_redis DIR: redis-server with AOF in DIR, on a free loopback port and on the Unix socket
+# DIR/redis.sock; sets REDIS_PORT, REDIS_SOCKET and REDIS_URL: heraldd reaches it over TCP, or
+# through the socket with REDIS_TRANSPORT=unix.
 start_redis() {
   local dir=$1
   mkdir -p "$dir"
   REDIS_PORT=$(free_port)
+  REDIS_SOCKET=$(cd "$dir" && pwd)/redis.sock
   redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$dir" --save '' \
+    --unixsocket "$REDIS_SOCKET" --unixsocketperm 700 \
     --appendonly yes --appendfsync everysec --daemonize no \
     --logfile "$dir/redis.log" &
   HERALD_PIDS+=($!)
@@ -57,7 +61,11 @@ start_redis() {
     redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
     sleep 0.1
   done
-  REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+  if [ "${REDIS_TRANSPORT:-tcp}" = unix ]; then
+    REDIS_URL="unix://$REDIS_SOCKET"
+  else
+    REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+  fi
 }
 
 # new_keys DIR: an admin key for this run (its hash goes to heraldd), plus the server secrets.

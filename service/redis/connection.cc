@@ -1,10 +1,12 @@
 #include "service/redis/connection.h"
 
 #include <hiredis/hiredis.h>
+#include <signal.h>
 #include <sys/time.h>
 
 #include <algorithm>
 #include <charconv>
+#include <mutex>
 #include <string>
 
 #include "service/redis/resp.h"
@@ -16,6 +18,20 @@ struct ReplyDeleter {
   void operator()(redisReply* r) const { freeReplyObject(r); }
 };
 using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
+
+// hiredis writes with write(2), which raises SIGPIPE on a socket whose peer has gone (at once
+// on a Unix socket; after a reset on TCP). Its default action ends the process; ignored, the
+// write fails with EPIPE and the connection reports Redis as unavailable. A handler somebody
+// installed is left alone.
+void ignore_sigpipe_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction current {};
+    if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
+      ::signal(SIGPIPE, SIG_IGN);
+    }
+  });
+}
 
 timeval to_timeval(std::chrono::milliseconds ms) {
   timeval tv{};
@@ -85,13 +101,17 @@ Connection::~Connection() = default;
 
 Result<Connection> Connection::connect(const Endpoint& endpoint,
                                        std::chrono::milliseconds timeout) {
+  ignore_sigpipe_once();
   const timeval tv = to_timeval(timeout);
   std::unique_ptr<redisContext, Deleter> ctx(
-      redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port, tv));
+      endpoint.is_unix() ? redisConnectUnixWithTimeout(endpoint.socket.c_str(), tv)
+                         : redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port, tv));
   if (!ctx) return unavailable("redis " + endpoint.describe() + ": cannot allocate a context");
   if (ctx->err) return unavailable("redis " + endpoint.describe() + ": " + ctx->errstr);
   // The command timeout bounds every read and write, so a hung server cannot stall a worker.
-  if (redisSetTimeout(ctx.get(), tv) != REDIS_OK || redisEnableKeepAlive(ctx.get()) != REDIS_OK) {
+  // TCP keep-alive finds a peer that vanished; a Unix socket's peer is on this host.
+  if (redisSetTimeout(ctx.get(), tv) != REDIS_OK ||
+      (!endpoint.is_unix() && redisEnableKeepAlive(ctx.get()) != REDIS_OK)) {
     return unavailable("redis " + endpoint.describe() + ": " + ctx->errstr);
   }
 

@@ -8,6 +8,7 @@ namespace {
 
 constexpr std::string_view kField = "redis.url";
 constexpr std::string_view kScheme = "redis://";
+constexpr std::string_view kUnixScheme = "unix://";
 
 Error bad(std::string what) { return invalid(std::string(kField), std::move(what)); }
 
@@ -92,10 +93,44 @@ std::optional<Error> parse_hostport(std::string_view hp, Endpoint& ep) {
   return std::nullopt;
 }
 
+// unix://[[user]:password@]/path[?db=N]
+Result<Endpoint> parse_unix(std::string_view rest) {
+  Endpoint ep;
+  if (rest.find('#') != std::string_view::npos) return bad("fragments are not supported");
+  std::string_view query;
+  if (auto q = rest.find('?'); q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  // Credentials end at the first "@/": the path follows (a password may hold a '/').
+  std::string_view path = rest;
+  if (!rest.empty() && rest.front() != '/') {
+    const size_t cut = rest.find("@/");
+    if (cut == std::string_view::npos) return bad("unix:// needs an absolute socket path");
+    if (auto err = parse_userinfo(rest.substr(0, cut), ep)) return std::move(*err);
+    path = rest.substr(cut + 1);
+  }
+  if (path.size() < 2 || path.front() != '/') return bad("unix:// needs an absolute socket path");
+  if (path.size() >= 108) return bad("the socket path is longer than 107 characters");
+  ep.socket = std::string(path);
+  if (!query.empty()) {
+    if (query.substr(0, 3) != "db=") return bad("the only query parameter of unix:// is db");
+    auto n = parse_int(query.substr(3), 0, 1 << 20);
+    if (!n) return bad("database must be a non-negative number");
+    ep.db = *n;
+  }
+  return ep;
+}
+
 }  // namespace
 
 Result<Endpoint> Endpoint::parse(std::string_view url) {
-  if (url.substr(0, kScheme.size()) != kScheme) return bad("must start with redis://");
+  if (url.substr(0, kUnixScheme.size()) == kUnixScheme) {
+    return parse_unix(url.substr(kUnixScheme.size()));
+  }
+  if (url.substr(0, kScheme.size()) != kScheme) {
+    return bad("must start with redis:// or unix://");
+  }
   std::string_view rest = url.substr(kScheme.size());
   if (rest.find_first_of("?#") != std::string_view::npos) {
     return bad("query strings and fragments are not supported");
@@ -123,6 +158,7 @@ Result<Endpoint> Endpoint::parse(std::string_view url) {
 }
 
 std::string Endpoint::describe() const {
+  if (is_unix()) return "unix://" + socket + (db != 0 ? "?db=" + std::to_string(db) : "");
   bool v6 = host.find(':') != std::string::npos;
   std::string h = v6 ? "[" + host + "]" : host;
   return h + ":" + std::to_string(port) + "/" + std::to_string(db);

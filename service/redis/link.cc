@@ -61,28 +61,34 @@ void Link::stop() {
 void Link::connect() {
   state_ = State::kConnecting;
   const uint64_t gen = generation_;
+  auto connected = [self = shared_from_this(), gen](const beast::error_code& ec, auto&&...) {
+    if (gen != self->generation_) return;
+    if (ec) return self->fail("redis " + self->endpoint_.describe() + ": " + ec.message());
+    self->on_connected();
+  };
+  if (endpoint_.is_unix()) {
+    socket_.async_connect(net::local::stream_protocol::endpoint(endpoint_.socket),
+                          std::move(connected));
+    return;
+  }
   resolver_.async_resolve(
       endpoint_.host, std::to_string(endpoint_.port),
-      [self = shared_from_this(), gen](const beast::error_code& ec,
-                                       tcp::resolver::results_type results) {
+      [self = shared_from_this(), gen, connected = std::move(connected)](
+          const beast::error_code& ec, tcp::resolver::results_type results) mutable {
         if (gen != self->generation_) return;
         if (ec) return self->fail("redis " + self->endpoint_.describe() + ": " + ec.message());
-        net::async_connect(
-            self->socket_, results,
-            [self, gen](const beast::error_code& ec2, const tcp::endpoint&) {
-              if (gen != self->generation_) return;
-              if (ec2) {
-                return self->fail("redis " + self->endpoint_.describe() + ": " + ec2.message());
-              }
-              self->on_connected();
-            });
+        std::vector<net::generic::stream_protocol::endpoint> endpoints;
+        for (const auto& entry : results) endpoints.emplace_back(entry.endpoint());
+        net::async_connect(self->socket_, endpoints, std::move(connected));
       });
 }
 
 void Link::on_connected() {
   beast::error_code ec;
-  socket_.set_option(tcp::no_delay(true), ec);
-  socket_.set_option(net::socket_base::keep_alive(true), ec);
+  if (!endpoint_.is_unix()) {
+    socket_.set_option(tcp::no_delay(true), ec);
+    socket_.set_option(net::socket_base::keep_alive(true), ec);
+  }
   read_some();
   Batch setup = endpoint_.setup();
   auto ready = [this, self = shared_from_this()] {

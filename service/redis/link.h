@@ -87,7 +87,8 @@ class Link : public std::enable_shared_from_this<Link> {
   LinkOptions options_;
   Metrics* metrics_;
   tcp::resolver resolver_;
-  tcp::socket socket_;
+  // TCP or a Unix socket (Endpoint::is_unix), behind one type.
+  net::generic::stream_protocol::socket socket_;
   net::steady_timer timer_;  // the oldest batch's deadline, or the reconnect backoff
   bool timer_armed_ = false;
   State state_ = State::kIdle;

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -6,8 +7,7 @@
 #include <sstream>
 #include <thread>
 
-#include <unistd.h>
-
+#include "service/store/keys.h"
 #include "tests/support/heraldd_process.h"
 
 namespace herald::testing {
@@ -126,6 +126,38 @@ TEST_F(Persistence, ReadinessFollowsRedisAndThePoolReconnects) {
   auto got = get_customer(c.id);
   EXPECT_EQ(got.status, 200) << got.body;
   EXPECT_EQ(json_at(got.body, "name"), c.name);
+}
+
+// The same daemon with HERALD_REDIS_URL=unix:///…/redis.sock: Redis on the same host.
+class PersistenceOverAUnixSocket : public Persistence {
+ public:
+  static void SetUpTestSuite() {
+    RedisServerOptions options;
+    options.aof = true;
+    start_servers(std::move(options), /*over_unix_socket=*/true);
+  }
+};
+
+TEST_F(PersistenceOverAUnixSocket, CustomersAreStoredAndReadinessFollowsRedis) {
+  SampleCustomer c = numbered(300);
+  ASSERT_EQ(put_customer(c).status, 201);
+  EXPECT_EQ(http().request("GET", "/readyz").status, 200);
+  auto conn = redis_connection();  // over TCP: the same server holds what heraldd wrote
+  EXPECT_EQ(conn.command({"SCARD", store::feeder_key("F-keep")})->integer, 1)
+      << "the feeder index names the customer";
+
+  redis_server().kill();
+  auto down = wait_for("/readyz", 503, std::chrono::seconds(3));
+  EXPECT_EQ(down.status, 503) << down.body;
+  EXPECT_EQ(get_customer(c.id).status, 503);
+  EXPECT_TRUE(heraldd().running()) << "a write to the gone socket must not end heraldd";
+
+  redis_server().restart();
+  auto up = wait_for("/readyz", 200, std::chrono::seconds(10));
+  EXPECT_EQ(up.status, 200) << up.body;
+  auto got = get_customer(c.id);
+  EXPECT_EQ(got.status, 200) << got.body;
+  EXPECT_EQ(json_at(got.body, "name"), c.name) << "kept in the AOF across the crash";
 }
 
 TEST_F(Persistence, SigtermExitsZeroPromptlyAndStopsAccepting) {

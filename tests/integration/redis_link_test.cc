@@ -205,6 +205,63 @@ TEST(RedisLink, UsesTheEndpointsDatabase) {
   EXPECT_EQ(db3->command({"GET", "where"})->str, "db3");
 }
 
+TEST(RedisLink, OverAUnixSocketTheLinkAndThePoolServeAndReconnectAfterARestart) {
+  testing::RedisServer server;
+  Endpoint ep = server.unix_endpoint();
+  ep.db = 2;
+  PoolOptions po;
+  po.connections = 1;
+  Pool pool(ep, po, nullptr);
+  net::io_context io;
+  auto link = connected_link(io, ep);
+  ASSERT_TRUE(link) << "connects to " << ep.describe();
+  pool.use_links({link});
+  const uint64_t carried = link->carried();  // its SELECT included
+
+  // Small batches ride the link, a large one the pool's blocking connection: both reach db 2.
+  auto run = [&](Batch batch) {
+    std::optional<BatchResult> out;
+    net::co_spawn(
+        io, [&, batch]() -> awaitable<void> { out.emplace(co_await pool.exec(batch)); },
+        net::detached);
+    run_until(
+        io, [&] { return out.has_value(); }, milliseconds(5000));
+    return out;
+  };
+  auto small = run({{"INCR", "n"}, {"INCR", "n"}});
+  ASSERT_TRUE(small && small->ok());
+  EXPECT_EQ((**small)[1].integer, 2);
+  auto big = run(Batch(100, Command{"INCR", "n"}));
+  ASSERT_TRUE(big && big->ok());
+  EXPECT_EQ((*big)->back().integer, 102);
+  EXPECT_EQ(link->carried(), carried + 1) << "the large batch went over the pool";
+  auto tcp_db2 = server.endpoint();
+  tcp_db2.db = 2;
+  auto over_tcp = Connection::connect(tcp_db2, milliseconds(1000));
+  ASSERT_TRUE(over_tcp.ok());
+  EXPECT_EQ(over_tcp->command({"GET", "n"})->str, "102") << "the same server and database";
+
+  server.restart();  // the socket file is made anew
+  ASSERT_TRUE(run_until(
+      io,
+      [&] {
+        auto again = submit(*link, {{"GET", "n"}});
+        if (!again->taken) return false;
+        run_until(
+            io, [&] { return again->result.has_value(); }, milliseconds(1000));
+        return again->result.has_value() && again->result->ok();
+      },
+      milliseconds(5000)))
+      << "the link reconnects to the restarted server";
+  // The pool finds its connection lost on first use (that batch fails), then makes it anew.
+  bool pool_back = false;
+  for (const auto until = Clock::now() + milliseconds(5000); !pool_back && Clock::now() < until;) {
+    auto after = run(Batch(100, Command{"PING"}));
+    pool_back = after && after->ok();
+  }
+  EXPECT_TRUE(pool_back) << "the pool reconnects too";
+}
+
 TEST(RedisLink, StopLetsBatchesInFlightFinishAndReleasesTheContext) {
   testing::RedisServer server;
   net::io_context io;

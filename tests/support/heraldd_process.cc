@@ -208,10 +208,10 @@ std::string customer_json(const SampleCustomer& c) {
 std::unique_ptr<RedisServer> HeralddSuite::redis_;
 std::unique_ptr<HeralddProcess> HeralddSuite::heraldd_;
 
-void HeralddSuite::start_servers(RedisServerOptions redis_options) {
+void HeralddSuite::start_servers(RedisServerOptions redis_options, bool over_unix_socket) {
   redis_ = std::make_unique<RedisServer>(std::move(redis_options));
   HeralddOptions options;
-  options.redis_url = redis_->url();
+  options.redis_url = over_unix_socket ? redis_->unix_url() : redis_->url();
   heraldd_ = std::make_unique<HeralddProcess>(std::move(options));
 }
 

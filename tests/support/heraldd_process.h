@@ -96,7 +96,8 @@ class HeralddSuite : public ::testing::Test {
   static void TearDownTestSuite() { stop_servers(); }
 
  protected:
-  static void start_servers(RedisServerOptions redis_options);
+  // heraldd reaches Redis over TCP, or over its Unix socket (a unix:// HERALD_REDIS_URL).
+  static void start_servers(RedisServerOptions redis_options, bool over_unix_socket = false);
   static void stop_servers();
   static RedisServer& redis_server() { return *redis_; }
   static HeralddProcess& heraldd() { return *heraldd_; }

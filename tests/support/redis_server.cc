@@ -86,11 +86,18 @@ redis::Endpoint RedisServer::endpoint() const {
   return ep;
 }
 
+redis::Endpoint RedisServer::unix_endpoint() const {
+  redis::Endpoint ep;
+  ep.socket = socket_path();
+  return ep;
+}
+
 bool RedisServer::launch() {
   std::vector<std::string> args = {
       binary_,         "--port",     std::to_string(port_), "--bind",      "127.0.0.1",
       "--dir",         dir_,         "--save",              "",            "--daemonize",
       "no",            "--logfile",  dir_ + "/redis.log",   "--appendonly", options_.aof ? "yes" : "no"};
+  args.insert(args.end(), {"--unixsocket", socket_path(), "--unixsocketperm", "700"});
   if (options_.aof) args.insert(args.end(), {"--appendfsync", "always"});
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   std::vector<char*> argv;

@@ -32,6 +32,10 @@ class RedisServer {
   std::string url() const;  // redis://127.0.0.1:PORT/0
   const std::string& dir() const { return dir_; }
   redis::Endpoint endpoint() const;
+  // It also listens on a Unix socket in its directory.
+  std::string socket_path() const { return dir_ + "/redis.sock"; }
+  std::string unix_url() const { return "unix://" + socket_path(); }
+  redis::Endpoint unix_endpoint() const;
 
  private:
   bool launch();  // false when the server exited before answering (e.g. the port was taken)

@@ -96,5 +96,32 @@ TEST(RedisEndpoint, ErrorsNeverEchoThePassword) {
   EXPECT_EQ(ep.error().message.find("hunter2"), std::string::npos);
 }
 
+TEST(RedisEndpoint, UnixSocketWithDbAndCredentials) {
+  Endpoint ep = parse_ok("unix:///run/redis/redis.sock");
+  EXPECT_TRUE(ep.is_unix());
+  EXPECT_EQ(ep.socket, "/run/redis/redis.sock");
+  EXPECT_EQ(ep.db, 0);
+  EXPECT_EQ(ep.describe(), "unix:///run/redis/redis.sock");
+
+  ep = parse_ok("unix://herald:pa%40s/s@/var/run/r.sock?db=4");
+  EXPECT_EQ(ep.user, "herald");
+  EXPECT_EQ(ep.password, "pa@s/s");
+  EXPECT_EQ(ep.socket, "/var/run/r.sock");
+  EXPECT_EQ(ep.db, 4);
+  EXPECT_EQ(ep.describe(), "unix:///var/run/r.sock?db=4") << "no credentials";
+  EXPECT_EQ(ep.setup().size(), 2u) << "AUTH, then SELECT";
+  EXPECT_FALSE(parse_ok("redis://127.0.0.1:6379").is_unix());
+}
+
+TEST(RedisEndpoint, RejectsMalformedUnixUrls) {
+  expect_invalid("unix://", "absolute socket path");
+  expect_invalid("unix://relative/redis.sock", "absolute socket path");
+  expect_invalid("unix://:pw@", "absolute socket path");
+  expect_invalid("unix:///r.sock?db=x", "database");
+  expect_invalid("unix:///r.sock?timeout=3", "only query parameter");
+  expect_invalid("unix:///" + std::string(120, 'a'), "longer than 107");
+  expect_invalid("http://localhost", "redis:// or unix://");
+}
+
 }  // namespace
 }  // namespace herald::redis
