@@ -44,28 +44,27 @@ build_herald() {
   cmake --build "$BUILD_DIR" -j"$(nproc)" --target heraldd heraldctl "$@" >/dev/null
 }
 
-# start_redis DIR: redis-server with AOF in DIR, on a free loopback port and on the Unix socket
-# DIR/redis.sock; sets REDIS_PORT, REDIS_SOCKET and REDIS_URL: heraldd reaches it over TCP, or
-# through the socket with REDIS_TRANSPORT=unix.
+# start_redis DIR: redis-server with AOF in DIR on a free loopback port; sets REDIS_PORT and
+# REDIS_URL. With REDIS_TRANSPORT=unix it also listens on the Unix socket DIR/redis.sock
+# (REDIS_SOCKET), and REDIS_URL names that socket for heraldd.
 start_redis() {
-  local dir=$1
+  local dir=$1 socket_args=()
   mkdir -p "$dir"
   REDIS_PORT=$(free_port)
-  REDIS_SOCKET=$(cd "$dir" && pwd)/redis.sock
+  REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+  if [ "${REDIS_TRANSPORT:-tcp}" = unix ]; then
+    REDIS_SOCKET=$(cd "$dir" && pwd)/redis.sock
+    socket_args=(--unixsocket "$REDIS_SOCKET" --unixsocketperm 700)
+    REDIS_URL="unix://$REDIS_SOCKET"
+  fi
   redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$dir" --save '' \
-    --unixsocket "$REDIS_SOCKET" --unixsocketperm 700 \
-    --appendonly yes --appendfsync everysec --daemonize no \
+    "${socket_args[@]}" --appendonly yes --appendfsync everysec --daemonize no \
     --logfile "$dir/redis.log" &
   HERALD_PIDS+=($!)
   for _ in $(seq 1 100); do
     redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
     sleep 0.1
   done
-  if [ "${REDIS_TRANSPORT:-tcp}" = unix ]; then
-    REDIS_URL="unix://$REDIS_SOCKET"
-  else
-    REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
-  fi
 }
 
 # new_keys DIR: an admin key for this run (its hash goes to heraldd), plus the server secrets.
