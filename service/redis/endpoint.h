@@ -10,8 +10,8 @@
 namespace herald::redis {
 
 // Where Redis is: parsed from redis://[[user]:password@]host[:port][/db], or, for a Redis on
-// the same host, unix://[[user]:password@]/path/to/redis.sock[?db=N] (a Unix domain socket:
-// no TCP stack on either side, which roughly halves what each round trip costs in the kernel).
+// the same host, unix://[[user]:password@]/path/to/redis.sock[?db=N] (a Unix domain socket,
+// which skips the TCP stack on both sides).
 struct Endpoint {
   std::string host = "127.0.0.1";
   int port = 6379;
