@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <google/protobuf/util/time_util.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -10,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "service/common/json_string.h"
 
@@ -80,10 +82,7 @@ SandboxChannel::SandboxChannel(const std::filesystem::path& dir, v1::Channel kin
     throw std::runtime_error("sandbox: cannot open " + path_.string() + ": " +
                              std::strerror(errno));
   }
-  remember_file_tail();
-  written_before_start_ = std::move(remembered_);
-  remembered_.clear();
-  remembered_order_.clear();
+  written_before_start_ = ids_at_file_end();
 }
 
 SandboxChannel::~SandboxChannel() = default;
@@ -97,12 +96,12 @@ void SandboxChannel::remember(std::string id) {
   }
 }
 
-void SandboxChannel::remember_file_tail() {
+std::unordered_set<std::string> SandboxChannel::ids_at_file_end() const {
   // Lines take a few hundred bytes (SMS) to about 3 KiB (email with its HTML part), so this
   // many bytes hold the last kRemembered lines; longer lines only shorten the memory.
   constexpr std::streamoff kTailBytes = static_cast<std::streamoff>(kRemembered) * 4096;
   std::ifstream in(path_, std::ios::binary);
-  if (!in) return;
+  if (!in) return {};
   in.seekg(0, std::ios::end);
   const std::streamoff size = in.tellg();
   const std::streamoff from = size > kTailBytes ? size - kTailBytes : 0;
@@ -110,13 +109,17 @@ void SandboxChannel::remember_file_tail() {
   std::string line;
   if (from > 0) std::getline(in, line);  // a line cut by the seek
   constexpr std::string_view kPrefix = R"({"id":")";
+  std::vector<std::string> ids;
   for (; std::getline(in, line);) {
     if (!line.starts_with(kPrefix)) continue;
     const size_t end = line.find('"', kPrefix.size());
     if (end == std::string::npos) continue;
     // An escaped character ends the id early: such an id is not matched, only written again.
-    remember(line.substr(kPrefix.size(), end - kPrefix.size()));
+    ids.push_back(line.substr(kPrefix.size(), end - kPrefix.size()));
   }
+  const size_t keep = std::min(ids.size(), kRemembered);
+  return {std::make_move_iterator(ids.end() - static_cast<std::ptrdiff_t>(keep)),
+          std::make_move_iterator(ids.end())};
 }
 
 SendResult SandboxChannel::send(const v1::OutboundMessage& msg, const v1::MessageContent& content) {

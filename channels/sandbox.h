@@ -55,8 +55,8 @@ class SandboxChannel : public Channel {
   // The ids of the file's last kRemembered lines at open; never changes after the constructor.
   std::unordered_set<std::string> written_before_start_;
 
-  void remember(std::string id);  // with mu_ held (or in the constructor)
-  void remember_file_tail();      // the ids of the file's last lines
+  void remember(std::string id);                            // with mu_ held
+  std::unordered_set<std::string> ids_at_file_end() const;  // of its last kRemembered lines
 };
 
 // One JSON object (no newline) as SandboxChannel writes it; `sent_at_ms` is unix milliseconds.

@@ -110,7 +110,7 @@ Result<Endpoint> parse_unix(std::string_view rest) {
     if (auto err = parse_userinfo(rest.substr(0, cut), ep)) return std::move(*err);
     path = rest.substr(cut + 1);
   }
-  if (path.size() < 2 || path.front() != '/') return bad("unix:// needs an absolute socket path");
+  if (path.size() < 2) return bad("unix:// needs an absolute socket path");  // more than "/"
   if (path.size() >= 108) return bad("the socket path is longer than 107 characters");
   ep.socket = std::string(path);
   if (!query.empty()) {
