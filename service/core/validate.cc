@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "service/core/phone_validity.h"
 #include "service/core/timezone.h"
 
 namespace herald::core {
@@ -423,7 +424,11 @@ Result<std::string> normalize_phone(std::string_view field, std::string_view raw
   const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
   const std::string region(default_region);
   PhoneNumber number;
-  if (!parse_plain_phone(util, text, region, &number)) {
+  std::optional<bool> valid;
+  if (parse_plain_phone(util, text, region, &number)) {
+    valid =
+        PhoneValidity::instance().valid(number.country_code(), number.national_number(), region);
+  } else {
     const auto parsed = util.Parse(std::string(text), region, &number);
     if (parsed == PhoneNumberUtil::INVALID_COUNTRY_CODE_ERROR) {
       return invalid(std::string(field),
@@ -432,10 +437,13 @@ Result<std::string> normalize_phone(std::string_view field, std::string_view raw
     }
     if (parsed != PhoneNumberUtil::NO_PARSING_ERROR) number.Clear();
   }
-  // Matching one region first is half the cost of IsValidNumber, which tries every region
-  // sharing the country code (+1 has over twenty); both accept exactly the same numbers here.
-  if (!number.has_national_number() ||
-      !(util.IsValidNumberForRegion(number, region) || util.IsValidNumber(number))) {
+  // libphonenumber answers what PhoneValidity left open. Matching one region first is half the
+  // cost of IsValidNumber, which tries every region sharing the country code (+1 has over
+  // twenty); both accept exactly the same numbers here.
+  if (!valid && number.has_national_number()) {
+    valid = util.IsValidNumberForRegion(number, region) || util.IsValidNumber(number);
+  }
+  if (!valid.value_or(false)) {
     return invalid(std::string(field),
                    "is not a valid phone number; expected + and the country code followed by "
                    "the number, or a national number valid in region " +

@@ -135,22 +135,23 @@ std::string geo_list(const v1::Customer& customer) {
   return geo;
 }
 
-std::string encode_record(const v1::Customer& customer, const core::Sealer& sealer,
-                          int64_t created_ms) {
-  v1::Contact contact;
-  contact.set_name(customer.name());
-  contact.set_phone(customer.phone());
-  contact.set_email(customer.email());
+namespace {
 
-  v1::CustomerRecord record;
+// Takes the contact details out of the record's profile (moved, not copied) into the sealed
+// part, and the fields kept in compact form out of the profile.
+std::string finish_record(v1::CustomerRecord& record, const core::Sealer& sealer,
+                          int64_t created_ms) {
   v1::Customer* profile = record.mutable_customer();
-  *profile = customer;
+  v1::Contact contact;
+  contact.set_name(std::move(*profile->mutable_name()));
+  contact.set_phone(std::move(*profile->mutable_phone()));
+  contact.set_email(std::move(*profile->mutable_email()));
   profile->clear_name();
   profile->clear_phone();
   profile->clear_email();
   profile->clear_created_at();
   for (v1::Premise& p : *profile->mutable_premises()) {
-    contact.add_premise_addresses(p.address());
+    contact.add_premise_addresses(std::move(*p.mutable_address()));
     p.clear_address();
     record.add_premise_e7(p.has_location() ? to_e7(p.location().lat()) : kNoLocation);
     record.add_premise_e7(p.has_location() ? to_e7(p.location().lon()) : kNoLocation);
@@ -174,9 +175,24 @@ std::string encode_record(const v1::Customer& customer, const core::Sealer& seal
       profile->mutable_preferences()->clear_quiet_hours();
     }
   }
-  record.set_sealed_contact(sealer.seal(contact.SerializeAsString(), customer.id()));
+  record.set_sealed_contact(sealer.seal(contact.SerializeAsString(), profile->id()));
   record.set_created_ms(created_ms);
   return record.SerializeAsString();
+}
+
+}  // namespace
+
+std::string encode_record(const v1::Customer& customer, const core::Sealer& sealer,
+                          int64_t created_ms) {
+  v1::CustomerRecord record;
+  *record.mutable_customer() = customer;
+  return finish_record(record, sealer, created_ms);
+}
+
+std::string encode_record(v1::Customer&& customer, const core::Sealer& sealer, int64_t created_ms) {
+  v1::CustomerRecord record;
+  *record.mutable_customer() = std::move(customer);
+  return finish_record(record, sealer, created_ms);
 }
 
 EncodedCustomer encode_customer(const v1::Customer& customer, const core::Sealer& sealer,

@@ -21,9 +21,11 @@ struct EncodedCustomer {
 EncodedCustomer encode_customer(const v1::Customer& customer, const core::Sealer& sealer,
                                 int64_t created_ms);
 
-// Just the record of encode_customer.
+// Just the record of encode_customer; the second leaves `customer` emptied (its fields are
+// moved into the record, not copied).
 std::string encode_record(const v1::Customer& customer, const core::Sealer& sealer,
                           int64_t created_ms);
+std::string encode_record(v1::Customer&& customer, const core::Sealer& sealer, int64_t created_ms);
 
 // The index entries a stored customer is in: the script's index-list (see scripts.cc), each
 // premise with its GEO cell key, block key and block member when it has a location.

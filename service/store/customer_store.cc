@@ -243,7 +243,7 @@ awaitable<Result<std::string>> CustomerStore::create_batch(std::span<v1::Custome
     }
     auto& bucket = records[record_key(n)];
     bucket.push_back(record_field(n));
-    bucket.push_back(encode_record(c, sealer_, now_ms));
+    bucket.push_back(encode_record(std::move(c), sealer_, now_ms));  // c is not read again
   }
   if (records.empty()) co_return marks;
 

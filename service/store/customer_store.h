@@ -55,8 +55,9 @@ class CustomerStore {
   };
 
  private:
-  // Creates the customers at once if none of them exists (one INCRBY, one script run): one mark
-  // each, 'C' created, 'R' exists, '-' not written because another one existed.
+  // Creates the customers that do not exist yet (one INCRBY, a pipeline of claims, one
+  // MULTI/EXEC): one mark each, 'C' created, 'R' exists. A created customer's message is moved
+  // into its record: only the others are left as they were.
   awaitable<Result<std::string>> create_batch(std::span<v1::Customer> customers, int64_t now_ms);
   // for_write: with the record's SHA-1, which a write that replaces it must name.
   awaitable<Result<std::optional<Loaded>>> load(const std::string& id, bool for_write = true);
