@@ -61,6 +61,19 @@ void append_resp(std::string& out, const Command& cmd) {
   }
 }
 
+void append_resp(std::string& out, const std::vector<Command>& cmds) {
+  size_t size = out.size();
+  for (const Command& cmd : cmds) {
+    if (cmd.empty()) continue;
+    size += 16;                                                  // "*<count>\r\n"
+    for (const std::string& arg : cmd) size += arg.size() + 16;  // "$<len>\r\n" arg "\r\n"
+  }
+  out.reserve(size);
+  for (const Command& cmd : cmds) {
+    if (!cmd.empty()) append_resp(out, cmd);
+  }
+}
+
 Reply convert(const redisReply& r) {
   Reply out;
   switch (r.type) {
@@ -141,10 +154,7 @@ Result<Reply> Connection::command(const Command& cmd) {
 
 Status Connection::append(const std::vector<Command>& cmds) {
   std::string wire;
-  for (const Command& cmd : cmds) {
-    // Redis answers nothing to an empty command, so we must not send one.
-    if (!cmd.empty()) append_resp(wire, cmd);
-  }
+  append_resp(wire, cmds);
   return append(wire);
 }
 

@@ -127,7 +127,7 @@ bool Link::try_submit(Batch& batch, std::function<void(BatchResult)>& done) {
 }
 
 void Link::push(Batch& batch, std::function<void(BatchResult)> done) {
-  for (const Command& c : batch) append_resp(out_, c);
+  append_resp(out_, batch);  // none is empty (above)
   InFlight f{batch.size(), {}, std::move(done), std::chrono::steady_clock::now()};
   f.replies.reserve(batch.size());
   in_flight_.push_back(std::move(f));

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "service/common/error.h"
 #include "service/redis/reply.h"
@@ -12,6 +13,10 @@ namespace herald::redis {
 // One command in Redis's wire format (RESP), written straight into `out`: cheaper than hiredis
 // formatting each argument into an sds string of its own.
 void append_resp(std::string& out, const Command& cmd);
+
+// Every non-empty command of `cmds` (Redis answers nothing to an empty one), `out` grown once to
+// the size they need: a batch of an import is hundreds of kilobytes, built without regrowing.
+void append_resp(std::string& out, const std::vector<Command>& cmds);
 
 // hiredis' parsed reply as ours.
 Reply convert(const redisReply& r);
