@@ -153,6 +153,10 @@ const PhoneValidity& PhoneValidity::instance() {
 
 bool PhoneValidity::loaded() const { return impl_->loaded; }
 
+void PhoneValidity::prepare(std::string_view region) const {
+  if (Region* r = impl_->region(region)) r->compile_once();
+}
+
 std::optional<bool> PhoneValidity::valid(int country_code, uint64_t national_number,
                                          std::string_view region) const {
   const Impl& s = *impl_;

@@ -26,6 +26,9 @@ class PhoneValidity {
   // Whether the metadata was read; false leaves every answer to libphonenumber.
   bool loaded() const;
 
+  // Compiles the region's patterns now rather than on the first number that needs them.
+  void prepare(std::string_view region) const;
+
   ~PhoneValidity();
   PhoneValidity(const PhoneValidity&) = delete;
   PhoneValidity& operator=(const PhoneValidity&) = delete;

@@ -17,6 +17,7 @@
 #include "service/callbacks/worker.h"
 #include "service/common/metrics.h"
 #include "service/common/thread_name.h"
+#include "service/core/phone_validity.h"
 #include "service/daemon/outlets.h"
 #include "service/dispatch/dispatcher.h"
 #include "service/events/event_store.h"
@@ -76,6 +77,15 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
     return 2;
   }
   spdlog::info("templates: {} loaded from {}", catalog->size(), config.templates_dir);
+  // The phone checks' metadata and the default region's patterns are loaded now, not by the
+  // first request that carries a number.
+  if (const auto& phones = core::PhoneValidity::instance(); phones.loaded()) {
+    phones.prepare(config.default_region);
+  } else {
+    spdlog::warn(
+        "phone checks: libphonenumber's metadata could not be read; every number is "
+        "checked by libphonenumber itself (slower)");
+  }
   if (config.api_keys.empty()) spdlog::warn("no API keys configured: only /healthz answers");
 
   Metrics metrics;

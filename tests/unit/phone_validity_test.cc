@@ -105,6 +105,8 @@ TEST(PhoneValidity, NorthAmericanNumbersFindTheirOwnRegion) {
   // +1 is shared by the US, Canada and the Caribbean: a Canadian or Jamaican number is valid
   // when the default region is the US, a number in an unassigned area code is not.
   const auto& v = PhoneValidity::instance();
+  v.prepare("US");                                 // what heraldd does at start
+  v.prepare("XX");                                 // an unknown region is ignored
   EXPECT_EQ(v.valid(1, 2015550123, "US"), true);   // New Jersey
   EXPECT_EQ(v.valid(1, 4165550123, "US"), true);   // Toronto
   EXPECT_EQ(v.valid(1, 8765550123, "US"), true);   // Jamaica
