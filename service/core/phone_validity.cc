@@ -83,6 +83,12 @@ struct Region {
     });
   }
 
+  // Compiled and every pattern accepted by RE2.
+  bool ready() {
+    compile_once();
+    return usable;
+  }
+
   // GetNumberTypeHelper(...) != UNKNOWN.
   bool known_type(std::string_view national) const {
     if (!general.matches(national)) return false;
@@ -162,35 +168,34 @@ std::optional<bool> PhoneValidity::valid(int country_code, uint64_t national_num
   const Impl& s = *impl_;
   if (!s.loaded) return std::nullopt;
   const auto code = s.by_code.find(country_code);
-  if (code == s.by_code.end()) return std::nullopt;
-  if (code->second.empty()) return std::nullopt;
+  if (code == s.by_code.end() || code->second.empty()) return std::nullopt;
   const std::string national = std::to_string(national_number);
 
   // IsValidNumberForRegion(number, region): the region's metadata, if the code is its own.
-  if (Region* r = s.region(region); r != nullptr && r->metadata->country_code() == country_code) {
-    r->compile_once();
-    if (!r->usable) return std::nullopt;
-    if (r->known_type(national)) return true;
+  Region* asked = s.region(region);
+  if (asked != nullptr && asked->metadata->country_code() == country_code) {
+    if (!asked->ready()) return std::nullopt;
+    if (asked->known_type(national)) return true;
+  } else {
+    asked = nullptr;
   }
   // IsValidNumber: the number's region, picked among those sharing the calling code by leading
-  // digits or else by a known type, then validated there.
+  // digits or else by a known type, then validated there (unless that was just done above).
   const std::vector<Region*>& list = code->second;
   Region* own = nullptr;
   if (list.size() == 1) {
     own = list.front();
-    own->compile_once();
-    if (!own->usable) return std::nullopt;
+    if (!own->ready()) return std::nullopt;
   } else {
     for (Region* r : list) {
-      r->compile_once();
-      if (!r->usable) return std::nullopt;
+      if (!r->ready()) return std::nullopt;
       if (r->leading_digits ? r->leads(national) : r->known_type(national)) {
         own = r;
         break;
       }
     }
   }
-  return own != nullptr && own->known_type(national);
+  return own != nullptr && own != asked && own->known_type(national);
 }
 
 }  // namespace herald::core

@@ -142,10 +142,11 @@ namespace {
 std::string finish_record(v1::CustomerRecord& record, const core::Sealer& sealer,
                           int64_t created_ms) {
   v1::Customer* profile = record.mutable_customer();
+  // An empty field is left alone: its mutable_ accessor would allocate a string to move.
   v1::Contact contact;
-  contact.set_name(std::move(*profile->mutable_name()));
-  contact.set_phone(std::move(*profile->mutable_phone()));
-  contact.set_email(std::move(*profile->mutable_email()));
+  if (!profile->name().empty()) contact.set_name(std::move(*profile->mutable_name()));
+  if (!profile->phone().empty()) contact.set_phone(std::move(*profile->mutable_phone()));
+  if (!profile->email().empty()) contact.set_email(std::move(*profile->mutable_email()));
   profile->clear_name();
   profile->clear_phone();
   profile->clear_email();

@@ -53,6 +53,23 @@ TEST(Codec, RoundTripRestoresEveryField) {
   EXPECT_EQ(back->created_at().seconds(), 1700000000);
 }
 
+// The import path moves each new customer into its record instead of copying it.
+TEST(Codec, AMovedCustomerEncodesAsACopiedOneDoes) {
+  auto sealer = core::Sealer::from_key(kKey);
+  v1::Customer moved = sample();
+  moved.clear_email();  // an absent contact detail stays absent
+  const v1::Customer expected = moved;
+  auto back =
+      decode_customer("C-1001", encode_record(std::move(moved), *sealer, 1700000000123), *sealer);
+  ASSERT_TRUE(back.ok());
+  auto copied = decode_customer("C-1001", encode_record(expected, *sealer, 1700000000123), *sealer);
+  ASSERT_TRUE(copied.ok());
+  EXPECT_EQ(back->SerializeAsString(), copied->SerializeAsString());
+  EXPECT_EQ(back->name(), "Ada Lovelace");
+  EXPECT_EQ(back->email(), "");
+  EXPECT_EQ(back->premises(1).address(), "9 Oak Ave");
+}
+
 TEST(Codec, CompactPartsComeBackAsTheyWereGiven) {
   auto sealer = core::Sealer::from_key(kKey);
   v1::Customer c = sample();
