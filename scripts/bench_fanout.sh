@@ -70,7 +70,7 @@ b1=$(urgent_buckets)
 report_buckets "$b0" "$b1"
 report_steal "those events" "$steal"
 
-ZIPS=$(rcli --raw keys 'ix:z:*' | sed 's/^ix:z://' | python3 -c 'import json,sys; print(json.dumps([l.strip() for l in sys.stdin if l.strip()]))')
+ZIPS=$(rcli --raw keys 'ix:z:*' | sed -e 's/^ix:z://' -e 's/:[0-9]*$//' | sort -u | python3 -c 'import json,sys; print(json.dumps([l.strip() for l in sys.stdin if l.strip()]))')
 rss_max=0
 sample_rss() { awk '/^VmRSS/{print $2}' "/proc/$PID/status" 2>/dev/null || echo 0; }
 rcli config resetstat >/dev/null

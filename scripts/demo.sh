@@ -43,7 +43,8 @@ curl -sS -H "Authorization: Bearer $TOKEN" "$HERALD_URL/v1/customers/C-0000002";
 
 step "What fan-out will read: the indexes Herald keeps in Redis"
 FEEDER=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["premises"][0]["feeder"])' "$WORK/customers.ndjson")
-echo "customers on feeder $FEEDER: $(redis-cli -p "$REDIS_PORT" scard "ix:f:$FEEDER")"
+echo "customers on feeder $FEEDER: $(for s in $(seq 0 15); do echo "SCARD ix:f:$FEEDER:$s"; done |
+  redis-cli -p "$REDIS_PORT" | awk '{s+=$1} END {print s+0}') in 16 slices by customer number"
 CELLS=$(redis-cli -p "$REDIS_PORT" --scan --pattern 'gc1:*')
 echo "GEO cells in use: $(echo "$CELLS" | grep -c .)," \
   "holding $(echo "$CELLS" | sed 's/^/ZCARD /' | redis-cli -p "$REDIS_PORT" | awk '{s+=$1} END {print s+0}') located premises," \

@@ -228,14 +228,15 @@ Status AudienceReader::load_page() {
   while (!cursor_.done) {
     const auto source = static_cast<AudienceSource>(cursor_.source);
     const google::protobuf::RepeatedPtrField<std::string>* list = nullptr;
-    std::string (*key_of)(std::string_view) = nullptr;
+    std::string (*key_of)(std::string_view) = nullptr;                  // one set a value
+    std::string (*slice_key_of)(std::string_view, uint32_t) = nullptr;  // kIndexSlices a value
     switch (source) {
       case AudienceSource::kPremises:
         if (cursor_.item < area_.premises_size()) return load_premises();
         break;
       case AudienceSource::kFeeders:
         list = &area_.feeders();
-        key_of = store::feeder_key;
+        slice_key_of = store::feeder_key;
         break;
       case AudienceSource::kTransformers:
         list = &area_.transformers();
@@ -243,7 +244,7 @@ Status AudienceReader::load_page() {
         break;
       case AudienceSource::kZips:
         list = &area_.zips();
-        key_of = store::zip_key;
+        slice_key_of = store::zip_key;
         break;
       case AudienceSource::kPolygon:
       case AudienceSource::kCircle:
@@ -254,7 +255,16 @@ Status AudienceReader::load_page() {
       case AudienceSource::kEnd:
         break;
     }
-    if (list && cursor_.item < list->size()) return load_set(key_of(list->Get(cursor_.item)));
+    if (key_of && cursor_.item < list->size()) return load_set(key_of(list->Get(cursor_.item)));
+    if (slice_key_of) {
+      // Only at the start of a set (nothing of it read): skipping slices moves no position.
+      const int end = list->size() * static_cast<int>(store::kIndexSlices);
+      auto slice = [&] { return static_cast<uint32_t>(cursor_.item) % store::kIndexSlices; };
+      while (cursor_.item < end && !part_.reads_slice(slice())) ++cursor_.item;
+      if (cursor_.item < end) {
+        return load_set(slice_key_of(list->Get(cursor_.item / store::kIndexSlices), slice()));
+      }
+    }
     next_source();
   }
   return ok_status();

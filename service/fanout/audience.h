@@ -11,6 +11,7 @@
 #include "service/common/result.h"
 #include "service/fanout/geometry.h"
 #include "service/redis/connection.h"
+#include "service/store/keys.h"
 
 namespace herald::fanout {
 
@@ -37,7 +38,8 @@ enum class AudienceSource { kPremises, kFeeders, kTransformers, kZips, kPolygon,
 // by its start, and `offset` counts the candidates of that page already handed out.
 struct AudienceCursor {
   int source = 0;                 // AudienceSource
-  int item = 0;                   // index into the source's list, or top-level GEO tile
+  int item = 0;                   // index into the source's list (feeders and ZIPs: times
+                                  // store::kIndexSlices, plus the slice), or top-level GEO tile
   int digits = -1;                // sets: MATCH partitions on the last digits; -1 = not chosen
   int part = 0;                   // sets: partition being scanned
   std::string scan_cursor = "0";  // sets: SSCAN cursor of the current page
@@ -66,6 +68,11 @@ struct AudiencePart {
   uint32_t index = 0;
   uint32_t of = 1;  // 1: the whole audience
   bool keeps(uint64_t num) const { return of <= 1 || num % of == index; }
+  // Whether a slice of a feeder's or a ZIP's set (store::index_slice) can hold a customer this
+  // part keeps: when `of` divides the slice count, a part reads only its own slices.
+  bool reads_slice(uint32_t slice) const {
+    return of <= 1 || store::kIndexSlices % of != 0 || slice % of == index;
+  }
 };
 
 class AudienceReader {

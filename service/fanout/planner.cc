@@ -433,13 +433,16 @@ Status Planner::split(redis::Connection& conn, Job& job, const redis::Reply& par
     size_t estimate = static_cast<size_t>(area.premises_size());
     if (!large) {  // the index sets' sizes, one round trip
       redis::Batch sizes;
-      for (const auto& f : area.feeders()) {
-        sizes.push_back(redis::cmd("SCARD", store::feeder_key(f)));
+      for (uint32_t s = 0; s < store::kIndexSlices; ++s) {
+        for (const auto& f : area.feeders()) {
+          sizes.push_back(redis::cmd("SCARD", store::feeder_key(f, s)));
+        }
+        for (const auto& z : area.zips())
+          sizes.push_back(redis::cmd("SCARD", store::zip_key(z, s)));
       }
       for (const auto& t : area.transformers()) {
         sizes.push_back(redis::cmd("SCARD", store::transformer_key(t)));
       }
-      for (const auto& z : area.zips()) sizes.push_back(redis::cmd("SCARD", store::zip_key(z)));
       if (!sizes.empty()) {
         auto got = conn.pipeline(sizes);
         if (!got.ok()) return std::move(got).take_error();

@@ -223,9 +223,9 @@ awaitable<Result<std::string>> CustomerStore::create_batch(std::span<v1::Custome
       premises.push_back(premise_key(p.id()));
       premises.push_back(p.id());
       premises.push_back(num);
-      if (!p.feeder().empty()) sets[feeder_key(p.feeder())].push_back(num);
+      if (!p.feeder().empty()) sets[feeder_key(p.feeder(), index_slice(n))].push_back(num);
       if (!p.transformer().empty()) sets[transformer_key(p.transformer())].push_back(num);
-      if (!p.zip().empty()) sets[zip_key(p.zip())].push_back(num);
+      if (!p.zip().empty()) sets[zip_key(p.zip(), index_slice(n))].push_back(num);
       if (p.has_location()) {
         const GeoCell at = geo_cell(p.location().lat(), p.location().lon());
         sets[geo_block_key(geo_block(at))].push_back(std::to_string(geo_block_member(at)));

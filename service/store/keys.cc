@@ -31,11 +31,15 @@ std::string record_key(uint64_t num) { return fmt::format("c:{{{:x}}}", num / kR
 
 std::string record_field(uint64_t num) { return fmt::format("{}", num % kRecordsPerBucket); }
 
-std::string feeder_key(std::string_view feeder) { return fmt::format("ix:f:{}", feeder); }
+std::string feeder_key(std::string_view feeder, uint32_t slice) {
+  return fmt::format("ix:f:{}:{}", feeder, slice);
+}
 std::string transformer_key(std::string_view transformer) {
   return fmt::format("ix:t:{}", transformer);
 }
-std::string zip_key(std::string_view zip) { return fmt::format("ix:z:{}", zip); }
+std::string zip_key(std::string_view zip, uint32_t slice) {
+  return fmt::format("ix:z:{}:{}", zip, slice);
+}
 
 GeoCell geo_cell(double lat, double lon) {
   return {static_cast<int64_t>(std::floor((lon + 180.0) / kGeoCellDeg)),

@@ -67,13 +67,15 @@ local function push(groups, key, value)
   if not g then g = {}; groups[key] = g end
   g[#g + 1] = value
 end
+-- ':' and customer n's slice of a feeder's or a ZIP's set (store::index_slice)
+local function slice(n) return ':' .. string.format('%d', tonumber(n) % 16) end
 local sets_rem, sets_add, pm_rem, pm_add, geo_rem, geo_add, records = {}, {}, {}, {}, {}, {}, {}
 local function unindex(n, idx)
   for k, f in ipairs(entries(idx)) do
     pm_rem[#pm_rem + 1] = {f[2], f[1], n}
-    if f[3] ~= '' then push(sets_rem, 'ix:f:' .. f[3], n) end
+    if f[3] ~= '' then push(sets_rem, 'ix:f:' .. f[3] .. slice(n), n) end
     if f[4] ~= '' then push(sets_rem, 'ix:t:' .. f[4], n) end
-    if f[5] ~= '' then push(sets_rem, 'ix:z:' .. f[5], n) end
+    if f[5] ~= '' then push(sets_rem, 'ix:z:' .. f[5] .. slice(n), n) end
     if f[6] ~= '' then push(geo_rem, f[6], n .. '.' .. (k - 1)) end
   end
 end
@@ -84,9 +86,9 @@ local function index(n, idx, geo, sets)
   for k, f in ipairs(entries(idx)) do
     if sets then
       pm_add[#pm_add + 1] = {f[2], f[1], n}
-      if f[3] ~= '' then push(sets_add, 'ix:f:' .. f[3], n) end
+      if f[3] ~= '' then push(sets_add, 'ix:f:' .. f[3] .. slice(n), n) end
       if f[4] ~= '' then push(sets_add, 'ix:t:' .. f[4], n) end
-      if f[5] ~= '' then push(sets_add, 'ix:z:' .. f[5], n) end
+      if f[5] ~= '' then push(sets_add, 'ix:z:' .. f[5] .. slice(n), n) end
     end
     if f[6] ~= '' then
       j = j + 1

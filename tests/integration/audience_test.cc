@@ -1,7 +1,9 @@
 #include "service/fanout/audience.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -253,12 +255,25 @@ TEST_F(Audience, TwentyThousandOnAFeederComeInFortyDistinctBatches) {
 
 // Index sets written directly: the reader only reads indexes, and 100,000 customers through the
 // store would dominate the test's time.
-void add_feeder(redis::Connection& conn, const std::string& feeder, uint64_t from, uint64_t to) {
-  for (uint64_t n = from; n < to; n += 1000) {
-    redis::Command sadd = redis::cmd("SADD", store::feeder_key(feeder));
-    for (uint64_t k = n; k < std::min(to, n + 1000); ++k) sadd.push_back(std::to_string(k));
-    ASSERT_TRUE(conn.command(sadd).ok());
+// Customers from..to-1 (every `step`-th), each in its slice of the feeder's set.
+void add_feeder(redis::Connection& conn, const std::string& feeder, uint64_t from, uint64_t to,
+                uint64_t step = 1) {
+  std::map<uint32_t, redis::Command> sadds;
+  auto flush = [&](redis::Command& sadd) {
+    if (sadd.size() > 2) {
+      auto r = conn.command(sadd);
+      ASSERT_TRUE(r.ok() && !r->is_error());
+    }
+    sadd.resize(2);
+  };
+  for (uint64_t n = from; n < to; n += step) {
+    const uint32_t slice = store::index_slice(n);
+    auto [it, added] = sadds.try_emplace(slice);
+    if (added) it->second = redis::cmd("SADD", store::feeder_key(feeder, slice));
+    it->second.push_back(std::to_string(n));
+    if (it->second.size() >= 1002) flush(it->second);
   }
+  for (auto& [slice, sadd] : sadds) flush(sadd);
 }
 
 TEST_F(Audience, ResumesFromASavedCursorWithoutRepeatsOrGaps) {
@@ -294,8 +309,6 @@ TEST_F(Audience, ResumesFromASavedCursorWithoutRepeatsOrGaps) {
 
 TEST_F(Audience, HundredThousandAudienceStreamsInBoundedBatches) {
   add_feeder(conn_, "F-HUGE", 1, 100001);
-  auto enc = conn_.command(redis::cmd("OBJECT", "ENCODING", store::feeder_key("F-HUGE")));
-  ASSERT_EQ(enc->str, "intset");  // the case SSCAN answers in one reply, read in partitions
   v1::Area area;
   area.add_feeders("F-HUGE");
   AudienceReader reader(conn_, area, "seen:{h}:1");
@@ -303,6 +316,44 @@ TEST_F(Audience, HundredThousandAudienceStreamsInBoundedBatches) {
   auto all = read_all(reader, 500, &batches);
   EXPECT_EQ(all.size(), 100000u);
   EXPECT_EQ(batches, 200u);
+  std::set<uint64_t> got;
+  for (const Recipient& r : all) got.insert(r.num);
+  EXPECT_EQ(got.size(), 100000u) << "a customer twice";
+}
+
+TEST_F(Audience, ASliceTooLargeToReadWholeIsReadInPartitionsAndStillComplete) {
+  // 25,000 customers, all in slice 0 (every 16th number): one intset past the size read whole.
+  add_feeder(conn_, "F-DENSE", 16, 16 * 25001, 16);
+  auto enc = conn_.command(redis::cmd("OBJECT", "ENCODING", store::feeder_key("F-DENSE", 0)));
+  ASSERT_EQ(enc->str, "intset");  // the case SSCAN answers in one reply, read in partitions
+  v1::Area area;
+  area.add_feeders("F-DENSE");
+  AudienceReader reader(conn_, area, "seen:{dense}:1");
+  std::set<uint64_t> got;
+  for (const Recipient& r : read_all(reader, 500)) {
+    EXPECT_TRUE(got.insert(r.num).second) << "customer " << r.num << " twice";
+  }
+  EXPECT_EQ(got.size(), 25000u);
+  EXPECT_EQ(*got.begin(), 16u);
+  EXPECT_EQ(*got.rbegin(), 16u * 25000);
+}
+
+TEST_F(Audience, APartOfASplitRevisionGetsExactlyItsOwnCustomers) {
+  add_feeder(conn_, "F-PARTS", 1, 5001);
+  v1::Area area;
+  area.add_feeders("F-PARTS");
+  for (uint32_t of : {2u, 3u}) {  // 2 divides the slice count (reads its slices only), 3 not
+    std::set<uint64_t> all;
+    for (uint32_t index = 0; index < of; ++index) {
+      AudienceReader reader(conn_, area, fmt::format("seen:{{parts{}}}:1", of), {},
+                            AudiencePart{index, of});
+      for (const Recipient& r : read_all(reader, 500)) {
+        EXPECT_EQ(r.num % of, index) << "part " << index << " of " << of;
+        EXPECT_TRUE(all.insert(r.num).second) << "customer " << r.num << " twice";
+      }
+    }
+    EXPECT_EQ(all.size(), 5000u) << "parts of " << of;
+  }
 }
 
 TEST_F(Audience, DenseGeoAreaIsSplitAndStillComplete) {

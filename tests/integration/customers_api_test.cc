@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <optional>
+#include <set>
 #include <sstream>
-#include <utility>
 #include <thread>
+#include <utility>
 
 #include "service/store/keys.h"
 #include "tests/support/heraldd_process.h"
@@ -289,6 +291,14 @@ class CustomerIndexes : public HeralddSuite {
     return r.is_nil() ? std::string() : r.str.substr(0, r.str.find('|'));
   }
 
+  // The slice of a feeder's or ZIP's set that customer number n belongs to.
+  static std::string feeder_slice(std::string_view feeder, const std::string& n) {
+    return store::feeder_key(feeder, store::index_slice(std::stoull(n)));
+  }
+  static std::string zip_slice(std::string_view zip, const std::string& n) {
+    return store::zip_key(zip, store::index_slice(std::stoull(n)));
+  }
+
   bool in_set(const std::string& key, const std::string& n) {
     return run(redis::cmd("SISMEMBER", key, n)).integer == 1;
   }
@@ -349,9 +359,9 @@ TEST_F(CustomerIndexes, PutIndexesEveryPremise) {
   ASSERT_EQ(put_customer(c).status, 201);
   const std::string n = number_of(c.id);
   ASSERT_FALSE(n.empty());
-  EXPECT_TRUE(in_set(store::feeder_key("F-A"), n));
+  EXPECT_TRUE(in_set(feeder_slice("F-A", n), n));
   EXPECT_TRUE(in_set(store::transformer_key("T-A"), n));
-  EXPECT_TRUE(in_set(store::zip_key("10001"), n));
+  EXPECT_TRUE(in_set(zip_slice("10001", n), n));
   EXPECT_TRUE(contains(at_premise("P-ix-1"), n));
   EXPECT_TRUE(in_geo(n, 0));
   EXPECT_TRUE(has_record(n));
@@ -367,13 +377,13 @@ TEST_F(CustomerIndexes, MovingAPremiseLeavesTheOldIndexes) {
   ASSERT_EQ(put_customer(c).status, 200);
 
   EXPECT_EQ(number_of(c.id), n);
-  EXPECT_FALSE(in_set(store::feeder_key("F-OLD"), n));
+  EXPECT_FALSE(in_set(feeder_slice("F-OLD", n), n));
   EXPECT_FALSE(in_set(store::transformer_key("T-OLD"), n));
-  EXPECT_FALSE(in_set(store::zip_key("10002"), n));
+  EXPECT_FALSE(in_set(zip_slice("10002", n), n));
   EXPECT_FALSE(contains(at_premise("P-ix-2"), n));
-  EXPECT_TRUE(in_set(store::feeder_key("F-NEW"), n));
+  EXPECT_TRUE(in_set(feeder_slice("F-NEW", n), n));
   EXPECT_TRUE(in_set(store::transformer_key("T-NEW"), n));
-  EXPECT_TRUE(in_set(store::zip_key("10003"), n));
+  EXPECT_TRUE(in_set(zip_slice("10003", n), n));
   EXPECT_TRUE(contains(at_premise("P-ix-3"), n));
   EXPECT_TRUE(in_geo(n, 0));
 }
@@ -389,7 +399,7 @@ TEST_F(CustomerIndexes, FewerPremisesDropTheirGeoEntries) {
   ASSERT_EQ(put_customer(c).status, 200);
   EXPECT_TRUE(in_geo(n, 0));
   EXPECT_FALSE(in_geo(n, 1));
-  EXPECT_FALSE(in_set(store::feeder_key("F-S2"), n));
+  EXPECT_FALSE(in_set(feeder_slice("F-S2", n), n));
   EXPECT_FALSE(contains(at_premise("P-ix-5"), n));
 }
 
@@ -402,8 +412,8 @@ TEST_F(CustomerIndexes, MovingOneOfTwoPremisesOnAFeederKeepsTheCustomerThere) {
   c.premises[1].feeder = "F-ELSEWHERE";
   c.premises[1].lat = 40.8;
   ASSERT_EQ(put_customer(c).status, 200);
-  EXPECT_TRUE(in_set(store::feeder_key("F-TWO"), n));
-  EXPECT_TRUE(in_set(store::feeder_key("F-ELSEWHERE"), n));
+  EXPECT_TRUE(in_set(feeder_slice("F-TWO", n), n));
+  EXPECT_TRUE(in_set(feeder_slice("F-ELSEWHERE", n), n));
 
   EXPECT_EQ(geo_cells_of(n, 1), std::vector<std::string>{store::geo_cell_key(40.8, -73.9851)});
   EXPECT_NEAR(geo_pos(n, 1).second, 40.8, 1e-4) << "geo kept the old spot";
@@ -421,9 +431,9 @@ TEST_F(CustomerIndexes, DeleteRemovesTheCustomerFromEveryIndex) {
             204);
   EXPECT_EQ(number_of(c.id), "");
   EXPECT_FALSE(has_record(n));
-  EXPECT_FALSE(in_set(store::feeder_key("F-D"), n));
+  EXPECT_FALSE(in_set(feeder_slice("F-D", n), n));
   EXPECT_FALSE(in_set(store::transformer_key("T-D"), n));
-  EXPECT_FALSE(in_set(store::zip_key("10006"), n));
+  EXPECT_FALSE(in_set(zip_slice("10006", n), n));
   EXPECT_TRUE(at_premise("P-ix-6").empty());
   EXPECT_FALSE(in_geo(n, 0));
 }
@@ -471,7 +481,7 @@ TEST_F(CustomerIndexes, ANewLocationMovesTheGeoEntryAndAPatchLeavesIt) {
                                 R"({"cadence":"RESTORATION_ONLY"})", bearer(heraldd().admin_key()));
   ASSERT_EQ(patched.status, 200) << patched.body;
   EXPECT_NEAR(lon_of(), -73.9001, 1e-4);
-  EXPECT_TRUE(in_set(store::feeder_key("F-G"), n));
+  EXPECT_TRUE(in_set(feeder_slice("F-G", n), n));
 }
 
 TEST_F(CustomerIndexes, NewCustomersSharingAPremiseInOneImportAreBothListed) {
@@ -491,6 +501,49 @@ TEST_F(CustomerIndexes, NewCustomersSharingAPremiseInOneImportAreBothListed) {
   EXPECT_EQ(listed.size(), 2u);
   EXPECT_TRUE(contains(listed, a));
   EXPECT_TRUE(contains(listed, b));
+}
+
+// A feeder's and a ZIP's sets are split by customer number (store::index_slice): an outage
+// planned in parts reads only some slices, so a number in the wrong slice is a customer missed.
+TEST_F(CustomerIndexes, EachCustomerIsInItsOwnSliceOfAFeederAndAZipAndNoOther) {
+  std::string body;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 40; ++i) {  // through the bulk create path
+    SampleCustomer c;
+    c.id = "C-ix-sl-" + std::to_string(i);
+    c.premises = {premise("P-ix-sl-" + std::to_string(i), "F-SL", "T-SL", "10020")};
+    body += customer_json(c) + "\n";
+    ids.push_back(c.id);
+  }
+  auto r = http().request("POST", "/v1/customers:import", body,
+                          bearer(heraldd().admin_key(), "application/x-ndjson"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  SampleCustomer one;  // through the script, then moved to another feeder and ZIP
+  one.id = "C-ix-sl-put";
+  one.premises = {premise("P-ix-sl-put", "F-SL", "T-SL", "10020")};
+  ASSERT_EQ(put_customer(one).status, 201);
+  ids.push_back(one.id);
+  SampleCustomer moved = one;
+  moved.premises = {premise("P-ix-sl-put", "F-SL2", "T-SL", "10021")};
+  ASSERT_EQ(put_customer(moved).status, 200);
+
+  std::map<uint32_t, std::set<std::string>> want, want_moved;
+  for (const std::string& id : ids) {
+    const std::string n = number_of(id);
+    ASSERT_FALSE(n.empty()) << id;
+    (id == one.id ? want_moved : want)[store::index_slice(std::stoull(n))].insert(n);
+  }
+  auto members = [&](const std::string& key) {
+    std::set<std::string> out;
+    for (const auto& m : run(redis::cmd("SMEMBERS", key)).elements) out.insert(m.str);
+    return out;
+  };
+  for (uint32_t s = 0; s < store::kIndexSlices; ++s) {
+    EXPECT_EQ(members(store::feeder_key("F-SL", s)), want[s]) << "feeder slice " << s;
+    EXPECT_EQ(members(store::zip_key("10020", s)), want[s]) << "ZIP slice " << s;
+    EXPECT_EQ(members(store::feeder_key("F-SL2", s)), want_moved[s]) << "feeder slice " << s;
+    EXPECT_EQ(members(store::zip_key("10021", s)), want_moved[s]) << "ZIP slice " << s;
+  }
 }
 
 TEST_F(CustomerIndexes, ReimportMovesExistingCustomersAndKeepsTheirNumbers) {
@@ -519,15 +572,15 @@ TEST_F(CustomerIndexes, ReimportMovesExistingCustomersAndKeepsTheirNumbers) {
 
   EXPECT_EQ(number_of(a.id), na);
   EXPECT_EQ(number_of(b.id), nb);
-  EXPECT_FALSE(in_set(store::feeder_key("F-RA"), na));
-  EXPECT_FALSE(in_set(store::feeder_key("F-RC"), na));
-  EXPECT_TRUE(in_set(store::feeder_key("F-RD"), na));
+  EXPECT_FALSE(in_set(feeder_slice("F-RA", na), na));
+  EXPECT_FALSE(in_set(feeder_slice("F-RC", na), na));
+  EXPECT_TRUE(in_set(feeder_slice("F-RD", na), na));
   EXPECT_FALSE(contains(at_premise("P-ix-re-a"), na));
   EXPECT_TRUE(contains(at_premise("P-ix-re-a2"), na));
-  EXPECT_TRUE(in_set(store::feeder_key("F-RB"), nb));
+  EXPECT_TRUE(in_set(feeder_slice("F-RB", nb), nb));
   const std::string nn = number_of(fresh.id);
   ASSERT_FALSE(nn.empty());
-  EXPECT_TRUE(in_set(store::feeder_key("F-RN"), nn));
+  EXPECT_TRUE(in_set(feeder_slice("F-RN", nn), nn));
   auto got = get_customer(a.id);
   EXPECT_EQ(json_at(got.body, "createdAt"), json_at(first.body, "createdAt")) << got.body;
 }
@@ -561,7 +614,7 @@ TEST_F(CustomerIndexes, ConcurrentPutsLeaveExactlyOneFeeder) {
   int sets_with_it = 0;
   for (int t = 0; t < kThreads; ++t) {
     const std::string f = "F-R" + std::to_string(t);
-    if (in_set(store::feeder_key(f), n)) {
+    if (in_set(feeder_slice(f, n), n)) {
       ++sets_with_it;
       EXPECT_EQ(f, feeder);
     }
@@ -611,9 +664,10 @@ TEST_F(CustomerIndexes, ConcurrentPatchesAndPutsEachLandOnceWithTheirTouchpoints
   ASSERT_EQ(got.status, 200);
   const std::string n = number_of(id);
   int sets_with_it = 0;
-  for (int f = 0; f < 4; ++f) sets_with_it += in_set(store::feeder_key("F-PR" + std::to_string(f)), n);
+  for (int f = 0; f < 4; ++f)
+    sets_with_it += in_set(feeder_slice("F-PR" + std::to_string(f), n), n);
   EXPECT_EQ(sets_with_it, 1);
-  EXPECT_EQ(in_set(store::feeder_key(*json_at(got.body, "premises[0].feeder")), n), true);
+  EXPECT_EQ(in_set(feeder_slice(*json_at(got.body, "premises[0].feeder"), n), n), true);
   auto journey = http().request("GET", "/v1/customers/" + id + "/journey?limit=500", "",
                                 bearer(heraldd().admin_key(), ""));
   ASSERT_EQ(journey.status, 200) << journey.body;

@@ -6,6 +6,7 @@
 #include <ctime>
 #include <fstream>
 #include <functional>
+#include <set>
 #include <thread>
 
 namespace herald::testing {
@@ -75,9 +76,9 @@ std::string FanoutFixture::all_zips() {
   if (!keys.ok()) ADD_FAILURE() << "listing ZIP indexes: " << keys.error().message;
   std::string zips;
   if (!keys.ok()) return zips;
-  for (const auto& k : keys->elements) {
-    zips += (zips.empty() ? "\"" : ",\"") + k.str.substr(5) + "\"";
-  }
+  std::set<std::string> names;  // "ix:z:<zip>:<slice>"
+  for (const auto& k : keys->elements) names.insert(k.str.substr(5, k.str.rfind(':') - 5));
+  for (const auto& z : names) zips += (zips.empty() ? "\"" : ",\"") + z + "\"";
   return zips;
 }
 
