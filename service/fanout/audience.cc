@@ -256,14 +256,9 @@ Status AudienceReader::load_page() {
         break;
     }
     if (key_of && cursor_.item < list->size()) return load_set(key_of(list->Get(cursor_.item)));
-    if (slice_key_of) {
-      // Only at the start of a set (nothing of it read): skipping slices moves no position.
-      const int end = list->size() * static_cast<int>(store::kIndexSlices);
-      auto slice = [&] { return static_cast<uint32_t>(cursor_.item) % store::kIndexSlices; };
-      while (cursor_.item < end && !part_.reads_slice(slice())) ++cursor_.item;
-      if (cursor_.item < end) {
-        return load_set(slice_key_of(list->Get(cursor_.item / store::kIndexSlices), slice()));
-      }
+    if (slice_key_of && cursor_.item < list->size() * static_cast<int>(store::kIndexSlices)) {
+      const auto at = static_cast<uint32_t>(cursor_.item);
+      return load_set(slice_key_of(list->Get(at / store::kIndexSlices), at % store::kIndexSlices));
     }
     next_source();
   }

@@ -11,7 +11,6 @@
 #include "service/common/result.h"
 #include "service/fanout/geometry.h"
 #include "service/redis/connection.h"
-#include "service/store/keys.h"
 
 namespace herald::fanout {
 
@@ -68,11 +67,6 @@ struct AudiencePart {
   uint32_t index = 0;
   uint32_t of = 1;  // 1: the whole audience
   bool keeps(uint64_t num) const { return of <= 1 || num % of == index; }
-  // Whether a slice of a feeder's or a ZIP's set (store::index_slice) can hold a customer this
-  // part keeps: when `of` divides the slice count, a part reads only its own slices.
-  bool reads_slice(uint32_t slice) const {
-    return of <= 1 || store::kIndexSlices % of != 0 || slice % of == index;
-  }
 };
 
 class AudienceReader {

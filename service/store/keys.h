@@ -13,13 +13,19 @@ std::string customer_id_key(std::string_view customer_id);  // cid:{h}
 std::string premise_key(std::string_view premise_id);       // pm:{h}
 std::string record_key(uint64_t num);                       // c:{n/64}
 std::string record_field(uint64_t num);                     // n mod 64
-// A feeder's or a ZIP's set of customer numbers is split in kIndexSlices sets by n mod
-// kIndexSlices: Redis reads an intset whole whatever SSCAN's COUNT says, and a read blocks every
-// other client meanwhile, so no single read may cost a large ZIP's whole set. A transformer
-// serves a few dozen customers and keeps one set. The scripts in store/scripts.cc compute the
-// same slice (n % 16).
+// A feeder's or a ZIP's set of customer numbers is split in kIndexSlices sets: Redis reads an
+// intset whole whatever SSCAN's COUNT says, and a read blocks every other client meanwhile, so
+// no single read may cost a large ZIP's whole set. Numbers go to slices in runs of
+// kIndexSliceRun: customers numbered one after another (an import numbers a file's lines in
+// order, and a utility's file usually lists neighbours together) share a slice, so a batch
+// adds to as few sets as before, and records read for one slice sit in few buckets. A
+// transformer serves a few dozen customers and keeps one set. The scripts in
+// store/scripts.cc compute the same slice.
 inline constexpr uint32_t kIndexSlices = 16;
-inline uint32_t index_slice(uint64_t num) { return static_cast<uint32_t>(num % kIndexSlices); }
+inline constexpr uint64_t kIndexSliceRun = 1024;
+inline uint32_t index_slice(uint64_t num) {
+  return static_cast<uint32_t>(num / kIndexSliceRun % kIndexSlices);
+}
 std::string feeder_key(std::string_view feeder, uint32_t slice);  // ix:f:<feeder>:<slice>
 std::string transformer_key(std::string_view transformer);        // ix:t:<transformer>
 std::string zip_key(std::string_view zip, uint32_t slice);        // ix:z:<zip>:<slice>

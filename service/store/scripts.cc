@@ -68,7 +68,7 @@ local function push(groups, key, value)
   g[#g + 1] = value
 end
 -- ':' and customer n's slice of a feeder's or a ZIP's set (store::index_slice)
-local function slice(n) return ':' .. string.format('%d', tonumber(n) % 16) end
+local function slice(n) return ':' .. string.format('%d', math.floor(tonumber(n) / 1024) % 16) end
 local sets_rem, sets_add, pm_rem, pm_add, geo_rem, geo_add, records = {}, {}, {}, {}, {}, {}, {}
 local function unindex(n, idx)
   for k, f in ipairs(entries(idx)) do
