@@ -32,28 +32,24 @@ start_heraldd "$WORK"
 HERALDD_PID=${HERALD_PIDS[-1]}
 sleep 0.3  # heraldd tunes Redis encodings right after start
 "$BUILD_DIR/service/heraldctl" import "$DATA" >"$WORK/import.json"
-for _ in $(seq 1 600); do  # an AOF rewrite the import set off would share the cores
-  redis-cli -p "$REDIS_PORT" info persistence | grep -q '^aof_rewrite_in_progress:0' && break
-  sleep 0.2
-done
+wait_rewrite  # one the import set off
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # user + system, 1/100 s
 switches() { cat /proc/"$1"/task/*/status | awk '/ctxt_switches/{s += $2} END {print s}'; }
-rewrites() { grep -c 'rewriting started' "$WORK/redis/redis.log" || true; }
 
 for mode in get patch; do
   # 64 connections offered 5,000 requests/s (the target), then 16 in a closed loop.
   for shape in "64 5000" "16 0"; do
     set -- $shape
     h0=$(ticks "$HERALDD_PID"); r0=$(ticks "$REDIS_PID"); s0=$(switches "$HERALDD_PID")
-    w0=$(rewrites)
+    w0=$(rewrites_started "$WORK/redis")
     steal=$(steal_mark)
     redis-cli -p "$REDIS_PORT" config resetstat >/dev/null
     out=$(BENCH_MODE=$mode BENCH_COUNT=$COUNT BENCH_RATE=$2 BENCH_THREADS=2 wrk -t2 -c"$1" \
       -d"${SECONDS_PER_RUN}s" --latency -s "$HERALD_ROOT/tests/bench/wrk_customers.lua" "$HERALD_URL")
     h1=$(ticks "$HERALDD_PID"); r1=$(ticks "$REDIS_PID"); s1=$(switches "$HERALDD_PID")
     redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' >"$WORK/commandstats.txt"
-    w1=$(rewrites)
+    w1=$(rewrites_started "$WORK/redis")
     python3 - "$mode" "$1" "$2" "$h1" "$h0" "$r1" "$r0" "$s1" "$s0" "$SECONDS_PER_RUN" <<PY
 import re, sys
 mode, conns, rate, h1, h0, r1, r0, s1, s0, secs = sys.argv[1:]

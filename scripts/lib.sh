@@ -39,6 +39,17 @@ report_steal() {
 # in it), for CPU per customer or per request.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
+# Waits (at most 2 minutes) until Redis on $REDIS_PORT is not rewriting its AOF: a rewrite's
+# child would share the cores with whatever is measured next.
+wait_rewrite() {
+  for _ in $(seq 1 600); do
+    redis-cli -p "$REDIS_PORT" info persistence | grep -q '^aof_rewrite_in_progress:0' && return
+    sleep 0.2
+  done
+}
+# How many AOF rewrites the Redis whose data is in $1 has started (from its log).
+rewrites_started() { grep -c 'rewriting started' "$1/redis.log" || true; }
+
 build_herald() {
   cmake -S "$HERALD_ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$BUILD_DIR" -j"$(nproc)" --target heraldd heraldctl "$@" >/dev/null

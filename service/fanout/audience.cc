@@ -257,8 +257,8 @@ Status AudienceReader::load_page() {
     }
     if (key_of && cursor_.item < list->size()) return load_set(key_of(list->Get(cursor_.item)));
     if (slice_key_of && cursor_.item < list->size() * static_cast<int>(store::kIndexSlices)) {
-      const auto at = static_cast<uint32_t>(cursor_.item);
-      return load_set(slice_key_of(list->Get(at / store::kIndexSlices), at % store::kIndexSlices));
+      if (auto s = load_slices(*list, slice_key_of); !s || loaded_) return s;
+      continue;  // the rest of the list's slices were empty
     }
     next_source();
   }
@@ -267,27 +267,46 @@ Status AudienceReader::load_page() {
 
 Status AudienceReader::load_premises() {
   const int end = std::min<int>(area_.premises_size(), cursor_.item + kPremisesPerPage);
-  std::vector<redis::Command> cmds;
-  for (int i = cursor_.item; i < end; ++i) {
-    const std::string& id = area_.premises(i);
-    cmds.push_back(redis::cmd("HGET", store::premise_key(id), id));
-  }
-  auto replies = redis_.pipeline(cmds);
-  if (!replies) return replies.error();
+  // Each premise's fields "<premise>,<n>" in its bucket hash: one HSCAN a premise (a bucket of
+  // a few dozen fields is answered whole), again from its cursor for a bucket Redis keeps as a
+  // hash table and answers in parts.
+  struct Scan {
+    int item;
+    std::string cursor;
+  };
+  std::vector<Scan> scans;
+  for (int i = cursor_.item; i < end; ++i) scans.push_back({i, "0"});
   std::unordered_set<uint64_t> seen;
   page_.clear();
-  for (const redis::Reply& r : *replies) {
-    if (r.is_error()) return redis_error(r);
-    std::string_view list = r.str;
-    while (!list.empty()) {
-      const size_t comma = std::min(list.find(','), list.size());
-      uint64_t n = 0;
-      if (parse_num(list.substr(0, comma), n) && part_.keeps(n) && seen.insert(n).second) {
-        page_.push_back({n, {}});
-      }
-      list.remove_prefix(std::min(comma + 1, list.size()));
+  while (!scans.empty()) {
+    std::vector<redis::Command> cmds;
+    for (const Scan& scan : scans) {
+      const std::string& id = area_.premises(scan.item);
+      cmds.push_back(redis::cmd("HSCAN", store::premise_key(id), scan.cursor, "MATCH",
+                                store::premise_match(id), "COUNT", "1000"));
     }
+    auto replies = redis_.pipeline(cmds);
+    if (!replies) return replies.error();
+    std::vector<Scan> more;
+    for (size_t k = 0; k < scans.size(); ++k) {
+      const redis::Reply& r = (*replies)[k];
+      if (r.is_error()) return redis_error(r);
+      if (r.elements.size() != 2) return make_error(ErrorCode::kInternal, "redis: odd HSCAN reply");
+      const auto& fields = r.elements[1].elements;
+      for (size_t f = 0; f < fields.size(); f += 2) {  // field, value
+        std::string_view field = fields[f].str;
+        uint64_t n = 0;
+        if (parse_num(field.substr(field.rfind(',') + 1), n) && part_.keeps(n) &&
+            seen.insert(n).second) {
+          page_.push_back({n, {}});
+        }
+      }
+      if (r.elements[0].str != "0") more.push_back({scans[k].item, r.elements[0].str});
+    }
+    scans = std::move(more);
   }
+  // Sorted, so a page re-read after a restart lists its members in the same order.
+  std::sort(page_.begin(), page_.end(), [](auto& a, auto& b) { return a.num < b.num; });
   page_next_ = cursor_;
   page_next_.item = end;
   page_next_.offset = 0;
@@ -295,15 +314,50 @@ Status AudienceReader::load_premises() {
   return ok_status();
 }
 
-Status AudienceReader::load_set(const std::string& key) {
+Status AudienceReader::load_slices(const google::protobuf::RepeatedPtrField<std::string>& list,
+                                   std::string (*slice_key_of)(std::string_view, uint32_t)) {
+  constexpr auto kSlices = static_cast<int>(store::kIndexSlices);
+  const int end = list.size() * kSlices;
+  while (cursor_.item < end) {
+    const int value = cursor_.item / kSlices;
+    const auto slice = static_cast<uint32_t>(cursor_.item % kSlices);
+    const std::string key = slice_key_of(list.Get(value), slice);
+    if (cursor_.digits >= 0) return load_set(key);  // inside this slice already
+    if (shapes_of_ != std::pair{cursor_.source, value}) {
+      redis::Batch asks;
+      for (uint32_t k = 0; k < store::kIndexSlices; ++k) {
+        const std::string each = slice_key_of(list.Get(value), k);
+        asks.push_back(redis::cmd("SCARD", each));
+        asks.push_back(redis::cmd("OBJECT", "ENCODING", each));
+      }
+      auto r = redis_.pipeline(asks);
+      if (!r) return r.error();
+      shapes_.assign(store::kIndexSlices, SetShape{});
+      for (uint32_t k = 0; k < store::kIndexSlices; ++k) {
+        const redis::Reply& size = (*r)[2 * k];
+        if (size.is_error()) return redis_error(size);
+        shapes_[k] = SetShape{size.integer, (*r)[2 * k + 1].str == "intset"};
+      }
+      shapes_of_ = {cursor_.source, value};
+    }
+    if (shapes_[slice].size > 0) return load_set(key, shapes_[slice]);
+    ++cursor_.item;  // an empty slice: nothing to read, and no position inside it to keep
+  }
+  return ok_status();
+}
+
+Status AudienceReader::load_set(const std::string& key, std::optional<SetShape> shape) {
   if (cursor_.digits < 0) {
-    auto r = redis_.pipeline(
-        redis::batch(redis::cmd("SCARD", key), redis::cmd("OBJECT", "ENCODING", key)));
-    if (!r) return r.error();
-    if ((*r)[0].is_error()) return redis_error((*r)[0]);
-    long long size = (*r)[0].integer;
+    if (!shape) {
+      auto r = redis_.pipeline(
+          redis::batch(redis::cmd("SCARD", key), redis::cmd("OBJECT", "ENCODING", key)));
+      if (!r) return r.error();
+      if ((*r)[0].is_error()) return redis_error((*r)[0]);
+      shape = SetShape{(*r)[0].integer, (*r)[1].str == "intset"};
+    }
+    long long size = shape->size;
     cursor_.digits = 0;
-    if ((*r)[1].str == "intset") {
+    if (shape->intset) {
       while (size > kWholeSetLimit && cursor_.digits < kMaxDigits) {
         size /= 10;
         ++cursor_.digits;

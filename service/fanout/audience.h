@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "herald/v1/customer.pb.h"
@@ -87,9 +88,19 @@ class AudienceReader {
     std::vector<int> premises;
   };
 
+  // What a set's read depends on: its size and whether Redis keeps it as an intset.
+  struct SetShape {
+    long long size = 0;
+    bool intset = false;
+  };
+
   Status load_page();
   Status load_premises();
-  Status load_set(const std::string& key);
+  // The slices of the current feeder or ZIP: the first that holds anyone from the cursor on.
+  Status load_slices(const google::protobuf::RepeatedPtrField<std::string>& list,
+                     std::string (*slice_key_of)(std::string_view, uint32_t));
+  // `shape` known or not (then asked of Redis); ignored when the cursor is inside the set.
+  Status load_set(const std::string& key, std::optional<SetShape> shape = std::nullopt);
   Status load_geo();
   bool has_geo() const;  // the current source is a usable polygon or circle
   Box geo_area() const;
@@ -108,6 +119,10 @@ class AudienceReader {
   bool loaded_ = false;
   std::vector<Candidate> page_;
   AudienceCursor page_next_;  // where the page after the loaded one starts
+  // The shapes of one feeder's or ZIP's slices, read in one round trip, so empty slices (most
+  // of a small feeder's) cost none; `shapes_of_` = {source, index in its list}, or {-1, -1}.
+  std::pair<int, int> shapes_of_{-1, -1};
+  std::vector<SetShape> shapes_;
 };
 
 }  // namespace herald::fanout

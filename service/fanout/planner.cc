@@ -437,8 +437,9 @@ Status Planner::split(redis::Connection& conn, Job& job, const redis::Reply& par
         for (const auto& f : area.feeders()) {
           sizes.push_back(redis::cmd("SCARD", store::feeder_key(f, s)));
         }
-        for (const auto& z : area.zips())
+        for (const auto& z : area.zips()) {
           sizes.push_back(redis::cmd("SCARD", store::zip_key(z, s)));
+        }
       }
       for (const auto& t : area.transformers()) {
         sizes.push_back(redis::cmd("SCARD", store::transformer_key(t)));

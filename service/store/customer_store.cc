@@ -178,7 +178,7 @@ awaitable<Result<std::string>> CustomerStore::create_batch(std::span<v1::Custome
                                                            int64_t now_ms) {
   // Numbers first (one INCRBY), then each id is claimed with HSETNX (a pipeline), then the
   // claimed customers are written in one MULTI/EXEC of plain commands grouped by key (no
-  // Lua but for the premises' comma-joined lists). A crash between the claims and the EXEC
+  // Lua). A crash between the claims and the EXEC
   // leaves ids mapped to numbers without a record: readers take those for absent, and the
   // batch script creates such a customer at its claimed number (docs/architecture.md).
   const auto count = static_cast<int64_t>(customers.size());
@@ -210,8 +210,7 @@ awaitable<Result<std::string>> CustomerStore::create_batch(std::span<v1::Custome
     if (r.integer == 1) marks[k] = 'C';
   }
 
-  std::vector<std::string> premises;
-  std::map<std::string, std::vector<std::string>> sets, records, geo, phones;
+  std::map<std::string, std::vector<std::string>> sets, records, geo, phones, premises;
   for (size_t k = 0; k < customers.size(); ++k) {
     if (marks[k] != 'C') continue;
     v1::Customer& c = customers[k];
@@ -220,9 +219,9 @@ awaitable<Result<std::string>> CustomerStore::create_batch(std::span<v1::Custome
     stamp(c, now_ms);
     for (int j = 0; j < c.premises_size(); ++j) {
       const v1::Premise& p = c.premises(j);
-      premises.push_back(premise_key(p.id()));
-      premises.push_back(p.id());
-      premises.push_back(num);
+      auto& at = premises[premise_key(p.id())];
+      at.push_back(premise_field(p.id(), num));
+      at.emplace_back();
       if (!p.feeder().empty()) sets[feeder_key(p.feeder(), index_slice(n))].push_back(num);
       if (!p.transformer().empty()) sets[transformer_key(p.transformer())].push_back(num);
       if (!p.zip().empty()) sets[zip_key(p.zip(), index_slice(n))].push_back(num);
@@ -262,12 +261,7 @@ awaitable<Result<std::string>> CustomerStore::create_batch(std::span<v1::Custome
   for (auto& [key, members] : sets) group("SADD", key, members);
   for (auto& [key, items] : geo) group("GEOADD", key, items);
   for (auto& [key, fields] : phones) group("HSET", key, fields);
-  if (!premises.empty()) {
-    redis::Command eval{"EVAL", premise_add_script().body(), "0"};
-    eval.reserve(premises.size() + 3);
-    for (auto& p : premises) eval.push_back(std::move(p));
-    tx.push_back(std::move(eval));
-  }
+  for (auto& [key, fields] : premises) group("HSET", key, fields);
   tx.push_back(redis::cmd("EXEC"));
   auto done = co_await pool_.exec(std::move(tx));
   if (!done.ok()) co_return std::move(done).take_error();

@@ -27,6 +27,23 @@ std::string premise_key(std::string_view premise_id) {
   return fmt::format("pm:{{{:x}}}", fnv1a(premise_id) % kBuckets);
 }
 
+std::string premise_field(std::string_view premise_id, std::string_view num) {
+  std::string field;
+  field.reserve(premise_id.size() + 1 + num.size());
+  field.append(premise_id).append(1, ',').append(num);
+  return field;
+}
+
+std::string premise_match(std::string_view premise_id) {
+  std::string pattern;
+  pattern.reserve(premise_id.size() + 2);
+  for (char c : premise_id) {
+    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') pattern.push_back('\\');
+    pattern.push_back(c);
+  }
+  return pattern + ",*";
+}
+
 std::string record_key(uint64_t num) { return fmt::format("c:{{{:x}}}", num / kRecordsPerBucket); }
 
 std::string record_field(uint64_t num) { return fmt::format("{}", num % kRecordsPerBucket); }

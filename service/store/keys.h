@@ -11,6 +11,11 @@ uint32_t fnv1a(std::string_view s);
 
 std::string customer_id_key(std::string_view customer_id);  // cid:{h}
 std::string premise_key(std::string_view premise_id);       // pm:{h}
+// Customer n at a premise is the field "<premise>,<n>" (value "") of the premise's hash, so
+// adding and removing one is a plain HSET or HDEL; a premise's customers are the fields that
+// premise_match() matches (HSCAN ... MATCH).
+std::string premise_field(std::string_view premise_id, std::string_view num);
+std::string premise_match(std::string_view premise_id);  // "<premise>,*", glob characters escaped
 std::string record_key(uint64_t num);                       // c:{n/64}
 std::string record_field(uint64_t num);                     // n mod 64
 // A feeder's or a ZIP's set of customer numbers is split in kIndexSlices sets: Redis reads an

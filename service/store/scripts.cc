@@ -8,17 +8,6 @@
 namespace herald::store {
 namespace {
 
-// Both write scripts start with this: adds customer n to premise pid's comma-separated list in
-// hash `key` (HSETNX first: a premise usually has one customer).
-constexpr std::string_view kAddToPremiseLua = R"lua(
-local function add_to_premise(key, pid, n)
-  if redis.call('HSETNX', key, pid, n) == 1 then return end
-  local v = redis.call('HGET', key, pid)
-  for m in string.gmatch(v, '[^,]+') do if m == n then return end end
-  redis.call('HSET', key, pid, v .. ',' .. n)
-end
-)lua";
-
 // Both customer write scripts end with this: runs the commands that ride with a change, from
 // ARGV[i] on: 'T', k, the k words of one command, as many as there are.
 constexpr std::string_view kRidingLua = R"lua(
@@ -70,9 +59,10 @@ end
 -- ':' and customer n's slice of a feeder's or a ZIP's set (store::index_slice)
 local function slice(n) return ':' .. string.format('%d', math.floor(tonumber(n) / 1024) % 16) end
 local sets_rem, sets_add, pm_rem, pm_add, geo_rem, geo_add, records = {}, {}, {}, {}, {}, {}, {}
+-- customer n at premise pid: field 'pid,n' of the premise's hash (store::premise_field)
 local function unindex(n, idx)
   for k, f in ipairs(entries(idx)) do
-    pm_rem[#pm_rem + 1] = {f[2], f[1], n}
+    push(pm_rem, f[2], f[1] .. ',' .. n)
     if f[3] ~= '' then push(sets_rem, 'ix:f:' .. f[3] .. slice(n), n) end
     if f[4] ~= '' then push(sets_rem, 'ix:t:' .. f[4], n) end
     if f[5] ~= '' then push(sets_rem, 'ix:z:' .. f[5] .. slice(n), n) end
@@ -85,7 +75,7 @@ local function index(n, idx, geo, sets)
   local j = 0
   for k, f in ipairs(entries(idx)) do
     if sets then
-      pm_add[#pm_add + 1] = {f[2], f[1], n}
+      push(pm_add, f[2], f[1] .. ',' .. n); push(pm_add, f[2], '')
       if f[3] ~= '' then push(sets_add, 'ix:f:' .. f[3] .. slice(n), n) end
       if f[4] ~= '' then push(sets_add, 'ix:t:' .. f[4], n) end
       if f[5] ~= '' then push(sets_add, 'ix:z:' .. f[5] .. slice(n), n) end
@@ -169,18 +159,10 @@ end
 
 for key, members in pairs(sets_rem) do each_chunk(members, 1, function(...) redis.call('SREM', key, ...) end) end
 for key, members in pairs(geo_rem) do each_chunk(members, 1, function(...) redis.call('ZREM', key, ...) end) end
-for _, e in ipairs(pm_rem) do
-  local key, pid, n = e[1], e[2], e[3]
-  local v = redis.call('HGET', key, pid)
-  if v then
-    local keep = {}
-    for m in string.gmatch(v, '[^,]+') do if m ~= n then keep[#keep + 1] = m end end
-    if #keep == 0 then redis.call('HDEL', key, pid) else redis.call('HSET', key, pid, table.concat(keep, ',')) end
-  end
-end
+for key, fields in pairs(pm_rem) do each_chunk(fields, 1, function(...) redis.call('HDEL', key, ...) end) end
 for key, members in pairs(sets_add) do each_chunk(members, 1, function(...) redis.call('SADD', key, ...) end) end
 for key, items in pairs(geo_add) do each_chunk(items, 3, function(...) redis.call('GEOADD', key, ...) end) end
-for _, e in ipairs(pm_add) do add_to_premise(e[1], e[2], e[3]) end
+for key, items in pairs(pm_add) do each_chunk(items, 2, function(...) redis.call('HSET', key, ...) end) end
 for key, fields in pairs(records) do each_chunk(fields, 2, function(...) redis.call('HSET', key, ...) end) end
 for _, e in ipairs(rec_dels) do redis.call('HDEL', e[1], e[2]) end
 for _, e in ipairs(cid_writes) do redis.call('HSET', e[1], e[2], e[3]) end
@@ -224,14 +206,6 @@ run_riding(5)
 return 'U'
 )lua";
 
-// Adds customers to premises (ARGV: triples of pm-key, premise id, n). The create path runs it
-// inside its MULTI with EVAL: a premise's field lists several customers, comma-joined, and only
-// a script can append to it. Every other write of a create is a plain command.
-constexpr std::string_view kPremiseAddLua = R"lua(
-for i = 1, #ARGV, 3 do add_to_premise(ARGV[i], ARGV[i + 1], ARGV[i + 2]) end
-return 1
-)lua";
-
 }  // namespace
 
 std::string sha1_hex(std::string_view data) {
@@ -265,13 +239,7 @@ awaitable<Result<redis::Reply>> Script::run(redis::Pool& pool,
 }
 
 const Script& customer_batch_script() {
-  static const Script script{std::string(kAddToPremiseLua) + std::string(kRidingLua) +
-                              std::string(kBatchLua)};
-  return script;
-}
-
-const Script& premise_add_script() {
-  static const Script script{std::string(kAddToPremiseLua) + std::string(kPremiseAddLua)};
+  static const Script script{std::string(kRidingLua) + std::string(kBatchLua)};
   return script;
 }
 

@@ -26,8 +26,6 @@ class Script {
 
 // Upsert or erase a batch of customers with their indexes, atomically per script run.
 const Script& customer_batch_script();
-// Adds customers to premises; run with EVAL inside the create path's MULTI (see scripts.cc).
-const Script& premise_add_script();
 // Replaces one record whose index entries stay as they are, compare-and-set on its SHA-1.
 const Script& record_swap_script();
 // Reads customers by id: n and record for each, nil and nil when there is no such id.

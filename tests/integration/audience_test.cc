@@ -282,6 +282,64 @@ void add_feeder(redis::Connection& conn, const std::string& feeder, uint64_t fro
   for (uint64_t n = from; n < to; ++n) nums.push_back(n);
   add_feeder(conn, feeder, nums);
 }
+// The premise index keeps "<premise>,<n>" fields in hashes shared by many premises: a premise
+// whose id another premise's id starts with, in the same hash, must not pick up its customers.
+TEST_F(Audience, APremiseGetsOnlyItsOwnCustomersFromAHashItShares) {
+  std::string longer;
+  for (int i = 0; longer.empty(); ++i) {
+    const std::string id = "P-col" + std::to_string(i);
+    if (store::premise_key(id) == store::premise_key("P-col")) longer = id;
+  }
+  put({customer("C-col-a", {{"P-col", "", "", "", {}}}),
+       customer("C-col-b", {{longer, "", "", "", {}}})});
+  v1::Area area;
+  area.add_premises("P-col");
+  AudienceReader reader(conn_, area, "seen:{col}:1");
+  auto all = read_all(reader, 500);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].num, num("C-col-a"));
+}
+
+// A tower of 2,000 flats at one premise: its hash is past listpack size, and Redis answers
+// HSCAN over such a hash in parts.
+TEST_F(Audience, ATowerOfTwoThousandFlatsAtOnePremiseIsReadWhole) {
+  std::vector<v1::Customer> cs;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 2000; ++i) {
+    ids.push_back("C-flat-" + std::to_string(i));
+    cs.push_back(customer(ids.back(), {{"P-TOWER", "", "", "", {}}}));
+  }
+  put(cs);
+  auto enc = conn_.command(redis::cmd("OBJECT", "ENCODING", store::premise_key("P-TOWER")));
+  ASSERT_EQ(enc->str, "hashtable");
+  v1::Area area;
+  area.add_premises("P-TOWER");
+  AudienceReader reader(conn_, area, "seen:{tower}:1");
+  std::set<uint64_t> got;
+  for (const Recipient& r : read_all(reader, 500)) got.insert(r.num);
+  EXPECT_EQ(got, nums(ids));
+}
+
+// An urgent outage on a small feeder must not pay a round trip per empty slice: its
+// customers, numbered together, fill one slice of the sixteen.
+TEST_F(Audience, ASmallFeederCostsOneSizeReadAndOneScanWhateverItsEmptySlices) {
+  add_feeder(conn_, "F-SMALL", 2 * store::kIndexSliceRun + 1, 2 * store::kIndexSliceRun + 301);
+  v1::Area area;
+  area.add_feeders("F-SMALL");
+  ASSERT_TRUE(conn_.command(redis::cmd("CONFIG", "RESETSTAT")).ok());
+  AudienceReader reader(conn_, area, "seen:{small}:1");
+  EXPECT_EQ(read_all(reader, 500).size(), 300u);
+  auto stats = conn_.command(redis::cmd("INFO", "commandstats"));
+  ASSERT_TRUE(stats.ok());
+  auto calls = [&](const std::string& command) {
+    const std::string tag = "cmdstat_" + command + ":calls=";
+    const size_t at = stats->str.find(tag);
+    return at == std::string::npos ? 0 : std::stoi(stats->str.substr(at + tag.size()));
+  };
+  EXPECT_EQ(calls("sscan"), 1) << "one slice holds them all";
+  EXPECT_EQ(calls("scard"), static_cast<int>(store::kIndexSlices)) << "asked once, together";
+}
+
 TEST_F(Audience, ResumesFromASavedCursorWithoutRepeatsOrGaps) {
   add_feeder(conn_, "F-A", 1, 3001);
   add_feeder(conn_, "F-B", 2001, 5001);  // overlaps F-A by 1,000

@@ -5,7 +5,6 @@
 #include <map>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <thread>
 #include <utility>
 
@@ -303,11 +302,16 @@ class CustomerIndexes : public HeralddSuite {
     return run(redis::cmd("SISMEMBER", key, n)).integer == 1;
   }
 
+  // The customer numbers the premise index lists at `premise` (fields "<premise>,<n>").
   std::vector<std::string> at_premise(const std::string& premise) {
-    auto r = run(redis::cmd("HGET", store::premise_key(premise), premise));
+    auto r = run(redis::cmd("HSCAN", store::premise_key(premise), "0", "MATCH",
+                            store::premise_match(premise), "COUNT", "1000"));
     std::vector<std::string> out;
-    std::stringstream list(r.str);
-    for (std::string n; std::getline(list, n, ',');) out.push_back(n);
+    if (r.elements.size() != 2) return out;
+    const auto& fields = r.elements[1].elements;
+    for (size_t i = 0; i < fields.size(); i += 2) {
+      out.push_back(fields[i].str.substr(premise.size() + 1));
+    }
     return out;
   }
 

@@ -171,6 +171,23 @@ TEST(Keys, GeoCellsAreAFixedGridGroupedInBlocks) {
   EXPECT_EQ(back.y, c.y);
 }
 
+TEST(Keys, APremisesFieldNamesItsCustomerAndItsPatternMatchesNoOtherPremise) {
+  EXPECT_EQ(premise_field("P-77", "1234"), "P-77,1234");
+  EXPECT_EQ(premise_match("P-77"), "P-77,*");
+  // Ids are validated to letters, digits, '.', '_' and '-', but a pattern never lets one
+  // through as a wildcard.
+  EXPECT_EQ(premise_match("P*7?[a]\\"), "P\\*7\\?\\[a\\]\\\\,*");
+}
+
+TEST(Keys, CustomersNumberedTogetherShareAnIndexSlice) {
+  EXPECT_EQ(index_slice(0), 0u);
+  EXPECT_EQ(index_slice(kIndexSliceRun - 1), 0u);
+  EXPECT_EQ(index_slice(kIndexSliceRun), 1u);
+  EXPECT_EQ(index_slice(kIndexSliceRun * kIndexSlices + 5), 0u);  // the slices wrap
+  EXPECT_EQ(feeder_key("F-1", 3), "ix:f:F-1:3");
+  EXPECT_EQ(zip_key("10001", 15), "ix:z:10001:15");
+}
+
 TEST(Keys, BucketsAreStableAndTagged) {
   EXPECT_EQ(record_key(0), "c:{0}");
   EXPECT_EQ(record_key(64), "c:{1}");
