@@ -19,7 +19,7 @@ src = open(sys.argv[1]).read()
 def lua(name):
     return re.search(name + r' = R"lua\((.*?)\)lua";', src, re.S).group(1)
 # Composed as customer_batch_script() and record_swap_script() compose them.
-open(sys.argv[2] + "/batch.lua", "w").write(lua("kAddToPremiseLua") + lua("kRidingLua") + lua("kBatchLua"))
+open(sys.argv[2] + "/batch.lua", "w").write(lua("kRidingLua") + lua("kBatchLua"))
 open(sys.argv[2] + "/swap.lua", "w").write(lua("kRidingLua") + lua("kRecordSwapLua"))
 open(sys.argv[2] + "/get.lua", "w").write(lua("kGetLua"))
 PY
