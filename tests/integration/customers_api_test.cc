@@ -10,6 +10,7 @@
 
 #include "service/store/keys.h"
 #include "tests/support/heraldd_process.h"
+#include "tests/support/store_layout.h"
 
 namespace herald::testing {
 namespace {
@@ -302,17 +303,8 @@ class CustomerIndexes : public HeralddSuite {
     return run(redis::cmd("SISMEMBER", key, n)).integer == 1;
   }
 
-  // The customer numbers the premise index lists at `premise` (fields "<premise>,<n>").
   std::vector<std::string> at_premise(const std::string& premise) {
-    auto r = run(redis::cmd("HSCAN", store::premise_key(premise), "0", "MATCH",
-                            store::premise_match(premise), "COUNT", "1000"));
-    std::vector<std::string> out;
-    if (r.elements.size() != 2) return out;
-    const auto& fields = r.elements[1].elements;
-    for (size_t i = 0; i < fields.size(); i += 2) {
-      out.push_back(fields[i].str.substr(premise.size() + 1));
-    }
-    return out;
+    return premise_customers(*conn_, premise);
   }
 
   // Every GEO cell that holds premise k of customer n (the store keeps exactly one).

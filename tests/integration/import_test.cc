@@ -9,6 +9,7 @@
 
 #include "service/store/keys.h"
 #include "tests/support/heraldd_process.h"
+#include "tests/support/store_layout.h"
 
 namespace herald::testing {
 namespace {
@@ -134,23 +135,11 @@ TEST_F(Import, StoredNewAndCutShortIdsInOneBatch) {
   auto num = conn.command(redis::cmd("HGET", store::customer_id_key("C-mix-4"), "C-mix-4"));
   ASSERT_TRUE(num.ok());
   EXPECT_EQ(num->str, "987654321") << "the cut-short create's number was not reused";
-  // The premise index's fields for a premise: "<premise>,<n>" for each customer there.
-  auto at_premise = [&](const std::string& premise) {
-    auto r = conn.command(redis::cmd("HSCAN", store::premise_key(premise), "0", "MATCH",
-                                     store::premise_match(premise), "COUNT", "1000"));
-    std::vector<std::string> fields;
-    if (r.ok() && r->elements.size() == 2) {
-      for (size_t i = 0; i < r->elements[1].elements.size(); i += 2) {
-        fields.push_back(r->elements[1].elements[i].str);
-      }
-    }
-    return fields;
-  };
-  EXPECT_EQ(at_premise("P-C-mix-4"), std::vector<std::string>{"P-C-mix-4,987654321"})
+  EXPECT_EQ(premise_customers(conn, "P-C-mix-4"), std::vector<std::string>{"987654321"})
       << "the premise index does not name the recovered customer";
   auto one = conn.command(redis::cmd("HGET", store::customer_id_key("C-mix-1"), "C-mix-1"));
   ASSERT_TRUE(one.ok());
-  EXPECT_EQ(at_premise("P-C-mix-1"), std::vector<std::string>{"P-C-mix-1," + one->str})
+  EXPECT_EQ(premise_customers(conn, "P-C-mix-1"), std::vector<std::string>{one->str})
       << "a re-imported customer is listed at its premise once";
 }
 

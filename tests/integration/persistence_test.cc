@@ -9,6 +9,7 @@
 
 #include "service/store/keys.h"
 #include "tests/support/heraldd_process.h"
+#include "tests/support/store_layout.h"
 
 namespace herald::testing {
 namespace {
@@ -52,20 +53,6 @@ class Persistence : public HeralddSuite {
     return r;
   }
 };
-
-// How many customers the feeder's index names, over all its slices.
-long long feeder_size(redis::Connection& conn, std::string_view feeder) {
-  long long total = 0;
-  for (uint32_t s = 0; s < store::kIndexSlices; ++s) {
-    auto r = conn.command(redis::cmd("SCARD", store::feeder_key(feeder, s)));
-    if (!r.ok() || r->type != redis::Reply::Type::kInteger) {
-      ADD_FAILURE() << "SCARD of feeder " << feeder << " slice " << s;
-      return -1;
-    }
-    total += r->integer;
-  }
-  return total;
-}
 
 std::string read_tree(const std::string& dir) {
   std::string all;
