@@ -41,17 +41,20 @@ class Importer {
 
   bool batch_full() const { return batch_.size() >= kBatchSize; }
 
-  // Waits for the batch before to be stored, then starts storing this one and returns: the
-  // next batch is parsed while Redis runs this one's script. One batch in flight at a time, so
-  // batches land in upload order (a later line for the same customer wins).
+  // Prepares this batch (its numbers, claims and writes) while the batch before is being
+  // stored, waits for that one, then starts storing this one and returns: the next batch is
+  // parsed while Redis stores this one. One batch in flight at a time, so batches land in
+  // upload order (a later line for the same customer wins: it finds the customer stored).
   awaitable<Status> flush() {
-    if (auto ok = co_await finish(); !ok.ok()) co_return ok;
-    if (batch_.empty()) co_return ok_status();
-    auto state = std::make_shared<InFlight>(co_await net::this_coro::executor);
-    state->count = batch_.size();
-    net::co_spawn(state->wake.get_executor(),
-                  store(s_, std::move(batch_), s_.now_ms(), state), net::detached);
+    if (batch_.empty()) co_return co_await finish();
+    auto prepared = co_await s_.customers.prepare_batch(std::move(batch_), s_.now_ms());
     batch_.clear();
+    if (auto ok = co_await finish(); !ok.ok()) co_return ok;
+    if (!prepared.ok()) co_return std::move(prepared).take_error();
+    auto state = std::make_shared<InFlight>(co_await net::this_coro::executor);
+    state->count = prepared->size();
+    net::co_spawn(state->wake.get_executor(), store(s_, std::move(*prepared), state),
+                  net::detached);
     in_flight_ = std::move(state);
     co_return ok_status();
   }
@@ -85,9 +88,9 @@ class Importer {
   };
 
   // Runs on the request's I/O thread, like the parser, so the shared state needs no lock.
-  static awaitable<void> store(Services& s, std::vector<v1::Customer> batch, int64_t now_ms,
+  static awaitable<void> store(Services& s, store::CustomerStore::Prepared batch,
                                std::shared_ptr<InFlight> state) {
-    auto stored = co_await s.customers.put_batch(std::move(batch), now_ms);
+    auto stored = co_await s.customers.put_prepared(std::move(batch));
     if (!stored.ok()) state->status = std::move(stored).take_error();
     state->done = true;
     state->wake.cancel();

@@ -82,16 +82,77 @@ awaitable<Result<PutOutcome>> CustomerStore::put(v1::Customer customer, int64_t 
 
 awaitable<Result<std::vector<PutOutcome>>> CustomerStore::put_batch(
     std::vector<v1::Customer> customers, int64_t now_ms) {
+  auto prepared = co_await prepare_batch(std::move(customers), now_ms);
+  if (!prepared.ok()) co_return std::move(prepared).take_error();
+  co_return co_await put_prepared(std::move(*prepared));
+}
+
+size_t CustomerStore::segment_end(const std::vector<v1::Customer>& customers, size_t begin) {
+  std::unordered_set<std::string_view> ids;
+  size_t end = begin;
+  while (end < customers.size() && ids.insert(customers[end].id()).second) ++end;
+  return end;
+}
+
+awaitable<Result<CustomerStore::Prepared>> CustomerStore::prepare_batch(
+    std::vector<v1::Customer> customers, int64_t now_ms) {
+  Prepared batch;
+  batch.customers_ = std::move(customers);
+  batch.now_ms_ = now_ms;
+  // A single customer (a PUT) goes to the general script at once: it creates one as well.
+  if (const size_t end = segment_end(batch.customers_, 0); end > 1) {
+    if (auto ok = co_await prepare_create(batch, end); !ok.ok()) co_return ok.error();
+  }
+  co_return batch;
+}
+
+awaitable<Status> CustomerStore::prepare_create(Prepared& batch, size_t end) {
+  const auto count = static_cast<int64_t>(end);
+  auto taken = co_await pool_.exec(
+      redis::batch(redis::cmd("INCRBY", std::string(kCustomerSeqKey), std::to_string(count))));
+  if (!taken.ok()) co_return std::move(taken).take_error();
+  if (taken->front().type != redis::Reply::Type::kInteger) {
+    co_return make_error(ErrorCode::kInternal,
+                         "unexpected reply to INCRBY " + std::string(kCustomerSeqKey));
+  }
+  batch.end_ = end;
+  batch.first_ = static_cast<uint64_t>(taken->front().integer - count + 1);
+  batch.claims_.reserve(end);
+  for (size_t k = 0; k < end; ++k) {
+    const v1::Customer& c = batch.customers_[k];
+    batch.claims_.push_back(
+        redis::cmd("HSETNX", customer_id_key(c.id()), c.id(), std::to_string(batch.first_ + k)));
+  }
+  batch.writes_ = build_create(std::span<v1::Customer>(batch.customers_.data(), end),
+                               std::string(end, 'C'), batch.first_, batch.now_ms_, &batch.records_);
+  co_return ok_status();
+}
+
+awaitable<Result<std::string>> CustomerStore::create_run(Prepared& batch, size_t begin,
+                                                         size_t end) {
+  if (begin == 0 && batch.end_ == end) co_return co_await create_prepared(batch);
+  Prepared run;  // a later run (an id repeated in the batch): prepared now
+  run.customers_.assign(std::make_move_iterator(batch.customers_.begin() + begin),
+                        std::make_move_iterator(batch.customers_.begin() + end));
+  run.now_ms_ = batch.now_ms_;
+  if (auto ok = co_await prepare_create(run, end - begin); !ok.ok()) co_return ok.error();
+  auto marks = co_await create_prepared(run);
+  std::move(run.customers_.begin(), run.customers_.end(), batch.customers_.begin() + begin);
+  co_return marks;
+}
+
+awaitable<Result<std::vector<PutOutcome>>> CustomerStore::put_prepared(Prepared batch) {
+  std::vector<v1::Customer>& customers = batch.customers_;
+  const int64_t now_ms = batch.now_ms_;
   std::vector<PutOutcome> outcomes(customers.size());
   size_t begin = 0;
   while (begin < customers.size()) {
     // The scripts want each id once per call: a repeated id starts the next call.
-    std::unordered_set<std::string_view> ids;
-    size_t end = begin;
-    while (end < customers.size() && ids.insert(customers[end].id()).second) ++end;
-    // A batch is first created (create_batch): the ids it could claim are stored; those that
-    // exist are read and sent with the record they replace through the general script, as is
-    // any customer changed meanwhile ('X').
+    // (The prepared run's customers are in their records already: its end is kept.)
+    const size_t end = begin == 0 && batch.end_ > 0 ? batch.end_ : segment_end(customers, begin);
+    // A run of several customers is first created (create_run): the ids it could claim
+    // are stored; those that exist are read and sent with the record they replace through the
+    // general script, as is any customer changed meanwhile ('X').
     struct Pending {
       size_t at;
       bool read = false;  // read it before the next attempt
@@ -99,8 +160,7 @@ awaitable<Result<std::vector<PutOutcome>>> CustomerStore::put_batch(
     };
     std::vector<Pending> pending;
     if (end - begin > 1) {
-      auto marks = co_await create_batch(
-          std::span<v1::Customer>(customers.data() + begin, end - begin), now_ms);
+      auto marks = co_await create_run(batch, begin, end);
       if (!marks.ok()) co_return std::move(marks).take_error();
       for (size_t k = begin; k < end; ++k) {
         const char mark = (*marks)[k - begin];
@@ -174,48 +234,59 @@ awaitable<Result<std::vector<PutOutcome>>> CustomerStore::put_batch(
   co_return outcomes;
 }
 
-awaitable<Result<std::string>> CustomerStore::create_batch(std::span<v1::Customer> customers,
-                                                           int64_t now_ms) {
-  // Numbers first (one INCRBY), then each id is claimed with HSETNX (a pipeline), then the
-  // claimed customers are written in one MULTI/EXEC of plain commands grouped by key (no
-  // Lua). A crash between the claims and the EXEC
-  // leaves ids mapped to numbers without a record: readers take those for absent, and the
+awaitable<Result<std::string>> CustomerStore::create_prepared(Prepared& batch) {
+  // Each id is claimed with HSETNX (a pipeline), then the claimed customers are written in one
+  // MULTI/EXEC of plain commands grouped by key (no Lua). A crash between the claims and the
+  // EXEC leaves ids mapped to numbers without a record: readers take those for absent, and the
   // batch script creates such a customer at its claimed number (docs/architecture.md).
-  const auto count = static_cast<int64_t>(customers.size());
-  auto taken = co_await pool_.exec(
-      redis::batch(redis::cmd("INCRBY", std::string(kCustomerSeqKey), std::to_string(count))));
-  if (!taken.ok()) co_return std::move(taken).take_error();
-  if (taken->front().type != redis::Reply::Type::kInteger) {
-    co_return make_error(ErrorCode::kInternal, "unexpected reply to INCRBY " +
-                                                   std::string(kCustomerSeqKey));
-  }
-  const uint64_t first = static_cast<uint64_t>(taken->front().integer - count + 1);
-
-  std::vector<std::string> nums(customers.size());
-  redis::Batch claims;
-  claims.reserve(customers.size());
-  for (size_t k = 0; k < customers.size(); ++k) {
-    nums[k] = std::to_string(first + k);
-    claims.push_back(redis::cmd("HSETNX", customer_id_key(customers[k].id()), customers[k].id(),
-                                nums[k]));
-  }
-  auto claimed = co_await pool_.exec(std::move(claims));
+  const size_t count = batch.end_;
+  auto claimed = co_await pool_.exec(std::move(batch.claims_));
   if (!claimed.ok()) co_return std::move(claimed).take_error();
-  std::string marks(customers.size(), 'R');
-  for (size_t k = 0; k < customers.size(); ++k) {
+  std::string marks(count, 'R');
+  for (size_t k = 0; k < count; ++k) {
     const redis::Reply& r = (*claimed)[k];
     if (r.type != redis::Reply::Type::kInteger) {
       co_return make_error(ErrorCode::kInternal, "unexpected reply to HSETNX: " + r.str);
     }
     if (r.integer == 1) marks[k] = 'C';
   }
+  if (marks.find('R') != std::string::npos) {
+    // Some exist already (a re-import): every message comes back from its record, and the
+    // writes are built again for the claimed ones only.
+    for (size_t k = 0; k < count; ++k) {
+      auto back = decode_record(batch.records_[k], sealer_);
+      if (!back.ok()) co_return std::move(back).take_error();
+      batch.customers_[k] = std::move(*back);
+    }
+    batch.writes_ = build_create(std::span<v1::Customer>(batch.customers_.data(), count), marks,
+                                 batch.first_, batch.now_ms_, nullptr);
+  }
+  batch.records_.clear();
+  if (batch.writes_.empty()) co_return marks;
+  const size_t commands = batch.writes_.size();
+  auto done = co_await pool_.exec(std::move(batch.writes_));
+  if (!done.ok()) co_return std::move(done).take_error();
+  const redis::Reply& exec = done->back();
+  if (exec.is_error() || exec.is_nil() || exec.elements.size() != commands - 2) {
+    co_return make_error(ErrorCode::kInternal, "customer create transaction failed: " + exec.str);
+  }
+  for (const redis::Reply& r : exec.elements) {
+    if (r.is_error())
+      co_return make_error(ErrorCode::kInternal, "customer create failed: " + r.str);
+  }
+  co_return marks;
+}
 
-  std::map<std::string, std::vector<std::string>> sets, records, geo, phones, premises;
+redis::Batch CustomerStore::build_create(std::span<v1::Customer> customers, std::string_view marks,
+                                         uint64_t first, int64_t now_ms,
+                                         std::vector<std::string>* records) const {
+  if (records) records->resize(customers.size());
+  std::map<std::string, std::vector<std::string>> sets, buckets, geo, phones, premises;
   for (size_t k = 0; k < customers.size(); ++k) {
     if (marks[k] != 'C') continue;
     v1::Customer& c = customers[k];
     const uint64_t n = first + k;
-    const std::string& num = nums[k];
+    const std::string num = std::to_string(n);
     stamp(c, now_ms);
     for (int j = 0; j < c.premises_size(); ++j) {
       const v1::Premise& p = c.premises(j);
@@ -240,13 +311,13 @@ awaitable<Result<std::string>> CustomerStore::create_batch(std::span<v1::Custome
       fields.push_back(std::move(slot.field));
       fields.push_back(c.id());
     }
-    auto& bucket = records[record_key(n)];
+    auto& bucket = buckets[record_key(n)];
     bucket.push_back(record_field(n));
     bucket.push_back(encode_record(std::move(c), sealer_, now_ms));  // c is not read again
+    if (records) (*records)[k] = bucket.back();
   }
-  if (records.empty()) co_return marks;
-
   redis::Batch tx;
+  if (buckets.empty()) return tx;
   tx.push_back(redis::cmd("MULTI"));
   auto group = [&tx](std::string_view verb, const std::string& key,
                      std::vector<std::string>& items) {
@@ -257,22 +328,13 @@ awaitable<Result<std::string>> CustomerStore::create_batch(std::span<v1::Custome
     for (auto& item : items) c.push_back(std::move(item));
     tx.push_back(std::move(c));
   };
-  for (auto& [key, fields] : records) group("HSET", key, fields);
+  for (auto& [key, fields] : buckets) group("HSET", key, fields);
   for (auto& [key, members] : sets) group("SADD", key, members);
   for (auto& [key, items] : geo) group("GEOADD", key, items);
   for (auto& [key, fields] : phones) group("HSET", key, fields);
   for (auto& [key, fields] : premises) group("HSET", key, fields);
   tx.push_back(redis::cmd("EXEC"));
-  auto done = co_await pool_.exec(std::move(tx));
-  if (!done.ok()) co_return std::move(done).take_error();
-  const redis::Reply& exec = done->back();
-  if (exec.is_error() || exec.is_nil() || exec.elements.size() != done->size() - 2) {
-    co_return make_error(ErrorCode::kInternal, "customer create transaction failed: " + exec.str);
-  }
-  for (const redis::Reply& r : exec.elements) {
-    if (r.is_error()) co_return make_error(ErrorCode::kInternal, "customer create failed: " + r.str);
-  }
-  co_return marks;
+  return tx;
 }
 
 awaitable<Result<std::vector<std::optional<CustomerStore::Loaded>>>> CustomerStore::load_many(

@@ -30,9 +30,33 @@ class CustomerStore {
   void set_contact_index(const inbound::ContactIndex* index) { contacts_ = index; }
 
   awaitable<Result<PutOutcome>> put(v1::Customer customer, int64_t now_ms);
-  // One script run for the whole batch; one outcome per customer, in order.
+  // One outcome per customer, in order: prepare_batch, then put_prepared.
   awaitable<Result<std::vector<PutOutcome>>> put_batch(std::vector<v1::Customer> customers,
                                                        int64_t now_ms);
+
+  // A batch made ready to store: the numbers of the customers believed new are taken and their
+  // claims and writes are built, so that storing it is two round trips with nothing to compute
+  // between them. An import prepares a batch while Redis stores the one before it. Nothing is
+  // written to Redis but the number sequence, so a prepared batch may be dropped.
+  class Prepared {
+   public:
+    Prepared() = default;
+    Prepared(Prepared&&) noexcept = default;
+    Prepared& operator=(Prepared&&) noexcept = default;
+    size_t size() const { return customers_.size(); }
+
+   private:
+    friend class CustomerStore;
+    std::vector<v1::Customer> customers_;  // those of the create moved into records_
+    size_t end_ = 0;                       // customers_[0, end_) go through the create path
+    uint64_t first_ = 0;                   // the number of customers_[0]
+    int64_t now_ms_ = 0;
+    std::vector<std::string> records_;  // customers_[k]'s record, for k < end_
+    redis::Batch claims_;               // HSETNX of each id in [0, end_)
+    redis::Batch writes_;               // MULTI ... EXEC creating all of [0, end_)
+  };
+  awaitable<Result<Prepared>> prepare_batch(std::vector<v1::Customer> customers, int64_t now_ms);
+  awaitable<Result<std::vector<PutOutcome>>> put_prepared(Prepared batch);
   awaitable<Result<std::optional<v1::Customer>>> get(std::string id);
   awaitable<Result<bool>> erase(std::string id);  // false: there was no such customer
   // Read, change, write back unless someone changed it meanwhile (then read again).
@@ -55,10 +79,23 @@ class CustomerStore {
   };
 
  private:
-  // Creates the customers that do not exist yet (one INCRBY, a pipeline of claims, one
-  // MULTI/EXEC): one mark each, 'C' created, 'R' exists. A created customer's message is moved
-  // into its record: only the others are left as they were.
-  awaitable<Result<std::string>> create_batch(std::span<v1::Customer> customers, int64_t now_ms);
+  // The end of the run of customers from `begin` in which no id repeats (the scripts want each
+  // id once per call).
+  static size_t segment_end(const std::vector<v1::Customer>& customers, size_t begin);
+  // Takes numbers for customers[0, end) and builds their claims and writes (prepare_batch).
+  awaitable<Status> prepare_create(Prepared& batch, size_t end);
+  // create_prepared for customers[begin, end) of the batch, prepared first unless it is the
+  // run prepare_batch prepared.
+  awaitable<Result<std::string>> create_run(Prepared& batch, size_t begin, size_t end);
+  // Creates the prepared customers that do not exist yet (the claims, then the writes): one mark
+  // each, 'C' created, 'R' exists. When some exist, every message is back in batch.customers_.
+  awaitable<Result<std::string>> create_prepared(Prepared& batch);
+  // Builds the MULTI/EXEC that creates every customers[k] marked 'C' at number first + k, one
+  // command per key, and moves their messages into their records (a copy of each record into
+  // `records` when given).
+  redis::Batch build_create(std::span<v1::Customer> customers, std::string_view marks,
+                            uint64_t first, int64_t now_ms,
+                            std::vector<std::string>* records) const;
   // for_write: with the record's SHA-1, which a write that replaces it must name.
   awaitable<Result<std::optional<Loaded>>> load(const std::string& id, bool for_write = true);
   // One script run; nullopt for an id that is not stored.

@@ -128,7 +128,9 @@ TEST_F(Import, StoredNewAndCutShortIdsInOneBatch) {
                       heraldd().admin_key());
   ASSERT_EQ(again.status, 200) << again.body;
   EXPECT_EQ(json_at(again.body, "accepted"), "3") << again.body;
-  EXPECT_EQ(json_at(get_customer("C-mix-1").body, "name"), "Grace Hopper");
+  auto mixed = get_customer("C-mix-1");
+  EXPECT_EQ(json_at(mixed.body, "name"), "Grace Hopper");
+  EXPECT_EQ(json_at(mixed.body, "phone"), "+12014316859") << "the re-import lost a contact detail";
   for (const char* id : {"C-mix-2", "C-mix-3", "C-mix-4"}) {
     EXPECT_EQ(get_customer(id).status, 200) << id;
   }
@@ -141,6 +143,44 @@ TEST_F(Import, StoredNewAndCutShortIdsInOneBatch) {
   ASSERT_TRUE(one.ok());
   EXPECT_EQ(premise_customers(conn, "P-C-mix-1"), std::vector<std::string>{one->str})
       << "a re-imported customer is listed at its premise once";
+}
+
+// An id repeated within one batch splits it: the run after the repeat is created on its own,
+// with the customer its earlier line stored going to the general script. The later line wins,
+// the new customers of both runs are stored with their contact details, and each is listed at
+// its premise once.
+TEST_F(Import, AnIdRepeatedInABatchIsStoredOnceWithTheLaterLine) {
+  SampleCustomer again;
+  again.id = "C-rep-1";
+  again.name = "Ada Lovelace";
+  again.email = "ada@example.org";
+  again.premises[0].id = "P-C-rep-1b";
+  const std::string body = json_line("C-rep-1") + "\n" + json_line("C-rep-2") + "\n" +
+                           customer_json(again) + "\n" + json_line("C-rep-3") + "\n" +
+                           json_line("C-rep-4") + "\n";
+  auto r = import(body, heraldd().admin_key());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json_at(r.body, "accepted"), "5") << r.body;
+
+  auto got = get_customer("C-rep-1");
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(json_at(got.body, "name"), "Ada Lovelace");
+  EXPECT_EQ(json_at(got.body, "email"), "ada@example.org");
+  EXPECT_EQ(json_at(got.body, "premises[0].id"), "P-C-rep-1b");
+  auto conn = redis_connection();
+  auto one = conn.command(redis::cmd("HGET", store::customer_id_key("C-rep-1"), "C-rep-1"));
+  ASSERT_TRUE(one.ok());
+  EXPECT_TRUE(premise_customers(conn, "P-C-rep-1").empty()) << "the earlier line's premise kept it";
+  EXPECT_EQ(premise_customers(conn, "P-C-rep-1b"), std::vector<std::string>{one->str});
+  for (const char* id : {"C-rep-2", "C-rep-3", "C-rep-4"}) {
+    auto c = get_customer(id);
+    ASSERT_EQ(c.status, 200) << id;
+    EXPECT_EQ(json_at(c.body, "phone"), "+12014316859") << id;
+    auto n = conn.command(redis::cmd("HGET", store::customer_id_key(id), id));
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(premise_customers(conn, std::string("P-") + id), std::vector<std::string>{n->str})
+        << id;
+  }
 }
 
 TEST_F(Import, OverLongLineIsRejectedAndTheRestImported) {
