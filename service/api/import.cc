@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <memory>
 
@@ -47,7 +48,9 @@ class Importer {
   // upload order (a later line for the same customer wins: it finds the customer stored).
   awaitable<Status> flush() {
     if (batch_.empty()) co_return co_await finish();
-    auto prepared = co_await s_.customers.prepare_batch(std::move(batch_), s_.now_ms());
+    // Its writes are built ahead only while batches turn out new (an import of new customers;
+    // a re-import finds them stored, and would decode its records back).
+    auto prepared = co_await s_.customers.prepare_batch(std::move(batch_), s_.now_ms(), all_new_);
     batch_.clear();
     if (auto ok = co_await finish(); !ok.ok()) co_return ok;
     if (!prepared.ok()) co_return std::move(prepared).take_error();
@@ -68,6 +71,7 @@ class Importer {
       co_await state->wake.async_wait(net::redirect_error(use_awaitable, ec));
     }
     if (!state->status.ok()) co_return std::move(state->status);
+    all_new_ = state->all_new;
     const auto n = state->count;
     result_.set_accepted(result_.accepted() + static_cast<uint32_t>(n));
     s_.metrics.add("herald_import_lines_total", "result", "accepted", static_cast<double>(n));
@@ -85,13 +89,19 @@ class Importer {
     bool done = false;
     Status status = ok_status();
     size_t count = 0;
+    bool all_new = false;  // every customer of the batch was created
   };
 
   // Runs on the request's I/O thread, like the parser, so the shared state needs no lock.
   static awaitable<void> store(Services& s, store::CustomerStore::Prepared batch,
                                std::shared_ptr<InFlight> state) {
     auto stored = co_await s.customers.put_prepared(std::move(batch));
-    if (!stored.ok()) state->status = std::move(stored).take_error();
+    if (stored.ok()) {
+      state->all_new = std::all_of(stored->begin(), stored->end(),
+                                   [](const store::PutOutcome& o) { return o.created; });
+    } else {
+      state->status = std::move(stored).take_error();
+    }
     state->done = true;
     state->wake.cancel();
   }
@@ -113,6 +123,7 @@ class Importer {
   uint64_t line_no_;
   std::vector<v1::Customer> batch_;
   std::shared_ptr<InFlight> in_flight_;
+  bool all_new_ = true;  // the last batch stored was all new customers
   v1::ImportResult result_;
 };
 

@@ -95,18 +95,18 @@ size_t CustomerStore::segment_end(const std::vector<v1::Customer>& customers, si
 }
 
 awaitable<Result<CustomerStore::Prepared>> CustomerStore::prepare_batch(
-    std::vector<v1::Customer> customers, int64_t now_ms) {
+    std::vector<v1::Customer> customers, int64_t now_ms, bool expect_new) {
   Prepared batch;
   batch.customers_ = std::move(customers);
   batch.now_ms_ = now_ms;
   // A single customer (a PUT) goes to the general script at once: it creates one as well.
   if (const size_t end = segment_end(batch.customers_, 0); end > 1) {
-    if (auto ok = co_await prepare_create(batch, end); !ok.ok()) co_return ok.error();
+    if (auto ok = co_await prepare_create(batch, end, expect_new); !ok.ok()) co_return ok.error();
   }
   co_return batch;
 }
 
-awaitable<Status> CustomerStore::prepare_create(Prepared& batch, size_t end) {
+awaitable<Status> CustomerStore::prepare_create(Prepared& batch, size_t end, bool build) {
   const auto count = static_cast<int64_t>(end);
   auto taken = co_await pool_.exec(
       redis::batch(redis::cmd("INCRBY", std::string(kCustomerSeqKey), std::to_string(count))));
@@ -123,8 +123,12 @@ awaitable<Status> CustomerStore::prepare_create(Prepared& batch, size_t end) {
     batch.claims_.push_back(
         redis::cmd("HSETNX", customer_id_key(c.id()), c.id(), std::to_string(batch.first_ + k)));
   }
-  batch.writes_ = build_create(std::span<v1::Customer>(batch.customers_.data(), end),
-                               std::string(end, 'C'), batch.first_, batch.now_ms_, &batch.records_);
+  if (build) {
+    batch.built_ = true;
+    batch.writes_ =
+        build_create(std::span<v1::Customer>(batch.customers_.data(), end), std::string(end, 'C'),
+                     batch.first_, batch.now_ms_, &batch.records_);
+  }
   co_return ok_status();
 }
 
@@ -135,7 +139,7 @@ awaitable<Result<std::string>> CustomerStore::create_run(Prepared& batch, size_t
   run.customers_.assign(std::make_move_iterator(batch.customers_.begin() + begin),
                         std::make_move_iterator(batch.customers_.begin() + end));
   run.now_ms_ = batch.now_ms_;
-  if (auto ok = co_await prepare_create(run, end - begin); !ok.ok()) co_return ok.error();
+  if (auto ok = co_await prepare_create(run, end - begin, false); !ok.ok()) co_return ok.error();
   auto marks = co_await create_prepared(run);
   std::move(run.customers_.begin(), run.customers_.end(), batch.customers_.begin() + begin);
   co_return marks;
@@ -250,7 +254,10 @@ awaitable<Result<std::string>> CustomerStore::create_prepared(Prepared& batch) {
     }
     if (r.integer == 1) marks[k] = 'C';
   }
-  if (marks.find('R') != std::string::npos) {
+  const std::span<v1::Customer> run(batch.customers_.data(), count);
+  if (!batch.built_) {
+    batch.writes_ = build_create(run, marks, batch.first_, batch.now_ms_, nullptr);
+  } else if (marks.find('R') != std::string::npos) {
     // Some exist already (a re-import): every message comes back from its record, and the
     // writes are built again for the claimed ones only.
     for (size_t k = 0; k < count; ++k) {
@@ -258,8 +265,7 @@ awaitable<Result<std::string>> CustomerStore::create_prepared(Prepared& batch) {
       if (!back.ok()) co_return std::move(back).take_error();
       batch.customers_[k] = std::move(*back);
     }
-    batch.writes_ = build_create(std::span<v1::Customer>(batch.customers_.data(), count), marks,
-                                 batch.first_, batch.now_ms_, nullptr);
+    batch.writes_ = build_create(run, marks, batch.first_, batch.now_ms_, nullptr);
   }
   batch.records_.clear();
   if (batch.writes_.empty()) co_return marks;

@@ -51,11 +51,15 @@ class CustomerStore {
     size_t end_ = 0;                       // customers_[0, end_) go through the create path
     uint64_t first_ = 0;                   // the number of customers_[0]
     int64_t now_ms_ = 0;
-    std::vector<std::string> records_;  // customers_[k]'s record, for k < end_
+    bool built_ = false;                // writes_ built before the claims
+    std::vector<std::string> records_;  // customers_[k]'s record, for k < end_, when built_
     redis::Batch claims_;               // HSETNX of each id in [0, end_)
     redis::Batch writes_;               // MULTI ... EXEC creating all of [0, end_)
   };
-  awaitable<Result<Prepared>> prepare_batch(std::vector<v1::Customer> customers, int64_t now_ms);
+  // expect_new: build the writes now (else only once the claims have answered). A batch whose
+  // customers exist is stored faster without (a re-import): it would decode them back.
+  awaitable<Result<Prepared>> prepare_batch(std::vector<v1::Customer> customers, int64_t now_ms,
+                                            bool expect_new = true);
   awaitable<Result<std::vector<PutOutcome>>> put_prepared(Prepared batch);
   awaitable<Result<std::optional<v1::Customer>>> get(std::string id);
   awaitable<Result<bool>> erase(std::string id);  // false: there was no such customer
@@ -82,13 +86,14 @@ class CustomerStore {
   // The end of the run of customers from `begin` in which no id repeats (the scripts want each
   // id once per call).
   static size_t segment_end(const std::vector<v1::Customer>& customers, size_t begin);
-  // Takes numbers for customers[0, end) and builds their claims and writes (prepare_batch).
-  awaitable<Status> prepare_create(Prepared& batch, size_t end);
+  // Takes numbers for customers[0, end) and builds their claims, and their writes if `build`.
+  awaitable<Status> prepare_create(Prepared& batch, size_t end, bool build);
   // create_prepared for customers[begin, end) of the batch, prepared first unless it is the
   // run prepare_batch prepared.
   awaitable<Result<std::string>> create_run(Prepared& batch, size_t begin, size_t end);
   // Creates the prepared customers that do not exist yet (the claims, then the writes): one mark
-  // each, 'C' created, 'R' exists. When some exist, every message is back in batch.customers_.
+  // each, 'C' created, 'R' exists. Every message not created is left in (or, when the writes
+  // were built beforehand, decoded back into) batch.customers_.
   awaitable<Result<std::string>> create_prepared(Prepared& batch);
   // Builds the MULTI/EXEC that creates every customers[k] marked 'C' at number first + k, one
   // command per key, and moves their messages into their records (a copy of each record into

@@ -183,6 +183,47 @@ TEST_F(Import, AnIdRepeatedInABatchIsStoredOnceWithTheLaterLine) {
   }
 }
 
+// A re-import of stored customers (several batches: the first ones are prepared as if new, the
+// later ones not) updates each in place: same number, new name, listed at its premise once.
+TEST_F(Import, ReimportUpdatesEveryCustomerInPlace) {
+  constexpr int kCount = 1600;
+  auto body = [](const std::string& name) {
+    std::string out;
+    for (int i = 0; i < kCount; ++i) {
+      SampleCustomer c;
+      c.id = "C-re-" + std::to_string(i);
+      c.name = name;
+      c.premises[0].id = "P-" + c.id;
+      out += customer_json(c) + "\n";
+    }
+    return out;
+  };
+  auto first = import(body("Alan Turing"), heraldd().admin_key());
+  ASSERT_EQ(first.status, 200) << first.body.substr(0, 300);
+  ASSERT_EQ(json_at(first.body, "accepted"), std::to_string(kCount));
+  auto conn = redis_connection();
+  auto number = [&conn](const std::string& id) {
+    auto n = conn.command(redis::cmd("HGET", store::customer_id_key(id), id));
+    return n.ok() ? n->str : std::string();
+  };
+  std::vector<std::string> before;
+  for (int i = 0; i < kCount; i += 97) before.push_back(number("C-re-" + std::to_string(i)));
+
+  auto again = import(body("Joan Clarke"), heraldd().admin_key());
+  ASSERT_EQ(again.status, 200) << again.body.substr(0, 300);
+  EXPECT_EQ(json_at(again.body, "accepted"), std::to_string(kCount));
+  EXPECT_EQ(json_at(again.body, "rejected"), "0");
+  for (int i = 0, k = 0; i < kCount; i += 97, ++k) {
+    const std::string id = "C-re-" + std::to_string(i);
+    auto got = get_customer(id);
+    ASSERT_EQ(got.status, 200) << id;
+    EXPECT_EQ(json_at(got.body, "name"), "Joan Clarke") << id;
+    EXPECT_EQ(json_at(got.body, "phone"), "+12014316859") << id;
+    EXPECT_EQ(number(id), before[k]) << id << " got a new number";
+    EXPECT_EQ(premise_customers(conn, "P-" + id), std::vector<std::string>{before[k]}) << id;
+  }
+}
+
 TEST_F(Import, OverLongLineIsRejectedAndTheRestImported) {
   std::string huge = json_line("C-imp-huge");
   huge.insert(huge.size() - 1, ",\"name\":\"" + std::string(70 * 1024, 'x') + "\"");
