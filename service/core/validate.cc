@@ -292,8 +292,10 @@ struct Problem {
 
 Problem location_problem(const v1::LatLon& loc) {
   // Written as !(in range) so that NaN is rejected too.
-  if (!(loc.lat() >= -90.0 && loc.lat() <= 90.0)) {
-    return {"lat", "must be a latitude between -90 and 90"};
+  if (!(loc.lat() >= -kMaxLatitude && loc.lat() <= kMaxLatitude)) {
+    return {"lat",
+            "must be a latitude between -85.0511287 and 85.0511287 (the map index ends "
+            "there)"};
   }
   if (!(loc.lon() >= -180.0 && loc.lon() <= 180.0)) {
     return {"lon", "must be a longitude between -180 and 180"};

@@ -16,6 +16,9 @@ inline constexpr std::size_t kMaxNameLength = 200;     // characters, not bytes
 inline constexpr std::size_t kMaxAddressLength = 200;  // characters, not bytes
 inline constexpr int kMaxPremises = 50;
 inline constexpr unsigned kMaxPerDayLimit = 50;
+// The latitudes a premise may have: Redis's GEO index (Web Mercator) ends at 85.05112878, and
+// a location is written to it with seven decimals, which must not round past that.
+inline constexpr double kMaxLatitude = 85.0511287;
 
 // Languages with templates: "en", "es".
 bool supported_language(std::string_view code);

@@ -130,7 +130,9 @@ std::string geo_list(const v1::Customer& customer) {
   for (const v1::Premise& p : customer.premises()) {
     if (!p.has_location()) continue;
     if (!geo.empty()) geo += ';';
-    geo += fmt::format("{:.7f} {:.7f}", p.location().lon(), p.location().lat());
+    geo += geo_text(p.location().lon());
+    geo += ' ';
+    geo += geo_text(p.location().lat());
   }
   return geo;
 }

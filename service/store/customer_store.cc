@@ -52,6 +52,14 @@ void append_upsert(std::vector<std::string>& args, const v1::Customer& c,
   args.push_back(std::move(old_index));
 }
 
+// A coordinate as Redis reads it from the text the scripts send to GEOADD.
+double as_sent(double degrees) {
+  const std::string text = geo_text(degrees);
+  double value = 0;
+  std::from_chars(text.data(), text.data() + text.size(), value);
+  return value;
+}
+
 Result<char> outcome_of(const redis::Reply& r) {
   if (r.type != redis::Reply::Type::kString || r.str.size() != 1) {
     return make_error(ErrorCode::kInternal, "unexpected reply from the customer script");
@@ -305,9 +313,10 @@ redis::Batch CustomerStore::build_create(std::span<v1::Customer> customers, std:
       if (p.has_location()) {
         const GeoCell at = geo_cell(p.location().lat(), p.location().lon());
         sets[geo_block_key(geo_block(at))].push_back(std::to_string(geo_block_member(at)));
+        // A ZADD with the score GEOADD would compute from the text the scripts send.
         auto& cell = geo[geo_cell_key(at)];
-        cell.push_back(fmt::format("{:.7f}", p.location().lon()));
-        cell.push_back(fmt::format("{:.7f}", p.location().lat()));
+        cell.push_back(
+            std::to_string(geo_score(as_sent(p.location().lon()), as_sent(p.location().lat()))));
         cell.push_back(fmt::format("{}.{}", n, j));
       }
     }
@@ -336,7 +345,7 @@ redis::Batch CustomerStore::build_create(std::span<v1::Customer> customers, std:
   };
   for (auto& [key, fields] : buckets) group("HSET", key, fields);
   for (auto& [key, members] : sets) group("SADD", key, members);
-  for (auto& [key, items] : geo) group("GEOADD", key, items);
+  for (auto& [key, items] : geo) group("ZADD", key, items);
   for (auto& [key, fields] : phones) group("HSET", key, fields);
   for (auto& [key, fields] : premises) group("HSET", key, fields);
   tx.push_back(redis::cmd("EXEC"));

@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "service/core/validate.h"
+
 namespace herald::store {
 namespace {
 constexpr uint32_t kBuckets = 65536;
@@ -62,6 +64,33 @@ GeoCell geo_cell(double lat, double lon) {
   return {static_cast<int64_t>(std::floor((lon + 180.0) / kGeoCellDeg)),
           static_cast<int64_t>(std::floor((lat + 90.0) / kGeoCellDeg))};
 }
+
+namespace {
+
+// Spreads the low 32 bits of v over the even bits of the result (Redis's interleave64).
+uint64_t spread(uint32_t v) {
+  uint64_t x = v;
+  x = (x | (x << 16)) & 0x0000FFFF0000FFFFULL;
+  x = (x | (x << 8)) & 0x00FF00FF00FF00FFULL;
+  x = (x | (x << 4)) & 0x0F0F0F0F0F0F0F0FULL;
+  x = (x | (x << 2)) & 0x3333333333333333ULL;
+  x = (x | (x << 1)) & 0x5555555555555555ULL;
+  return x;
+}
+
+}  // namespace
+
+uint64_t geo_score(double lon, double lat) {
+  constexpr double kSteps = static_cast<double>(1ULL << 26);
+  // The same arithmetic as Redis's geohashEncode, truncating to integers as it does.
+  constexpr double kLat = 85.05112878;  // Redis's GEO_LAT_MAX
+  const double lat_offset = (lat + kLat) / (2 * kLat) * kSteps;
+  const double lon_offset = (lon + 180.0) / 360.0 * kSteps;
+  return spread(static_cast<uint32_t>(lat_offset)) |
+         (spread(static_cast<uint32_t>(lon_offset)) << 1);
+}
+
+std::string geo_text(double degrees) { return fmt::format("{:.7f}", degrees); }
 
 std::string geo_cell_key(GeoCell cell) { return fmt::format("gc1:{}:{}", cell.x, cell.y); }
 

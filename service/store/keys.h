@@ -58,6 +58,13 @@ std::string geo_block_key(GeoBlock block);             // gb1:<bx>:<by>
 // The cell's member in its block's set: (x mod 40) * 40 + (y mod 40).
 int64_t geo_block_member(GeoCell cell);
 GeoCell geo_block_cell(GeoBlock block, int64_t member);  // the reverse
+// The score GEOADD gives a member at lon, lat: Redis's 52-bit geohash (26 steps, latitude bits
+// even, longitude bits odd), so that a ZADD with it is a GEOADD that Redis need not compute.
+// lon, lat as Redis would read them from the text the scripts send (geo_text); latitudes within
+// Redis's range (core::kMaxLatitude).
+uint64_t geo_score(double lon, double lat);
+// A location as the scripts send it to GEOADD: seven decimals.
+std::string geo_text(double degrees);
 inline constexpr std::string_view kCustomerSeqKey = "seq:customer";
 
 }  // namespace herald::store

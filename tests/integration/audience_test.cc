@@ -6,12 +6,14 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "service/common/net.h"
 #include "service/core/crypto.h"
+#include "service/core/validate.h"
 #include "service/redis/pool.h"
 #include "service/store/customer_store.h"
 #include "service/store/keys.h"
@@ -232,6 +234,58 @@ TEST_F(Audience, PolygonAndCircleSelectThePointsInsideWithTheirPremises) {
   circle.mutable_circle()->mutable_center()->set_lon(-73.995);
   circle.mutable_circle()->set_radius_m(120);
   EXPECT_EQ(audience(circle, "seen:{c}:1"), nums({"G-5-5", "G-4-5", "G-6-5", "G-5-4", "G-5-6"}));
+}
+
+// The bulk create path writes premise locations with ZADD and the score it computes
+// (store::geo_score); the scripts use GEOADD. A score off by one bit puts a premise elsewhere on
+// the map, so both must agree with Redis's own on every point, the range's ends included.
+TEST_F(Audience, TheCreatePathsGeoScoresAreTheOnesGeoaddGives) {
+  std::mt19937_64 rng(20261204);
+  std::uniform_real_distribution<double> lat(-core::kMaxLatitude, core::kMaxLatitude);
+  std::uniform_real_distribution<double> lon(-180.0, 180.0);
+  std::vector<std::pair<double, double>> points = {
+      {-180.0, -core::kMaxLatitude}, {180.0, core::kMaxLatitude}, {0.0000001, -0.0000001},
+      {-73.9857, 40.7484},           {179.9999999, 85.0511286},   {-0.0000049, 0.0000051}};
+  for (int i = 0; i < 5000; ++i) points.emplace_back(lon(rng), lat(rng));
+  redis::Command add = {"GEOADD", "t:geo"};
+  for (size_t i = 0; i < points.size(); ++i) {
+    add.push_back(store::geo_text(points[i].first));
+    add.push_back(store::geo_text(points[i].second));
+    add.push_back(std::to_string(i));
+  }
+  auto added = conn_.command(add);
+  ASSERT_TRUE(added.ok());
+  ASSERT_FALSE(added->is_error()) << added->str;
+  auto scores = conn_.command(redis::cmd("ZRANGE", "t:geo", "0", "-1", "WITHSCORES"));
+  ASSERT_TRUE(scores.ok());
+  ASSERT_EQ(scores->elements.size(), 2 * points.size());
+  auto as_sent = [](double degrees) { return std::stod(store::geo_text(degrees)); };
+  for (size_t k = 0; k < scores->elements.size(); k += 2) {
+    const size_t i = std::stoull(scores->elements[k].str);
+    const uint64_t expected = store::geo_score(as_sent(points[i].first), as_sent(points[i].second));
+    // As doubles, as Redis keeps scores: at longitude 180 the hash has 53 bits, and the text of
+    // the integer and Redis's own computation round to the same double.
+    EXPECT_EQ(std::stod(scores->elements[k + 1].str), static_cast<double>(expected))
+        << store::geo_text(points[i].first) << " " << store::geo_text(points[i].second);
+  }
+
+  // The same location through the create path (a batch) and the script (a single put).
+  const GeoPoint at{40.7484405, -73.9856644};
+  put({customer("GS-1", {{"GSP-1", "", "", "", at}}),
+       customer("GS-2", {{"GSP-2", "", "", "", at}})});
+  put({customer("GS-3", {{"GSP-3", "", "", "", at}})});
+  const std::string cell = store::geo_cell_key(at.lat, at.lon);
+  std::set<std::string> seen;
+  for (const char* id : {"GS-1", "GS-2", "GS-3"}) {
+    auto score = conn_.command(redis::cmd("ZSCORE", cell, std::to_string(num(id)) + ".0"));
+    ASSERT_TRUE(score.ok() && !score->is_nil()) << id;
+    seen.insert(score->str);
+  }
+  EXPECT_EQ(seen.size(), 1u) << "the batch and the script placed one location differently";
+  auto pos = conn_.command(redis::cmd("GEOPOS", cell, std::to_string(num("GS-1")) + ".0"));
+  ASSERT_TRUE(pos.ok() && pos->elements.size() == 1 && pos->elements[0].elements.size() == 2);
+  EXPECT_NEAR(std::stod(pos->elements[0].elements[0].str), at.lon, 1e-5);
+  EXPECT_NEAR(std::stod(pos->elements[0].elements[1].str), at.lat, 1e-5);
 }
 
 TEST_F(Audience, TwentyThousandOnAFeederComeInFortyDistinctBatches) {

@@ -482,9 +482,14 @@ TEST(ValidateCustomer, PremiseLocation) {
     p->mutable_location()->set_lon(lon);
     return c;
   };
-  EXPECT_EQ(error_field(with_location(90, 180)), "ok");
-  EXPECT_EQ(error_field(with_location(-90, -180)), "ok");
+  EXPECT_EQ(error_field(with_location(85.0511287, 180)), "ok");
+  EXPECT_EQ(error_field(with_location(-85.0511287, -180)), "ok");
   EXPECT_EQ(error_field(with_location(0, 12.5)), "ok");
+  // Redis's GEO index refuses latitudes past 85.05112878 (and 85.05112878 is sent as 85.0511288):
+  // refused here, not by a failed write.
+  EXPECT_EQ(error_field(with_location(85.05112878, 10)), "premises[1].location.lat");
+  EXPECT_EQ(error_field(with_location(-85.06, 10)), "premises[1].location.lat");
+  EXPECT_EQ(error_field(with_location(-90, 10)), "premises[1].location.lat");
   EXPECT_EQ(error_field(with_location(90.5, 10)), "premises[1].location.lat");
   EXPECT_EQ(error_field(with_location(40, -180.01)), "premises[1].location.lon");
   EXPECT_EQ(error_field(with_location(0, 0)), "premises[1].location");
