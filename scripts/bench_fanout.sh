@@ -40,7 +40,7 @@ start_heraldd "$WORK"
 PID=${HERALD_PIDS[-1]}
 RPID=${HERALD_PIDS[0]}
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
-"$BUILD_DIR/service/heraldctl" import --jobs 2 "$DATA" >"$WORK/import.json"
+"$BUILD_DIR/service/heraldctl" import "$DATA" >"$WORK/import.json"
 "$BUILD_DIR/service/heraldctl" import "$LAT" >/dev/null
 echo "== customers: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["accepted"])' "$WORK/import.json") imported"
 

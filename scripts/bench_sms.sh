@@ -111,7 +111,7 @@ start_heraldd "$WORK"
 PID=${HERALD_PIDS[-1]}
 
 import_start=$(date +%s.%N)
-timeout 1800 "$BUILD_DIR/service/heraldctl" import --jobs 2 "$DATA" >"$WORK/import.json"
+timeout 1800 "$BUILD_DIR/service/heraldctl" import "$DATA" >"$WORK/import.json"
 import_end=$(date +%s.%N)
 ACCEPTED=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["accepted"])' "$WORK/import.json")
 python3 -c "import sys; a, s, e = map(float, sys.argv[1:]); print(f'== customers: {a:,.0f} imported in {e - s:.1f} s')" \
