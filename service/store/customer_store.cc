@@ -142,7 +142,7 @@ awaitable<Status> CustomerStore::prepare_create(Prepared& batch, size_t end, boo
 
 awaitable<Result<std::string>> CustomerStore::create_run(Prepared& batch, size_t begin,
                                                          size_t end) {
-  if (begin == 0 && batch.end_ == end) co_return co_await create_prepared(batch);
+  if (begin == 0) co_return co_await create_prepared(batch);  // prepared by prepare_batch
   Prepared run;  // a later run (an id repeated in the batch): prepared now
   run.customers_.assign(std::make_move_iterator(batch.customers_.begin() + begin),
                         std::make_move_iterator(batch.customers_.begin() + end));

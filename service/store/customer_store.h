@@ -88,8 +88,8 @@ class CustomerStore {
   static size_t segment_end(const std::vector<v1::Customer>& customers, size_t begin);
   // Takes numbers for customers[0, end) and builds their claims, and their writes if `build`.
   awaitable<Status> prepare_create(Prepared& batch, size_t end, bool build);
-  // create_prepared for customers[begin, end) of the batch, prepared first unless it is the
-  // run prepare_batch prepared.
+  // create_prepared for customers[begin, end) of the batch: the first run was prepared by
+  // prepare_batch, a later one (after a repeated id) is prepared here.
   awaitable<Result<std::string>> create_run(Prepared& batch, size_t begin, size_t end);
   // Creates the prepared customers that do not exist yet (the claims, then the writes): one mark
   // each, 'C' created, 'R' exists. Every message not created is left in (or, when the writes

@@ -4,8 +4,6 @@
 
 #include <cmath>
 
-#include "service/core/validate.h"
-
 namespace herald::store {
 namespace {
 constexpr uint32_t kBuckets = 65536;
