@@ -166,39 +166,52 @@ AudienceReader::AudienceReader(redis::Connection& redis, v1::Area area, std::str
       part_(part),
       polygon_(to_points(area_.polygon())) {}
 
-Result<std::vector<Recipient>> AudienceReader::next(size_t max) {
+Result<std::vector<Recipient>> AudienceReader::next(size_t max, ReadAhead* ahead) {
   max = std::max<size_t>(max, 1);
   const std::string start = cursor_.encode();
   std::vector<Recipient> out;
   std::unordered_map<uint64_t, size_t> at;
-  while (out.size() < max && !cursor_.done) {
-    if (!loaded_) {
-      if (auto s = load_page(); !s) return rewind(start, s.error());
-      continue;
-    }
-    if (cursor_.offset >= page_.size()) {
-      finish_page();
-      continue;
-    }
-    const size_t from = cursor_.offset;
-    const size_t take = std::min({max - out.size(), page_.size() - from, kClaimChunk});
-    auto fresh = claim(start, from, take);
-    if (!fresh) return rewind(start, fresh.error());
-    for (size_t i = 0; i < take; ++i) {
-      if (!(*fresh)[i]) continue;
-      Candidate& c = page_[from + i];
-      auto [it, added] = at.emplace(c.num, out.size());
-      if (added) {
-        out.push_back(Recipient{c.num, std::move(c.premises)});
+  if (ahead) ahead->nums.clear();
+  // Up to `max` candidates, page after page, then their claim: one round trip for the whole
+  // batch (more only past kClaimChunk), into which `ahead` puts its reads. Candidates claimed
+  // by an earlier batch are dropped; if none is left, the next candidates are taken.
+  while (out.empty() && !cursor_.done) {
+    std::vector<Candidate> pending;
+    while (pending.size() < max && !cursor_.done) {
+      if (!loaded_) {
+        if (auto s = load_page(); !s) return rewind(start, s.error());
         continue;
       }
-      // A replayed batch can meet the same customer twice (two feeders): one recipient.
-      auto& ps = out[it->second].premises;
-      ps.insert(ps.end(), c.premises.begin(), c.premises.end());
-      std::sort(ps.begin(), ps.end());
-      ps.erase(std::unique(ps.begin(), ps.end()), ps.end());
+      if (cursor_.offset >= page_.size()) {
+        finish_page();
+        continue;
+      }
+      const size_t from = cursor_.offset;
+      const size_t take = std::min(max - pending.size(), page_.size() - from);
+      for (size_t i = from; i < from + take; ++i) pending.push_back(std::move(page_[i]));
+      cursor_.offset += take;
     }
-    cursor_.offset += take;
+    const bool one_claim = pending.size() <= kClaimChunk;
+    if (ahead) ahead->nums.clear();
+    for (size_t from = 0; from < pending.size(); from += kClaimChunk) {
+      const size_t take = std::min(pending.size() - from, kClaimChunk);
+      auto fresh = claim(start, pending, from, take, one_claim ? ahead : nullptr);
+      if (!fresh) return rewind(start, fresh.error());
+      for (size_t i = 0; i < take; ++i) {
+        if (!(*fresh)[i]) continue;
+        Candidate& c = pending[from + i];
+        auto [it, added] = at.emplace(c.num, out.size());
+        if (added) {
+          out.push_back(Recipient{c.num, std::move(c.premises)});
+          continue;
+        }
+        // A replayed batch can meet the same customer twice (two feeders): one recipient.
+        auto& ps = out[it->second].premises;
+        ps.insert(ps.end(), c.premises.begin(), c.premises.end());
+        std::sort(ps.begin(), ps.end());
+        ps.erase(std::unique(ps.begin(), ps.end()), ps.end());
+      }
+    }
   }
   if (loaded_ && cursor_.offset >= page_.size()) finish_page();
   return out;
@@ -498,22 +511,41 @@ Status AudienceReader::load_geo() {
   }
 }
 
-Result<std::vector<bool>> AudienceReader::claim(const std::string& batch_start, size_t from,
-                                                size_t count) {
-  redis::Command eval = redis::cmd("EVALSHA", claim_sha(), "2", seen_key_, last_key_, batch_start);
-  for (size_t i = from; i < from + count; ++i) eval.push_back(std::to_string(page_[i].num));
-  auto r = redis_.command(eval);
-  if (!r) return r.error();
-  if (r->is_error() && r->str.rfind("NOSCRIPT", 0) == 0) {
-    eval[0] = "EVAL";
-    eval[1] = std::string(kClaimLua);
-    r = redis_.command(eval);
-    if (!r) return r.error();
+Result<std::vector<bool>> AudienceReader::claim(const std::string& batch_start,
+                                                const std::vector<Candidate>& candidates,
+                                                size_t from, size_t count, ReadAhead* ahead) {
+  redis::Batch batch{redis::cmd("EVALSHA", claim_sha(), "2", seen_key_, last_key_, batch_start)};
+  redis::Command& eval = batch.front();
+  std::vector<uint64_t> nums;
+  nums.reserve(count);
+  for (size_t i = from; i < from + count; ++i) {
+    nums.push_back(candidates[i].num);
+    eval.push_back(std::to_string(candidates[i].num));
   }
-  if (r->is_error()) return redis_error(*r);
-  if (r->elements.size() != count) return make_error(ErrorCode::kInternal, "redis: odd claim");
+  if (ahead && ahead->build) {
+    redis::Batch reads = ahead->build(nums);
+    for (auto& c : reads) batch.push_back(std::move(c));
+  }
+  auto got = redis_.pipeline(batch);
+  if (!got) return got.error();
+  redis::Reply r = std::move(got->front());
+  if (r.is_error() && r.str.rfind("NOSCRIPT", 0) == 0) {
+    redis::Command again = std::move(batch.front());
+    again[0] = "EVAL";
+    again[1] = std::string(kClaimLua);
+    auto retried = redis_.command(again);
+    if (!retried) return retried.error();
+    r = std::move(*retried);
+  }
+  if (r.is_error()) return redis_error(r);
+  if (r.elements.size() != count) return make_error(ErrorCode::kInternal, "redis: odd claim");
+  if (ahead && ahead->build) {
+    ahead->nums = std::move(nums);
+    ahead->replies.assign(std::make_move_iterator(got->begin() + 1),
+                          std::make_move_iterator(got->end()));
+  }
   std::vector<bool> fresh(count);
-  for (size_t i = 0; i < count; ++i) fresh[i] = r->elements[i].integer == 1;
+  for (size_t i = 0; i < count; ++i) fresh[i] = r.elements[i].integer == 1;
   return fresh;
 }
 

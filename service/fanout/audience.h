@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -70,6 +71,17 @@ struct AudiencePart {
   bool keeps(uint64_t num) const { return of <= 1 || num % of == index; }
 };
 
+// Reads a caller wants for a batch's customers, sent in the same pipeline as the batch's
+// claim, so they cost no round trip of their own. `build` is given the candidates' numbers
+// (the claimed ones among them, and possibly a few that were not, in page order; a number may
+// repeat); `nums` and `replies` are then those numbers and the replies of build's commands.
+// `nums` stays empty when the batch took several claims: the caller reads for itself.
+struct ReadAhead {
+  std::function<redis::Batch(const std::vector<uint64_t>& nums)> build;
+  std::vector<uint64_t> nums;
+  std::vector<redis::Reply> replies;
+};
+
 class AudienceReader {
  public:
   AudienceReader(redis::Connection& redis, v1::Area area, std::string seen_key,
@@ -77,8 +89,9 @@ class AudienceReader {
 
   // Up to `max` (at least 1) recipients not returned before for seen_key; empty only when the
   // audience is exhausted. On error the cursor goes back to the batch start, so a retry (or a
-  // reader resumed from the saved cursor) replays the batch.
-  Result<std::vector<Recipient>> next(size_t max);
+  // reader resumed from the saved cursor) replays the batch. With `ahead`, its reads go in the
+  // pipeline of the batch's claim.
+  Result<std::vector<Recipient>> next(size_t max, ReadAhead* ahead = nullptr);
   // Save it after the caller has durably handled the batch.
   const AudienceCursor& cursor() const { return cursor_; }
 
@@ -107,7 +120,11 @@ class AudienceReader {
   void finish_page();
   void next_source();
   Error rewind(const std::string& batch_start, Error error);
-  Result<std::vector<bool>> claim(const std::string& batch_start, size_t from, size_t count);
+  // Claims `candidates` [from, from + count) for the batch starting at batch_start; `ahead`'s
+  // reads for them go in the same pipeline.
+  Result<std::vector<bool>> claim(const std::string& batch_start,
+                                  const std::vector<Candidate>& candidates, size_t from,
+                                  size_t count, ReadAhead* ahead);
 
   redis::Connection& redis_;
   v1::Area area_;

@@ -317,9 +317,13 @@ Result<int> Planner::round(redis::Connection& conn, Lane& lane, Clock::time_poin
   int progress = 0;
   step_back(lane, false);  // also after a round an error cut short
   if (lane.jobs.empty() || !lane.resumed || waiting_lanes_.load() == 0) {
+    const bool had_jobs = !lane.jobs.empty();
     auto taken = take_entries(conn, lane, may_block && lane.jobs.empty());
     if (!taken.ok()) return taken;
     progress = *taken;
+    // Reading an entry (new, own or claimed) resets its idle time, so a lane that held nothing
+    // before needs no keep-alive yet: a new event's first batch saves that round trip.
+    if (!had_jobs) lane.kept_alive = std::chrono::steady_clock::now();
   }
   if (!lane.jobs.empty() &&
       std::chrono::steady_clock::now() - lane.kept_alive >= options_.claim_idle / 4) {
@@ -484,7 +488,12 @@ Result<Planner::Step> Planner::step(redis::Connection& conn, Job& job, std::stri
     why = "overtaken";
     return Step::kDone;
   }
-  auto batch = job.reader->next(options_.batch);
+  const std::string done = seen_key(job.event_id, job.revision) + ":done";
+  ReadAhead ahead;
+  ahead.build = [&](const std::vector<uint64_t>& nums) {
+    return batch_reads(job.planned, nums, done);
+  };
+  auto batch = job.reader->next(options_.batch, &ahead);
   if (!batch.ok()) return std::move(batch).take_error();
   if (batch->empty()) return Step::kDone;
   std::vector<Work> work;
@@ -499,8 +508,8 @@ Result<Planner::Step> Planner::step(redis::Connection& conn, Job& job, std::stri
                                  ? part_cursor_key(job.event_id, job.revision, job.part.index)
                                  : cursor_key(job.event_id, job.revision);
   tail.push_back(redis::cmd("SET", cursor, job.reader->cursor().encode()));
-  const std::string done = seen_key(job.event_id, job.revision) + ":done";
-  if (auto ok = handle(conn, job.planned, work, done, std::move(tail), now, yield); !ok.ok()) {
+  if (auto ok = handle(conn, job.planned, work, done, std::move(tail), now, yield, &ahead);
+      !ok.ok()) {
     return std::move(ok).take_error();
   }
   if (!job.first_batch_done && job.part.index == 0) observe_first_batch(job);

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <map>
 #include <set>
+#include <unordered_map>
 #include <utility>
 
 #include "channels/channel.h"
@@ -55,44 +56,25 @@ bool all_digits(const std::vector<std::string>& f, size_t from) {
 
 }  // namespace
 
-Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vector<Work>& work,
-                       const std::string& done_key, redis::Batch tail, Clock::time_point now,
-                       Yield& yield) {
+redis::Batch Planner::batch_reads(const v1::Event& event, const std::vector<uint64_t>& nums,
+                                  const std::string& done_key) {
   static constexpr v1::Channel kAll[] = {v1::SMS, v1::EMAIL, v1::VOICE};
-  const std::string hist = history_key(event.id());
-  // One pipeline: each customer's record, then one command per batch for the history marks,
-  // each opt-out or invalid-contact set (set members are customer numbers) and, for an
-  // audience batch, the bits of the customers an earlier run of this batch committed.
-  std::vector<std::string> nums;
-  nums.reserve(work.size());
-  for (const Work& w : work) nums.push_back(std::to_string(w.num));
+  std::vector<std::string> texts;
+  texts.reserve(nums.size());
+  for (uint64_t num : nums) texts.push_back(std::to_string(num));
   auto members_of = [&](std::string verb, std::string key) {
     redis::Command c{std::move(verb), std::move(key)};
-    c.insert(c.end(), nums.begin(), nums.end());
+    c.insert(c.end(), texts.begin(), texts.end());
     return c;
   };
-  // The done bits of the customers `which`: read, or set to 1.
-  auto bits_of = [&](bool set, const std::vector<size_t>& which) {
-    redis::Command c{"BITFIELD", done_key};
-    for (size_t i : which) {
-      c.emplace_back(set ? "SET" : "GET");
-      c.emplace_back("u1");
-      c.push_back(nums[i]);
-      if (set) c.emplace_back("1");
-    }
-    return c;
-  };
-  const size_t n = work.size();
-  std::vector<size_t> all(n);
-  for (size_t i = 0; i < n; ++i) all[i] = i;
   redis::Batch reads;
-  reads.reserve(n + 7);
-  for (const Work& w : work) {
-    reads.push_back(redis::cmd("HGET", store::record_key(w.num), store::record_field(w.num)));
+  reads.reserve(nums.size() + 7);
+  for (uint64_t num : nums) {
+    reads.push_back(redis::cmd("HGET", store::record_key(num), store::record_field(num)));
   }
-  redis::Command hist_read{"HMGET", hist};
-  for (const Work& w : work) {
-    for (v1::Channel ch : kAll) hist_read.push_back(history_field(w.num, ch));
+  redis::Command hist_read{"HMGET", history_key(event.id())};
+  for (uint64_t num : nums) {
+    for (v1::Channel ch : kAll) hist_read.push_back(history_field(num, ch));
   }
   reads.push_back(std::move(hist_read));
   reads.push_back(members_of("SMISMEMBER", std::string(kStopAll)));
@@ -100,17 +82,84 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
   for (v1::Channel ch : kAll) {  // marked by bounces and refused sends (invalid_contact)
     reads.push_back(members_of("SMISMEMBER", fmt::format("invalid:{}", channels::channel_key(ch))));
   }
-  if (!done_key.empty()) reads.push_back(bits_of(false, all));
-  auto got = conn.pipeline(reads);
-  if (!got.ok()) return std::move(got).take_error();
-  const redis::Reply& hist_got = (*got)[n];
-  for (size_t k = n; k < got->size(); ++k) {
-    const redis::Reply& r = (*got)[k];
-    if (r.is_error() || r.elements.size() != (k == n ? 3 * n : n)) {
+  if (!done_key.empty()) {
+    redis::Command bits{"BITFIELD", done_key};
+    for (const auto& t : texts) {
+      bits.emplace_back("GET");
+      bits.emplace_back("u1");
+      bits.push_back(t);
+    }
+    reads.push_back(std::move(bits));
+  }
+  return reads;
+}
+
+Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vector<Work>& work,
+                       const std::string& done_key, redis::Batch tail, Clock::time_point now,
+                       Yield& yield, const ReadAhead* ahead) {
+  static constexpr v1::Channel kAll[] = {v1::SMS, v1::EMAIL, v1::VOICE};
+  const std::string hist = history_key(event.id());
+  std::vector<std::string> nums;
+  nums.reserve(work.size());
+  for (const Work& w : work) nums.push_back(std::to_string(w.num));
+  // The done bits of the customers `which`, set to 1.
+  auto set_bits = [&](const std::vector<size_t>& which) {
+    redis::Command c{"BITFIELD", done_key};
+    for (size_t i : which) {
+      c.emplace_back("SET");
+      c.emplace_back("u1");
+      c.push_back(nums[i]);
+      c.emplace_back("1");
+    }
+    return c;
+  };
+  const size_t n = work.size();
+  // One pipeline (batch_reads): each customer's record, then one command per batch for the
+  // history marks, each opt-out or invalid-contact set (set members are customer numbers) and,
+  // for an audience batch, the bits of the customers an earlier run of this batch committed.
+  // The audience reader may have sent it with its claim (`ahead`): its numbers are then the
+  // claim's candidates, and pos[i] is where customer i's replies are.
+  std::vector<size_t> pos(n);
+  std::vector<redis::Reply> own;
+  const std::vector<redis::Reply>* replies = &own;
+  size_t m = n;  // customers the reads were for
+  if (ahead && !ahead->nums.empty()) {
+    std::unordered_map<uint64_t, size_t> first;
+    for (size_t k = ahead->nums.size(); k-- > 0;) first[ahead->nums[k]] = k;
+    for (size_t i = 0; i < n; ++i) {
+      auto it = first.find(work[i].num);
+      if (it == first.end()) {
+        return make_error(ErrorCode::kInternal, "planner: a recipient missing from its reads");
+      }
+      pos[i] = it->second;
+    }
+    replies = &ahead->replies;
+    m = ahead->nums.size();
+  } else {
+    std::vector<uint64_t> plain(n);
+    for (size_t i = 0; i < n; ++i) {
+      plain[i] = work[i].num;
+      pos[i] = i;
+    }
+    auto got = conn.pipeline(batch_reads(event, plain, done_key));
+    if (!got.ok()) return std::move(got).take_error();
+    own = std::move(*got);
+  }
+  const std::vector<redis::Reply>& read = *replies;
+  const size_t expected = m + 6 + (done_key.empty() ? 0 : 1);
+  if (read.size() != expected) {
+    return make_error(ErrorCode::kInternal, "planner read failed: odd reply count");
+  }
+  const redis::Reply& hist_got = read[m];
+  for (size_t k = m; k < read.size(); ++k) {
+    const redis::Reply& r = read[k];
+    if (r.is_error() || r.elements.size() != (k == m ? 3 * m : m)) {
       return make_error(ErrorCode::kInternal, "planner read failed: " + r.str);
     }
   }
-  auto marked = [&](size_t set, size_t i) { return (*got)[n + 1 + set].elements[i].integer == 1; };
+  auto marked = [&](size_t set, size_t i) {
+    return read[m + 1 + set].elements[pos[i]].integer == 1;
+  };
   // A replayed batch: customers whose chunk was committed are left as they are.
   auto committed = [&](size_t i) { return !done_key.empty() && marked(5, i); };
 
@@ -121,7 +170,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
   std::map<std::string, std::vector<size_t>> by_day;
   for (size_t i = 0; i < n; ++i) {
     if (committed(i)) continue;
-    customers[i] = customer_from((*got)[i], sealer_);
+    customers[i] = customer_from(read[pos[i]], sealer_);
     if (!customers[i]) continue;
     days[i] = local_day(*customers[i], now);
     if (cap_may_apply(*customers[i], event)) by_day[days[i]].push_back(i);
@@ -191,7 +240,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
       tx.push_back(
           redis::cmd("HINCRBY", dispatch::funnel_key(event.id()), field, std::to_string(count)));
     }
-    if (!done_key.empty() && !k.members.empty()) tx.push_back(bits_of(true, k.members));
+    if (!done_key.empty() && !k.members.empty()) tx.push_back(set_bits(k.members));
     if (last) {
       for (auto& t : tail) tx.push_back(std::move(t));
     }
@@ -238,7 +287,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
       bool queued_any = false;
       for (v1::Channel ch : channels) {
         const size_t slot = ch == v1::SMS ? 0 : ch == v1::EMAIL ? 1 : 2;
-        const redis::Reply& h = hist_got.elements[3 * i + slot];
+        const redis::Reply& h = hist_got.elements[3 * pos[i] + slot];
         const History history =
             h.type == redis::Reply::Type::kString ? decode_history_text(h.str) : History{};
         Decision d = decide(c, event, ch, history, s, now, options_.settings);

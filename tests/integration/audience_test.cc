@@ -425,6 +425,55 @@ TEST_F(Audience, ResumesFromASavedCursorWithoutRepeatsOrGaps) {
   EXPECT_EQ(*got.rbegin(), 5000u);
 }
 
+// The planner's reads for a batch ride in the pipeline of the batch's claim (ReadAhead): they
+// must cover every recipient the batch hands out, and line up with their numbers, even when
+// some candidates were claimed by an earlier batch (two overlapping feeders).
+TEST_F(Audience, ABatchsReadsGoWithItsClaimAndCoverEveryRecipient) {
+  add_feeder(conn_, "F-A", 1, 1001);
+  add_feeder(conn_, "F-B", 501, 1501);  // 501..1000 are on both
+  v1::Area area;
+  area.add_feeders("F-A");
+  area.add_feeders("F-B");
+  ReadAhead ahead;
+  ahead.build = [](const std::vector<uint64_t>& nums) {
+    redis::Batch reads;
+    for (uint64_t n : nums) reads.push_back(redis::cmd("ECHO", std::to_string(n)));
+    return reads;
+  };
+  AudienceReader reader(conn_, area, "seen:{ahead}:1");
+  std::set<uint64_t> got;
+  size_t read_for_others = 0;
+  for (int guard = 0; guard < 100; ++guard) {
+    auto batch = reader.next(400, &ahead);
+    ASSERT_TRUE(batch.ok()) << batch.error().message;
+    if (batch->empty()) break;
+    ASSERT_FALSE(ahead.nums.empty());
+    ASSERT_EQ(ahead.replies.size(), ahead.nums.size());
+    for (size_t k = 0; k < ahead.nums.size(); ++k) {
+      EXPECT_EQ(ahead.replies[k].str, std::to_string(ahead.nums[k]));
+    }
+    const std::set<uint64_t> read(ahead.nums.begin(), ahead.nums.end());
+    for (const Recipient& r : *batch) {
+      EXPECT_TRUE(read.count(r.num)) << "customer " << r.num << " handed out unread";
+      EXPECT_TRUE(got.insert(r.num).second) << "customer " << r.num << " twice";
+    }
+    read_for_others += read.size() - batch->size();
+  }
+  EXPECT_EQ(got.size(), 1500u);
+  EXPECT_EQ(*got.rbegin(), 1500u);
+  EXPECT_LE(read_for_others, 500u) << "only the overlap is read without being handed out";
+
+  // A batch larger than one claim (kClaimChunk, 1,000) leaves the reads to the caller.
+  add_feeder(conn_, "F-C", 1, 1501);
+  v1::Area wide;
+  wide.add_feeders("F-C");
+  AudienceReader large(conn_, wide, "seen:{ahead}:2");
+  auto batch = large.next(1200, &ahead);
+  ASSERT_TRUE(batch.ok());
+  EXPECT_EQ(batch->size(), 1200u);
+  EXPECT_TRUE(ahead.nums.empty());
+}
+
 TEST_F(Audience, HundredThousandAudienceStreamsInBoundedBatches) {
   add_feeder(conn_, "F-HUGE", 1, 100001);
   v1::Area area;
