@@ -56,6 +56,9 @@ struct DispatchSettings {
   int webhook_rate_per_s = 0;
   int voice_max_concurrent_calls = 0;  // dispatch.voice.max_concurrent_calls; 0: no limit
   int voice_call_ceiling_s = 900;      // dispatch.voice.call_ceiling_s
+  // dispatch.bulk_nice, 0..19: a sending thread's nice value during a round of NORMAL messages
+  // only (0: the same as EMERGENCY and MEDICAL ones).
+  int bulk_nice = 19;
 };
 
 // smtp.*: the email channel over SMTP (docs/architecture.md, "Email (SMTP)");

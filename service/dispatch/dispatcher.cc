@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <optional>
 #include <random>
 
 #include "service/common/thread_name.h"
+#include "service/common/thread_nice.h"
 #include "service/dispatch/budget.h"
 #include "service/dispatch/round.h"
 
@@ -42,6 +44,7 @@ DispatcherOptions dispatcher_options(const core::DispatchSettings& s, Metrics* m
   o.limits[v1::WEBHOOK].rate_per_s = s.webhook_rate_per_s;
   o.limits[v1::VOICE] = ChannelLimits{s.voice_rate_per_s, s.voice_max_concurrent_calls,
                                       std::chrono::seconds(s.voice_call_ceiling_s)};
+  o.bulk_nice = s.bulk_nice;
   o.metrics = metrics;
   return o;
 }
@@ -57,6 +60,18 @@ Dispatcher::Dispatcher(redis::Endpoint endpoint, core::Sealer sealer,
 Dispatcher::~Dispatcher() { stop(); }
 
 void Dispatcher::start() {
+  bulk_nice_ = 0;
+  if (options_.bulk_nice > 0) {
+    if (ThreadNice::can_be_restored(options_.bulk_nice)) {
+      bulk_nice_ = options_.bulk_nice;
+    } else {
+      spdlog::warn(
+          "dispatch: NORMAL messages are sent at the process's nice value, not {}: a sending "
+          "thread could not return for EMERGENCY ones without CAP_SYS_NICE or RLIMIT_NICE 20 "
+          "(systemd: LimitNICE=+0)",
+          options_.bulk_nice);
+    }
+  }
   for (const auto& channel : channels_) {
     for (int i = 0; i < std::max(1, options_.threads_per_channel); ++i) {
       std::string consumer =
@@ -130,7 +145,22 @@ void Dispatcher::run(channels::Channel& channel, std::string consumer) {
   auto next_claim = Clock::now();
   auto next_move = Clock::now();
   auto next_prune = Clock::now() + options_.prune_every;
+  // The thread steps back for a round of NORMAL messages only and returns right after it.
+  const int base_nice = ThreadNice::of_this_thread();
+  int nice = base_nice;
+  auto step_back = [&](bool bulk) {
+    const int want =
+        bulk ? std::max(base_nice, bulk_nice_.load(std::memory_order_relaxed)) : base_nice;
+    if (want == nice) return;
+    if (const int err = ThreadNice::set_this_thread(want); err != 0) {
+      spdlog::warn("dispatch {}: nice {}: {}", consumer, want, std::strerror(err));
+      bulk_nice_ = 0;  // no thread steps back from now on
+      return;
+    }
+    nice = want;
+  };
   while (!stopping()) {
+    step_back(false);  // also after a round an error cut short
     if (!queue) {
       auto conn = redis::Connection::connect(endpoint_, options_.redis_timeout);
       if (!conn.ok()) {
@@ -189,6 +219,10 @@ void Dispatcher::run(channels::Channel& channel, std::string consumer) {
       if (auto s = queue->wait_for_new(kind, options_.block); !s.ok()) fail("wait", s.error());
       continue;
     }
+    step_back(std::none_of(entries->begin(), entries->end(), [](const Entry& e) {
+      return e.valid && (e.message.priority() == v1::PRIORITY_EMERGENCY ||
+                         e.message.priority() == v1::PRIORITY_MEDICAL);
+    }));
     RoundContext ctx{conn, sealer_, channel, budget, options_.retry, rng};
     auto tally = run_round(ctx, *entries, SysClock::now());
     if (!tally.ok()) {

@@ -49,6 +49,12 @@ struct DispatcherOptions {
   // revision's first batch is being planned, leaving Redis to it.
   std::shared_ptr<PriorityGate> gate;
   std::chrono::milliseconds yield_max{20};
+  // A thread's nice value while it sends a round of NORMAL messages only (0: none, up to 19),
+  // as the planner's lanes do for bulk batches: Redis, urgent planning and the API get the
+  // cores first. Back at the value it started with for a round holding an EMERGENCY or MEDICAL
+  // message, and for the rest of the loop. Needs CAP_SYS_NICE or RLIMIT_NICE 20 - that value
+  // to return; without either, start() warns and every round runs at the process's value.
+  int bulk_nice = 0;
 };
 
 // Drains the dispatch streams into channels, on threads of its own (sends may block). Each
@@ -93,6 +99,7 @@ class Dispatcher {
   std::mutex mu_;
   std::condition_variable cv_;
   std::atomic<bool> stopping_{false};
+  std::atomic<int> bulk_nice_{0};  // options_.bulk_nice once start() found a thread can return
   std::atomic<uint64_t> sent_{0}, failed_{0}, retried_{0}, expired_{0}, stale_{0}, malformed_{0},
       guarded_{0}, fallbacks_{0};
 };

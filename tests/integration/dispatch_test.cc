@@ -8,6 +8,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "channels/sandbox.h"
+#include "service/common/thread_nice.h"
 #include "service/dispatch/budget.h"
 #include "service/dispatch/dispatcher.h"
 #include "service/dispatch/queue.h"
@@ -313,6 +315,48 @@ TEST_F(DispatchTest, RetriesComeBackAfterBackoffAndFailuresAreCounted) {
   EXPECT_EQ(f["voice:failed"], 11);  // 10 refused by the provider, 1 that does not open
   EXPECT_EQ(d->counts().retried, 10u);
   EXPECT_EQ(*queue().pending(v1::VOICE), 0);
+}
+
+// Notes the nice value of the thread each message is sent on.
+class NiceRecordingChannel : public channels::Channel {
+ public:
+  v1::Channel kind() const override { return v1::SMS; }
+  channels::SendResult send(const v1::OutboundMessage& msg, const v1::MessageContent&) override {
+    std::lock_guard lock(mu_);
+    nice_[msg.id()] = ThreadNice::of_this_thread();
+    return {};
+  }
+  std::map<std::string, int> seen() {
+    std::lock_guard lock(mu_);
+    return nice_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, int> nice_;
+};
+
+TEST_F(DispatchTest, NormalMessagesAreSentAtTheBulkNiceValueAndEmergenciesAtTheThreadsOwn) {
+  if (!ThreadNice::can_be_restored(19)) GTEST_SKIP() << "no CAP_SYS_NICE or RLIMIT_NICE 20 here";
+  const int own = ThreadNice::of_this_thread();  // the dispatcher's threads start with it
+  ASSERT_LT(own, 19);
+  auto recorder = std::make_shared<NiceRecordingChannel>();
+  DispatcherOptions o;
+  o.bulk_nice = 19;
+  auto d = dispatcher({recorder}, o);
+  d->start();
+  std::vector<v1::OutboundMessage> normal;
+  for (uint64_t i = 0; i < 10; ++i) normal.push_back(message(v1::SMS, v1::PRIORITY_NORMAL, i));
+  enqueue_all(normal);
+  ASSERT_TRUE(wait_until([&] { return recorder->seen().size() == 10; }, milliseconds(10000)));
+  enqueue_all(
+      {message(v1::SMS, v1::PRIORITY_EMERGENCY, 100), message(v1::SMS, v1::PRIORITY_MEDICAL, 101)});
+  ASSERT_TRUE(wait_until([&] { return recorder->seen().size() == 12; }, milliseconds(10000)));
+  d->stop();
+  for (const auto& [id, nice] : recorder->seen()) {
+    const bool urgent = id.ends_with(":100") || id.ends_with(":101");
+    EXPECT_EQ(nice, urgent ? own : 19) << id;
+  }
 }
 
 TEST_F(DispatchTest, StopReturnsPromptlyWhileWaiting) {

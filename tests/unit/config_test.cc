@@ -161,6 +161,15 @@ TEST_F(ConfigTest, UnreadableOrInvalidYamlIsAnError) {
   EXPECT_NE(error(yaml("listen: [unclosed\n")).find("config file"), std::string::npos);
 }
 
+TEST_F(ConfigTest, DispatchBulkNiceFromFileOrEnvironmentWithinRange) {
+  EXPECT_EQ(load("").dispatch.bulk_nice, 19);
+  EXPECT_EQ(load(yaml("dispatch:\n  bulk_nice: 0\n")).dispatch.bulk_nice, 0);
+  env_["HERALD_DISPATCH_BULK_NICE"] = "7";
+  EXPECT_EQ(load("").dispatch.bulk_nice, 7);
+  EXPECT_EQ(error(yaml("dispatch:\n  bulk_nice: 20\n")),
+            "dispatch.bulk_nice: expected an integer from 0 to 19, got '20'");
+}
+
 TEST_F(ConfigTest, PlannerLanesAndBatchSizeFromFileOrEnvironmentWithinRange) {
   EXPECT_EQ(load("").planner_chunk, 100);
   EXPECT_EQ(load("").planner_lanes, 3);
