@@ -18,7 +18,8 @@ constexpr size_t kHashLength = 64;
 
 // ARGV: ev-key, evr-key, active-key, intake-key, idem-key ('' for none), id, expected revision,
 // state, revision, active ('1'/'0'), score, body hash, answer, idem ttl, urgent ('1'/'0': the
-// intake entry gets urgent=1, so planners put it ahead of bulk work before reading the event).
+// intake entry gets urgent=1, so planners put it ahead of bulk work before reading the event,
+// and planned=<the revision's bytes>, so the planner that takes it first need not read them).
 // The revision count is LLEN evr:{id}: both are written here, so they always agree.
 // Replies: {'OK'}, {'DUP', answer} (same key and body before), {'KEY'} (same key, other
 // body), {'EXISTS'} (a new event whose id is taken), {'RACE'} (another revision landed).
@@ -43,7 +44,9 @@ else
   redis.call('ZREM', activek, id)
 end
 local entry = {'event', id, 'revision', tostring(expected + 1)}
-if ARGV[15] == '1' then entry[5], entry[6] = 'urgent', '1' end
+if ARGV[15] == '1' then
+  entry[5], entry[6], entry[7], entry[8] = 'urgent', '1', 'planned', ARGV[9]
+end
 redis.call('XADD', intakek, '*', unpack(entry))
 if idemk ~= '' then redis.call('SET', idemk, hash .. ARGV[13], 'EX', ARGV[14]) end
 return {'OK'}

@@ -242,6 +242,7 @@ Result<int> Planner::take_entries(redis::Connection& conn, Lane& lane, bool bloc
   }
   const size_t room = options_.max_jobs - std::min(options_.max_jobs, lane.jobs.size());
   const auto now = std::chrono::steady_clock::now();
+  size_t first_new = SIZE_MAX;  // entries from here on were never delivered before
   if (room > entries.size() && now >= lane.next_claim) {
     // A dead planner's entries become claimable only after claim_idle, so looking for them
     // every quarter of it is enough, and spares an urgent entry's lane a round trip.
@@ -271,13 +272,16 @@ Result<int> Planner::take_entries(redis::Connection& conn, Lane& lane, bool bloc
     auto fresh = check_reply(conn.command(read));
     if (blocking) --waiting_lanes_;
     if (!fresh.ok()) return std::move(fresh).take_error();
+    first_new = entries.size();
     collect(*fresh, false, entries);
   }
   int taken = 0;
-  for (const auto& e : entries) {
+  for (size_t k = 0; k < entries.size(); ++k) {
+    const redis::Reply& e = entries[k];
     if (e.elements.empty()) continue;
     Job job;
     job.entry = e.elements[0].str;
+    job.fresh = k >= first_new;
     if (std::any_of(lane.jobs.begin(), lane.jobs.end(),
                     [&](const Job& j) { return j.entry == job.entry; })) {
       continue;
@@ -291,6 +295,7 @@ Result<int> Planner::take_entries(redis::Connection& conn, Lane& lane, bool bloc
         if (kv[i].str == "urgent" && v == "1") mark_urgent(job, true);
         if (kv[i].str == "shard") std::from_chars(v.data(), v.data() + v.size(), job.part.index);
         if (kv[i].str == "shards") std::from_chars(v.data(), v.data() + v.size(), job.part.of);
+        if (kv[i].str == "planned") job.carried = job.planned.ParseFromString(v);
       }
     }
     ++taken;
@@ -372,6 +377,10 @@ Result<int> Planner::round(redis::Connection& conn, Lane& lane, Clock::time_poin
 }
 
 Result<Planner::Step> Planner::prepare(redis::Connection& conn, Job& job, std::string& why) {
+  if (job.fresh && job.carried && job.part.of == 1 && job.planned.id() == job.event_id &&
+      job.planned.revision() == job.revision && job.planned.kind() != v1::PLANNED_MAINTENANCE) {
+    return prepare_carried(conn, job, why);
+  }
   auto reads = conn.pipeline(redis::batch(
       redis::cmd("GET", events::event_key(job.event_id)),
       redis::cmd("LINDEX", events::revisions_key(job.event_id), std::to_string(job.revision - 1)),
@@ -423,6 +432,25 @@ Result<Planner::Step> Planner::prepare(redis::Connection& conn, Job& job, std::s
   job.reader = std::make_unique<AudienceReader>(conn, job.planned.area(),
                                                 seen_key(job.event_id, job.revision), start,
                                                 job.part);
+  return Step::kBatch;
+}
+
+Result<Planner::Step> Planner::prepare_carried(redis::Connection& conn, Job& job,
+                                               std::string& why) {
+  // Never delivered before, so nothing of it was planned: no cursor, no parts, no replay record.
+  if (auto ok = split(conn, job, redis::Reply{}); !ok.ok()) return std::move(ok).take_error();
+  mark_urgent(job, is_emergency(job.planned));
+  {
+    std::lock_guard lock(flights_mu_);
+    Flight& f = flights_[job.event_id];
+    if (job.planned.revision() > f.newest.revision()) f.newest = job.planned;
+  }
+  if (overtaken_here(job)) {
+    why = "overtaken";
+    return Step::kDone;
+  }
+  job.reader = std::make_unique<AudienceReader>(
+      conn, job.planned.area(), seen_key(job.event_id, job.revision), AudienceCursor{}, job.part);
   return Step::kBatch;
 }
 

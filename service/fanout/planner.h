@@ -110,6 +110,8 @@ class Planner {
     uint32_t revision = 0;
     AudiencePart part;  // of a split revision; of = 1: the whole revision
     v1::Event planned;
+    bool fresh = false;    // read as new (">"): never delivered to any planner before
+    bool carried = false;  // `planned` came with the entry (urgent ones carry their revision)
     bool urgent = false;
     PriorityGate::Pass pass;  // urgent: held until its first batch is committed
     bool first_batch_done = false;
@@ -149,6 +151,9 @@ class Planner {
   Result<Step> step(redis::Connection& conn, Job& job, std::string& why,
                     std::chrono::system_clock::time_point now, Yield& yield);
   Result<Step> prepare(redis::Connection& conn, Job& job, std::string& why);
+  // prepare() without its reads, for a fresh entry that carries its revision: nothing of it can
+  // have been planned yet, so the audience starts at the beginning.
+  Result<Step> prepare_carried(redis::Connection& conn, Job& job, std::string& why);
   // Splits a fresh revision whose audience is large into options_.shards parts (the job
   // becomes part 0), or takes the split an earlier run of this entry recorded.
   Status split(redis::Connection& conn, Job& job, const redis::Reply& parts);

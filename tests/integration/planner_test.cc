@@ -227,6 +227,21 @@ class PlannerRedis : public ::testing::Test {
     ASSERT_TRUE(ok.value_or(false));
   }
 
+  // Plans rounds through a CuttingRelay until it cuts the `cut_at`-th EXEC, as a crash would.
+  void run_until_cut(fanout::Planner& planner, int cut_at) {
+    CuttingRelay relay(server_.port(), cut_at);
+    redis::Endpoint via = server_.endpoint();
+    via.port = relay.port();
+    auto cut_conn = redis::Connection::connect(via, milliseconds(5000));
+    ASSERT_TRUE(cut_conn.ok());
+    Result<int> round = 0;
+    for (int k = 0; k < 10 && round.ok(); ++k) {
+      round = planner.run_once(*cut_conn, std::chrono::system_clock::now());
+    }
+    ASSERT_FALSE(round.ok()) << "the planner saw its connection go";
+    ASSERT_TRUE(relay.cut()) << round.error().message;
+  }
+
   fanout::PlannerOptions options() {
     fanout::PlannerOptions o;
     o.consumer = "chunks-test";
@@ -366,6 +381,43 @@ void expect_planned_once_and_tidy(redis::Connection& conn, const std::string& id
   }
 }
 
+// An EMERGENCY revision's intake entry carries the revision, so the lane that takes it first
+// plans without reading it back. An entry taken again after a crash is not fresh: it must
+// resume from its saved cursor and replay its claimed batch, not start over (starting over
+// would skip the claimed, uncommitted customers for good).
+TEST_F(PlannerRedis, AnUrgentEntryTakenAgainAfterACrashResumesFromItsCursor) {
+  put_customers(kCustomers);
+  raise_outage("OUT-URGENT-CUT", v1::EMERGENCY);
+  auto entry = conn_.command(redis::cmd("XRANGE", events::kIntakeKey, "-", "+"));
+  ASSERT_TRUE(entry.ok() && entry->elements.size() == 1);
+  const auto& kv = entry->elements[0].elements[1].elements;
+  std::map<std::string, std::string> fields;
+  for (size_t i = 0; i + 1 < kv.size(); i += 2) fields[kv[i].str] = kv[i + 1].str;
+  v1::Event carried;
+  ASSERT_TRUE(carried.ParseFromString(fields["planned"])) << "the entry carries its revision";
+  EXPECT_EQ(carried.id(), "OUT-URGENT-CUT");
+  EXPECT_EQ(carried.revision(), 1u);
+
+  fanout::PlannerOptions o = options();
+  o.batch = 100;
+  o.chunk = 50;
+  fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, o);
+  // Batch 1 is two chunks (the cursor moves with the second); batch 2's first chunk lands and
+  // its second is cut.
+  run_until_cut(planner, 4);
+  auto f = funnel_of(conn_, "OUT-URGENT-CUT");
+  ASSERT_EQ(f["audience"], 150) << "batch 1 and the first chunk of batch 2 were committed";
+  ASSERT_FALSE(conn_.command(redis::cmd("GET", "plan:{OUT-URGENT-CUT}:1"))->is_nil());
+
+  std::this_thread::sleep_for(milliseconds(200));  // past claim_idle
+  for (int round = 0; round < 10; ++round) {
+    auto again = planner.run_once(conn_, std::chrono::system_clock::now());
+    ASSERT_TRUE(again.ok()) << again.error().message;
+    if (conn_.command(redis::cmd("GET", "plan:{OUT-URGENT-CUT}:1"))->str == "done") break;
+  }
+  expect_planned_once_and_tidy(conn_, "OUT-URGENT-CUT", kCustomers, queued_per_customer());
+}
+
 TEST_F(PlannerRedis, ALargeRevisionIsSplitIntoPartsThatTogetherPlanEveryoneOnce) {
   put_customers(kCustomers);
   raise_outage("OUT-PARTS");
@@ -399,15 +451,7 @@ TEST_F(PlannerRedis, AnEntryReplayedAfterItsSplitAddsNoPartAndLosesNoCustomer) {
   o.shard_min = 100;
   o.chunk = 50;  // part 0 holds 125 customers: its second chunk is cut
   fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, o);
-  {
-    CuttingRelay relay(server_.port(), 2);
-    redis::Endpoint via = server_.endpoint();
-    via.port = relay.port();
-    auto cut_conn = redis::Connection::connect(via, milliseconds(5000));
-    ASSERT_TRUE(cut_conn.ok());
-    ASSERT_FALSE(planner.run_once(*cut_conn, std::chrono::system_clock::now()).ok());
-    ASSERT_TRUE(relay.cut());
-  }
+  run_until_cut(planner, 2);
   ASSERT_EQ(funnel_of(conn_, "OUT-CUTPART")["audience"], 50) << "part 0's first chunk only";
   ASSERT_EQ(intake_entries_of(conn_, "OUT-CUTPART").size(), 2u) << "split before the cut";
 
