@@ -24,6 +24,17 @@ int ThreadNice::of_this_thread() {
   return ::getpriority(PRIO_PROCESS, this_thread_id());
 }
 
+int NiceSteps::step(bool bulk, std::atomic<int>& raised) {
+  const int want = bulk ? std::max(base_, raised.load(std::memory_order_relaxed)) : base_;
+  if (want == now_) return 0;
+  if (const int err = ThreadNice::set_this_thread(want); err != 0) {
+    raised = 0;
+    return err;
+  }
+  now_ = want;
+  return 0;
+}
+
 bool ThreadNice::can_be_restored(int value) {
   bool restored = false;
   std::thread probe([&] {

@@ -146,18 +146,12 @@ void Dispatcher::run(channels::Channel& channel, std::string consumer) {
   auto next_move = Clock::now();
   auto next_prune = Clock::now() + options_.prune_every;
   // The thread steps back for a round of NORMAL messages only and returns right after it.
-  const int base_nice = ThreadNice::of_this_thread();
-  int nice = base_nice;
+  NiceSteps nice;
   auto step_back = [&](bool bulk) {
-    const int want =
-        bulk ? std::max(base_nice, bulk_nice_.load(std::memory_order_relaxed)) : base_nice;
-    if (want == nice) return;
-    if (const int err = ThreadNice::set_this_thread(want); err != 0) {
-      spdlog::warn("dispatch {}: nice {}: {}", consumer, want, std::strerror(err));
-      bulk_nice_ = 0;  // no thread steps back from now on
-      return;
+    if (const int err = nice.step(bulk, bulk_nice_); err != 0) {
+      spdlog::warn("dispatch {}: no {} nice value, no thread steps back from now on: {}", consumer,
+                   bulk ? "bulk" : "own", std::strerror(err));
     }
-    nice = want;
   };
   while (!stopping()) {
     step_back(false);  // also after a round an error cut short

@@ -163,8 +163,8 @@ void Planner::loop(int index) {
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
       continue;
     }
-    Lane lane{consumer, {}, 0, false};
-    lane.base_nice = lane.nice = ThreadNice::of_this_thread();
+    Lane lane;  // on the lane's thread: its nice steps start from the thread's value
+    lane.consumer = consumer;
     while (!stopping_) {
       auto n = round(*conn, lane, Clock::now(), true);
       if (n.ok() && index == 0 && std::chrono::steady_clock::now() - last_due >= kDueEvery) {
@@ -190,8 +190,9 @@ void Planner::loop(int index) {
 Result<int> Planner::run_once(redis::Connection& conn, Clock::time_point now) {
   // The lane starts as resumed (nothing of its own to take back), so the group is made here.
   (void)conn.command(redis::cmd("XGROUP", "CREATE", kIntake, kPlannerGroup, "0", "MKSTREAM"));
-  Lane lane{options_.consumer, {}, 0, true};
-  lane.base_nice = lane.nice = ThreadNice::of_this_thread();
+  Lane lane;
+  lane.consumer = options_.consumer;
+  lane.resumed = true;
   int handled = 0;
   while (true) {
     auto n = round(conn, lane, now, false);
@@ -417,22 +418,9 @@ Result<Planner::Step> Planner::prepare(redis::Connection& conn, Job& job, std::s
     auto r = check_reply(conn.command(*remind));
     if (!r.ok()) return std::move(r).take_error();
   }
-  {
-    std::lock_guard lock(flights_mu_);
-    Flight& f = flights_[job.event_id];
-    if (state.event().revision() > f.newest.revision()) f.newest = state.event();
-  }
-  if (overtaken_here(job)) {
-    // The newer revision's own intake entry tells everyone the current state.
-    why = "overtaken";
-    return Step::kDone;
-  }
   AudienceCursor start;
   if (auto c = AudienceCursor::decode(cursor)) start = *c;
-  job.reader = std::make_unique<AudienceReader>(conn, job.planned.area(),
-                                                seen_key(job.event_id, job.revision), start,
-                                                job.part);
-  return Step::kBatch;
+  return start_reading(conn, job, state.event(), start, why);
 }
 
 Result<Planner::Step> Planner::prepare_carried(redis::Connection& conn, Job& job,
@@ -440,17 +428,24 @@ Result<Planner::Step> Planner::prepare_carried(redis::Connection& conn, Job& job
   // Never delivered before, so nothing of it was planned: no cursor, no parts, no replay record.
   if (auto ok = split(conn, job, redis::Reply{}); !ok.ok()) return std::move(ok).take_error();
   mark_urgent(job, is_emergency(job.planned));
+  return start_reading(conn, job, job.planned, AudienceCursor{}, why);
+}
+
+Result<Planner::Step> Planner::start_reading(redis::Connection& conn, Job& job,
+                                             const v1::Event& current, const AudienceCursor& start,
+                                             std::string& why) {
   {
     std::lock_guard lock(flights_mu_);
     Flight& f = flights_[job.event_id];
-    if (job.planned.revision() > f.newest.revision()) f.newest = job.planned;
+    if (current.revision() > f.newest.revision()) f.newest = current;
   }
   if (overtaken_here(job)) {
+    // The newer revision's own intake entry tells everyone the current state.
     why = "overtaken";
     return Step::kDone;
   }
   job.reader = std::make_unique<AudienceReader>(
-      conn, job.planned.area(), seen_key(job.event_id, job.revision), AudienceCursor{}, job.part);
+      conn, job.planned.area(), seen_key(job.event_id, job.revision), start, job.part);
   return Step::kBatch;
 }
 
@@ -667,15 +662,10 @@ void Planner::observe_first_batch(const Job& job) const {
 }
 
 void Planner::step_back(Lane& lane, bool bulk) {
-  const int want = bulk ? std::max(lane.base_nice, bulk_nice_.load(std::memory_order_relaxed))
-                        : lane.base_nice;
-  if (lane.nice == want) return;
-  if (const int err = ThreadNice::set_this_thread(want); err != 0) {
-    spdlog::warn("planner {}: nice {}: {}", lane.consumer, want, std::strerror(err));
-    bulk_nice_ = 0;  // no lane steps back from now on
-    return;
+  if (const int err = lane.nice.step(bulk, bulk_nice_); err != 0) {
+    spdlog::warn("planner {}: no {} nice value, no lane steps back from now on: {}", lane.consumer,
+                 bulk ? "bulk" : "own", std::strerror(err));
   }
-  lane.nice = want;
 }
 
 void Planner::mark_urgent(Job& job, bool urgent) {

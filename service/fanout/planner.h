@@ -13,6 +13,7 @@
 #include "herald/v1/event.pb.h"
 #include "service/common/metrics.h"
 #include "service/common/priority_gate.h"
+#include "service/common/thread_nice.h"
 #include "service/core/crypto.h"
 #include "service/fanout/audience.h"
 #include "service/fanout/compose.h"
@@ -126,8 +127,7 @@ class Planner {
     bool resumed = false;  // this consumer's own pending entries were taken back
     std::chrono::steady_clock::time_point kept_alive{};  // last keep_alive
     std::chrono::steady_clock::time_point next_claim{};  // next look for a dead planner's entries
-    int nice = 0;       // of the lane's thread now
-    int base_nice = 0;  // the process's, which the lane's thread started with
+    NiceSteps nice;  // made on the lane's thread: its base is the value the thread started with
   };
   // Per event planned in this process: the newest revision seen and the one being planned.
   struct Flight {
@@ -154,6 +154,10 @@ class Planner {
   // prepare() without its reads, for a fresh entry that carries its revision: nothing of it can
   // have been planned yet, so the audience starts at the beginning.
   Result<Step> prepare_carried(redis::Connection& conn, Job& job, std::string& why);
+  // The end of both: `current` (the newest revision known) recorded for the event, then the
+  // job's audience reader from `start`, unless a newer revision overtook it (kDone).
+  Result<Step> start_reading(redis::Connection& conn, Job& job, const v1::Event& current,
+                             const AudienceCursor& start, std::string& why);
   // Splits a fresh revision whose audience is large into options_.shards parts (the job
   // becomes part 0), or takes the split an earlier run of this entry recorded.
   Status split(redis::Connection& conn, Job& job, const redis::Reply& parts);

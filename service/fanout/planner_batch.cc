@@ -21,6 +21,9 @@ namespace {
 
 using Clock = std::chrono::system_clock;
 constexpr std::string_view kStopAll = "stop:sms";
+// batch_reads' commands after the records: the history HMGET and five SMISMEMBER (two STOP
+// sets, three invalid-contact sets); the done bits' BITFIELD follows when there is a done key.
+constexpr size_t kBatchWideReads = 6;
 
 int64_t ms_of(Time t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
@@ -68,7 +71,7 @@ redis::Batch Planner::batch_reads(const v1::Event& event, const std::vector<uint
     return c;
   };
   redis::Batch reads;
-  reads.reserve(nums.size() + 7);
+  reads.reserve(nums.size() + kBatchWideReads + 1);
   for (uint64_t num : nums) {
     reads.push_back(redis::cmd("HGET", store::record_key(num), store::record_field(num)));
   }
@@ -146,7 +149,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     own = std::move(*got);
   }
   const std::vector<redis::Reply>& read = *replies;
-  const size_t expected = m + 6 + (done_key.empty() ? 0 : 1);
+  const size_t expected = m + kBatchWideReads + (done_key.empty() ? 0 : 1);
   if (read.size() != expected) {
     return make_error(ErrorCode::kInternal, "planner read failed: odd reply count");
   }
