@@ -8,7 +8,8 @@
 #   bash scripts/bench_fanout.sh --quick    # 20,000 customers, 50 small events (CI smoke)
 #   COUNT=100000 bash scripts/bench_fanout.sh   # another size
 # Also printed: Redis's and heraldd's CPU per customer planned (from /proc, over the fan-out,
-# while sending runs too) and Redis's busiest commands (INFO commandstats) per customer.
+# while sending runs too), Redis's busiest commands (INFO commandstats) per customer, and Redis's
+# used_memory before the fan-out and once it is planned.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 COUNT=${COUNT:-1000000}
@@ -73,6 +74,8 @@ report_steal "those events" "$steal"
 ZIPS=$(rcli --raw keys 'ix:z:*' | sed -e 's/^ix:z://' -e 's/:[0-9]*$//' | sort -u | python3 -c 'import json,sys; print(json.dumps([l.strip() for l in sys.stdin if l.strip()]))')
 rss_max=0
 sample_rss() { awk '/^VmRSS/{print $2}' "/proc/$PID/status" 2>/dev/null || echo 0; }
+used_memory() { rcli info memory | tr -d '\r' | awk -F: '/^used_memory:/{print $2}'; }
+mem0=$(used_memory)
 rcli config resetstat >/dev/null
 r0=$(cpu_ticks "$RPID"); h0=$(cpu_ticks "$PID")
 steal=$(steal_mark)
@@ -91,6 +94,7 @@ until [ "$(rcli get 'plan:{OUT-BENCH}:1')" = "done" ]; do
 done
 end=$(date +%s.%N)
 r1=$(cpu_ticks "$RPID"); h1=$(cpu_ticks "$PID")
+mem1=$(used_memory)
 report_steal "the fan-out" "$steal"
 rcli info commandstats >"$WORK/commandstats.txt"
 wait "$LATPID" "$PINGPID"
@@ -101,7 +105,7 @@ echo "== Redis PING round trip from the fan-out's start (about 4 s)"
 cat "$WORK/ping-during.txt"
 hwm=$(awk '/^VmHWM/{print $2}' "/proc/$PID/status")
 FUNNEL=$(rcli hgetall 'fn:{OUT-BENCH}' | paste -sd' ')
-python3 - "$start" "$end" "$rss_max" "$hwm" "$FUNNEL" <<PY
+python3 - "$start" "$end" "$rss_max" "$hwm" "$FUNNEL" "$mem0" "$mem1" <<PY
 import sys
 s, e, rss, hwm = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 words = sys.argv[5].split()
@@ -115,6 +119,10 @@ held = sum(v for k, v in funnel.items() if k.endswith(":held"))
 print(f"== messages queued: {queued} ({queued / (e - s):,.0f}/s); held for quiet hours: {held}"
       f" ({100 * held / max(queued + held, 1):.0f} % of those two)")
 print(f"== heraldd RSS: max sampled {rss / 1024:.0f} MB, VmHWM {hwm / 1024:.0f} MB")
+# Journeys, queued messages, held members and history marks; the sending goes on after this.
+mem0, mem1 = int(sys.argv[6]), int(sys.argv[7])
+print(f"== Redis used_memory: {mem0 / 2**20:.0f} MB before the fan-out, {mem1 / 2**20:.0f} MB when"
+      f" planned ({(mem1 - mem0) / max(audience, 1):,.0f} B more a customer planned)")
 hz = 100  # USER_HZ: /proc/<pid>/stat counts ticks of 10 ms
 n = max(audience, 1)
 print(f"== CPU per customer planned: redis {($r1 - $r0) / hz / n * 1e6:.1f} us, "

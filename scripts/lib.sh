@@ -57,7 +57,8 @@ build_herald() {
 
 # start_redis DIR: redis-server with AOF in DIR on a free loopback port; sets REDIS_PORT and
 # REDIS_URL. With REDIS_TRANSPORT=unix it also listens on the Unix socket DIR/redis.sock
-# (REDIS_SOCKET), and REDIS_URL names that socket for heraldd.
+# (REDIS_SOCKET), and REDIS_URL names that socket for heraldd. HERALD_REDIS_ARGS adds
+# redis-server arguments, e.g. "--auto-aof-rewrite-min-size 1gb" for an experiment.
 start_redis() {
   local dir=$1 socket_args=()
   mkdir -p "$dir"
@@ -70,7 +71,7 @@ start_redis() {
   fi
   redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$dir" --save '' \
     "${socket_args[@]}" --appendonly yes --appendfsync everysec --daemonize no \
-    --logfile "$dir/redis.log" &
+    --logfile "$dir/redis.log" ${HERALD_REDIS_ARGS:-} &
   HERALD_PIDS+=($!)
   for _ in $(seq 1 100); do
     redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break

@@ -27,6 +27,7 @@
 #include "service/journey/worker.h"
 #include "service/redis/pool.h"
 #include "service/store/customer_store.h"
+#include "service/store/redis_settings.h"
 #include "templates/catalog.h"
 
 namespace herald {
@@ -37,14 +38,11 @@ int64_t wall_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-// Encodings that keep bucketed hashes and index sets compact (docs/architecture.md).
+// The settings Herald's data layout is sized for (store/redis_settings.h).
 awaitable<void> tune_redis(redis::Pool& pool) {
-  auto tune = redis::batch(redis::cmd("CONFIG", "SET", "hash-max-listpack-entries", "256",
-                                      "hash-max-listpack-value", "1024", "set-max-intset-entries",
-                                      "1000000", "zset-max-listpack-entries", "512"));
-  auto r = co_await pool.exec(std::move(tune));
+  auto r = co_await pool.exec(redis::batch(store::config_set_command()));
   if (!r.ok() || r->front().is_error()) {
-    spdlog::warn("could not tune Redis encodings (memory per customer will be higher): {}",
+    spdlog::warn("could not apply Herald's Redis settings (memory per customer will be higher): {}",
                  r.ok() ? r->front().str : r.error().message);
   }
 }

@@ -17,6 +17,7 @@
 #include "service/redis/pool.h"
 #include "service/store/customer_store.h"
 #include "service/store/keys.h"
+#include "service/store/redis_settings.h"
 #include "tests/support/redis_server.h"
 
 namespace herald::fanout {
@@ -58,10 +59,7 @@ v1::Customer customer(const std::string& id, const std::vector<PremiseSpec>& pre
 class Audience : public ::testing::Test {
  protected:
   Audience()
-      : server_(testing::RedisServerOptions{
-            false,
-            {"--hash-max-listpack-entries", "256", "--hash-max-listpack-value", "1024",
-             "--set-max-intset-entries", "1000000", "--zset-max-listpack-entries", "512"}}),
+      : server_(testing::RedisServerOptions{false, store::server_arguments()}),
         pool_(server_.endpoint(), redis::PoolOptions{}, nullptr),
         sealer_(*core::Sealer::from_key(kKey)),
         store_(pool_, sealer_),

@@ -6,6 +6,8 @@
 #include <thread>
 
 #include "service/journey/stream_id.h"
+#include "service/redis/connection.h"
+#include "service/store/touchpoints.h"
 #include "tests/support/journey_fixture.h"
 
 namespace herald::testing {
@@ -88,6 +90,26 @@ TEST_F(Journey, AnOutageLifecycleReadsInOrderWithWhatTheCustomerWasTold) {
   auto bad = get("/v1/customers/C-A/journey?kind=HUG", heraldd_->agent_key());
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(json_at(bad.body, "error.field"), "kind");
+}
+
+// heraldd applies Herald's Redis settings at start-up; without a smaller stream node, every
+// customer an outage reaches carried a 4 KB journey stream (4.7 KB for one decision).
+TEST_F(Journey, ACustomersFirstOutageJourneyTakesUnderTwoKilobytesOfRedis) {
+  put_customer("C-B", "F-1", R"(["SMS"])");
+  post_event("/v1/events", R"({"id":"OUT-1","kind":"OUTAGE","stage":"DETECTED",)"
+                           R"("severity":"EMERGENCY","area":{"feeders":["F-1"]}})");
+  ASSERT_EQ(await_sent("sms.jsonl", "C-B", 1).size(), 1u) << heraldd_->log();
+  append("C-B", delivery("OUT-1", v1::SMS, "delivered"));
+  auto conn = redis::Connection::connect(redis_->endpoint(), std::chrono::seconds(2));
+  ASSERT_TRUE(conn.ok());
+  const std::string key = store::journey_key(number_of("C-B"));
+  auto len = conn->command(redis::cmd("XLEN", key));
+  ASSERT_TRUE(len.ok());
+  EXPECT_EQ(len->integer, 3);  // queued, sent, delivered
+  auto usage = conn->command(redis::cmd("MEMORY", "USAGE", key));
+  ASSERT_TRUE(usage.ok());
+  EXPECT_GT(usage->integer, 0);
+  EXPECT_LT(usage->integer, 2048);
 }
 
 TEST_F(Journey, PagesFollowTheCursorWithoutGapsOrRepeats) {
