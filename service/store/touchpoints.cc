@@ -94,11 +94,10 @@ void append_counters(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp) 
   const std::string ch = channel_name(tp.channel());
   const bool has_event = !tp.event_id().empty();
   switch (tp.kind()) {
-    case v1::DECISION:
     case v1::SEND:
-      if (has_event && (tp.kind() == v1::SEND || tp.status() == "queued")) {
-        out.push_back(redis::cmd("HSET", last_event_key(num), n, tp.event_id()));
-      }
+      // Marked when a message leaves, not when it is queued: the event the customer last
+      // heard about, and one write fewer per message on a fan-out's path.
+      if (has_event) out.push_back(redis::cmd("HSET", last_event_key(num), n, tp.event_id()));
       break;
     case v1::DELIVERY: {
       if (!has_event) break;

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "service/redis/connection.h"
 #include "tests/support/journey_fixture.h"
 
 namespace herald::testing {
@@ -74,6 +75,32 @@ TEST_F(Reports, AnEventReportAddsUpWhatHappened) {
   auto later = get("/v1/reports/summary?since=2099-01-01T00:00:00Z", heraldd_->analyst_key());
   EXPECT_EQ(json_at(later.body, "events").value_or("0"), "0") << later.body;
   EXPECT_EQ(get("/v1/reports/summary?since=soon", heraldd_->analyst_key()).status, 400);
+}
+
+// A STOP that names no event counts against the event whose message the customer last
+// received: a message still waiting in a queue (a storm's SMS backlog) has not reached them.
+TEST_F(Reports, AnEventlessStopCountsAgainstTheLastMessageSentNotOneStillQueued) {
+  put_customer("C-A", "F-1", R"(["SMS"])");
+  v1::Touchpoint queued;
+  queued.set_kind(v1::DECISION);
+  queued.set_event_id("OUT-8");
+  queued.set_channel(v1::SMS);
+  queued.set_status("queued");
+  append("C-A", queued);
+  append("C-A", reply("", "STOP"));
+  auto conn = redis::Connection::connect(redis_->endpoint(), std::chrono::seconds(2));
+  ASSERT_TRUE(conn.ok());
+  auto optouts = [&] {
+    auto r = conn->command(redis::cmd("HGET", "rp:{OUT-8}", "optouts"));
+    return r.ok() && r->type == redis::Reply::Type::kString ? r->str : std::string("none");
+  };
+  EXPECT_EQ(optouts(), "none");
+  v1::Touchpoint sent = queued;
+  sent.set_kind(v1::SEND);
+  sent.set_status("sent");
+  append("C-A", sent);
+  append("C-A", reply("", "STOP"));
+  EXPECT_EQ(optouts(), "1");
 }
 
 }  // namespace

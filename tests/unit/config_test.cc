@@ -171,13 +171,15 @@ TEST_F(ConfigTest, DispatchBulkNiceFromFileOrEnvironmentWithinRange) {
 }
 
 TEST_F(ConfigTest, PlannerLanesAndBatchSizeFromFileOrEnvironmentWithinRange) {
-  EXPECT_EQ(load("").planner_chunk, 100);
+  EXPECT_EQ(load("").planner_chunk, 50);
+  EXPECT_EQ(load("").planner_batch, 200);
   EXPECT_EQ(load("").planner_lanes, 3);
   EXPECT_EQ(load("").planner_shards, 2);
   EXPECT_EQ(load("").planner_shard_min, 2000);
   EXPECT_EQ(load("").planner_bulk_nice, 19);
-  Config c = load(yaml("fanout:\n  planner_lanes: 4\n  planner_batch: 200\n  planner_chunk: 50\n"
-                       "  planner_shards: 1\n  planner_shard_min: 0\n  planner_bulk_nice: 0\n"));
+  Config c =
+      load(yaml("fanout:\n  planner_lanes: 4\n  planner_batch: 300\n  planner_chunk: 75\n"
+                "  planner_shards: 1\n  planner_shard_min: 0\n  planner_bulk_nice: 0\n"));
   EXPECT_EQ(c.planner_bulk_nice, 0);
   env_["HERALD_PLANNER_BULK_NICE"] = "5";
   EXPECT_EQ(load("").planner_bulk_nice, 5);
@@ -190,8 +192,8 @@ TEST_F(ConfigTest, PlannerLanesAndBatchSizeFromFileOrEnvironmentWithinRange) {
   EXPECT_EQ(load("").planner_shards, 8);
   EXPECT_EQ(error(yaml("fanout:\n  planner_shards: 65\n")),
             "fanout.planner_shards: expected an integer from 1 to 64, got '65'");
-  EXPECT_EQ(c.planner_batch, 200);
-  EXPECT_EQ(c.planner_chunk, 50);
+  EXPECT_EQ(c.planner_batch, 300);
+  EXPECT_EQ(c.planner_chunk, 75);
   env_["HERALD_PLANNER_CHUNK"] = "500";
   EXPECT_EQ(load("").planner_chunk, 500);
   EXPECT_EQ(error(yaml("fanout:\n  planner_chunk: 0\n")),
