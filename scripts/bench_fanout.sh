@@ -72,8 +72,6 @@ report_buckets "$b0" "$b1"
 report_steal "those events" "$steal"
 
 ZIPS=$(rcli --raw keys 'ix:z:*' | sed -e 's/^ix:z://' -e 's/:[0-9]*$//' | sort -u | python3 -c 'import json,sys; print(json.dumps([l.strip() for l in sys.stdin if l.strip()]))')
-rss_max=0
-sample_rss() { awk '/^VmRSS/{print $2}' "/proc/$PID/status" 2>/dev/null || echo 0; }
 used_memory() { rcli info memory | tr -d '\r' | awk -F: '/^used_memory:/{print $2}'; }
 mem0=$(used_memory)
 rcli config resetstat >/dev/null
@@ -88,10 +86,8 @@ python3 "$HERALD_ROOT/tests/bench/fanout_latency.py" "$HERALD_URL" "$ADMIN_KEY" 
 LATPID=$!
 python3 "$HERALD_ROOT/tests/bench/redis_ping.py" "$REDIS_PORT" 1000 >"$WORK/ping-during.txt" &
 PINGPID=$!
-until [ "$(rcli get 'plan:{OUT-BENCH}:1')" = "done" ]; do
-  rss=$(sample_rss); [ "$rss" -gt "$rss_max" ] && rss_max=$rss
-  sleep 0.05
-done
+# One Python poller (one connection) instead of a redis-cli per poll; it prints the top RSS.
+rss_max=$(python3 "$HERALD_ROOT/tests/bench/await_plan.py" "$REDIS_PORT" 'plan:{OUT-BENCH}:1' "$PID" 3600)
 end=$(date +%s.%N)
 r1=$(cpu_ticks "$RPID"); h1=$(cpu_ticks "$PID")
 mem1=$(used_memory)
