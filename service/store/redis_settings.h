@@ -9,8 +9,8 @@
 
 namespace herald::store {
 
-// The Redis settings Herald's data layout is sized for (docs/architecture.md, "Redis
-// settings"): compact encodings for the bucketed hashes, index sets and GEO cells, and stream
+// The Redis settings Herald's data layout is sized for (docs/architecture.md, "Customers in
+// Redis" and "Journeys and reports"): compact encodings for the bucketed hashes, index sets and GEO cells, and stream
 // nodes small enough that a customer's journey (one stream each) does not cost a 4 KB node.
 struct RedisSetting {
   std::string_view name;
