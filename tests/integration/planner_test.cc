@@ -177,7 +177,7 @@ class PlannerRedis : public ::testing::Test {
 
   // `count` customers on feeder F-1 who chose SMS for outages, with every update, and at most
   // `max_per_day` notifications a day (0: no cap).
-  void put_customers(int count, int max_per_day = 0) {
+  void put_customers(int count, int max_per_day = 0, const v1::QuietHours* quiet = nullptr) {
     std::vector<v1::Customer> all;
     for (int i = 0; i < count; ++i) {
       v1::Customer c;
@@ -193,6 +193,7 @@ class PlannerRedis : public ::testing::Test {
       c.mutable_preferences()->mutable_channels()->add_outage(v1::SMS);
       c.mutable_preferences()->set_cadence(v1::EVERY_UPDATE);
       if (max_per_day > 0) c.mutable_preferences()->set_max_per_day(max_per_day);
+      if (quiet) *c.mutable_preferences()->mutable_quiet_hours() = *quiet;
       all.push_back(std::move(c));
     }
     run_io([&]() -> awaitable<bool> {
@@ -621,6 +622,50 @@ TEST_F(PlannerRedis, AnAcceptedEmergencyHoldsTheGateAndOtherRevisionsDoNot) {
   EXPECT_TRUE(gate.locally_held()) << "an emergency pauses it from its accept";
   PriorityGate::Pass lane_took_it(gate);
   EXPECT_FALSE(gate.locally_held()) << "until a lane takes the urgent work";
+}
+
+// Held for the night, then overtaken by the restoration while still held: when the window
+// ends each customer gets one message, the restoration ("ETR 6 pm" never arrives after it).
+TEST_F(PlannerRedis, AHeldMessageGoesOutWhenTheQuietWindowEndsAsTheEventsCurrentState) {
+  constexpr int kHeld = 12;
+  v1::QuietHours nights;
+  nights.set_start("22:00");
+  nights.set_end("07:00");
+  put_customers(kHeld, 0, &nights);
+  const auto today = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+  const auto night = today + std::chrono::hours(23);
+  fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, options());
+  raise_outage("OUT-Q");
+  ASSERT_TRUE(planner.run_once(conn_, night).ok());
+  EXPECT_EQ(funnel_of(conn_, "OUT-Q")["sms:held"], kHeld);
+  EXPECT_EQ(conn_.command(redis::cmd("ZCARD", fanout::kDeferredKey))->integer, kHeld);
+
+  v1::EventUpdate restored;
+  restored.set_stage(v1::RESTORED);
+  events::EventStore events(pool_);
+  run_io([&]() -> awaitable<bool> {
+    auto r = co_await events.update("OUT-Q", restored, "", "", 1700000000000);
+    co_return r.ok();
+  });
+  for (int k = 0; k < 3; ++k)
+    ASSERT_TRUE(planner.run_once(conn_, night + std::chrono::minutes(1)).ok());
+  EXPECT_TRUE(queued_per_customer().empty()) << "nothing goes out inside the window";
+
+  const auto morning = today + std::chrono::hours(24 + 7) + std::chrono::minutes(1);
+  for (int k = 0; k < 3; ++k) ASSERT_TRUE(planner.run_once(conn_, morning).ok());
+  const auto queued = queued_per_customer();
+  EXPECT_EQ(queued.size(), static_cast<size_t>(kHeld));
+  for (const auto& [num, count] : queued) EXPECT_EQ(count, 1) << "customer " << num;
+  auto entries = conn_.command(redis::cmd("KEYS", "dq:sms:*"));
+  for (const auto& key : entries->elements) {
+    auto all = conn_.command(redis::cmd("XRANGE", key.str, "-", "+"));
+    for (const auto& e : all->elements) {
+      v1::OutboundMessage m;
+      ASSERT_TRUE(m.ParseFromString(e.elements[1].elements[1].str));
+      EXPECT_EQ(m.revision(), 2u) << "the restoration, not the held first notice";
+    }
+  }
+  EXPECT_EQ(conn_.command(redis::cmd("ZCARD", fanout::kDeferredKey))->integer, 0);
 }
 
 TEST_F(PlannerRedis, CustomersWithoutACapAreNeverCapped) {
