@@ -702,15 +702,23 @@ bool Planner::overtaken_here(const Job& job) {
   return newest.revision() > job.revision && overtaken(job.planned, newest);
 }
 
-Status Planner::bury_deferred(redis::Connection& conn, const std::vector<std::string>& members,
+std::string hold_key(int64_t due_ms) { return fmt::format("{}{}", kHoldPrefix, due_ms); }
+
+redis::Command unhold_command(const std::string& set, const std::string& member) {
+  if (set.empty()) return redis::cmd("ZREM", kDeferredKey, member);
+  return redis::cmd("SREM", set, member);
+}
+
+Status Planner::bury_deferred(redis::Connection& conn,
+                              const std::vector<std::pair<std::string, std::string>>& members,
                               const std::string& why) {
   if (members.empty()) return ok_status();
   redis::Batch tx;
   tx.push_back(redis::cmd("MULTI"));
-  for (const auto& m : members) {
+  for (const auto& [set, m] : members) {
     spdlog::error("planner: deferred member to {}: {}", events::kIntakeDeadKey, why);
     tx.push_back(events::dead_letter_command("deferred", m, why));
-    tx.push_back(redis::cmd("ZREM", kDeferredKey, m));
+    tx.push_back(unhold_command(set, m));
   }
   tx.push_back(redis::cmd("EXEC"));
   auto done = conn.pipeline(tx);

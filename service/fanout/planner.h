@@ -98,7 +98,8 @@ class Planner {
   struct Work {
     uint64_t num = 0;
     std::vector<int> premises;
-    std::string deferred;  // the held entry this work re-plans, if any
+    std::string deferred;      // the held entry this work re-plans, if any
+    std::string deferred_set;  // the hold set holding it; empty: `deferred` holds it itself
     v1::Channel only = v1::CHANNEL_UNSPECIFIED;
     // Set: `only` is a fallback after this channel failed (a dispatcher's deferred member with a
     // fifth field): planned as if chosen for the kind, outside the daily cap.
@@ -167,7 +168,9 @@ class Planner {
   Status settle_part(redis::Connection& conn, Job& job, const std::string& why);
   Result<int> run_background(redis::Connection& conn, std::chrono::system_clock::time_point now,
                              bool housekeeping, Yield& yield);
-  Status bury_deferred(redis::Connection& conn, const std::vector<std::string>& members,
+  // Each pair: the hold set holding the member (empty: the `deferred` sorted set), member.
+  Status bury_deferred(redis::Connection& conn,
+                       const std::vector<std::pair<std::string, std::string>>& members,
                        const std::string& why);
   // Resets the idle time of the lane's intake entries, so no planner takes over an entry
   // that is still being planned, and drops the jobs whose entry another consumer took.
@@ -217,5 +220,12 @@ class Planner {
 
 inline constexpr std::string_view kPlannerGroup = "planners";
 inline constexpr std::string_view kDeferredKey = "deferred";
+// Messages held until the same moment share a set, `hold:<due ms>`, which `deferred` holds as
+// one member at that score: one SADD a held message instead of a ZADD into a sorted set of
+// hundreds of thousands (docs/architecture.md, "Held messages").
+inline constexpr std::string_view kHoldPrefix = "hold:";
+std::string hold_key(int64_t due_ms);
+// A command that removes `member` from where it is held (see Work::deferred_set).
+redis::Command unhold_command(const std::string& set, const std::string& member);
 
 }  // namespace herald::fanout

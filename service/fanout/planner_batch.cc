@@ -25,6 +25,13 @@ constexpr std::string_view kStopAll = "stop:sms";
 // sets, three invalid-contact sets); the done bits' BITFIELD follows when there is a done key.
 constexpr size_t kBatchWideReads = 6;
 
+// KEYS: deferred, a hold set. ARGV: the set's name. Drops the set's member of `deferred` once
+// the set is gone; a planner holding a message until the same moment meanwhile re-adds both
+// in one transaction, so none is left without its member.
+constexpr std::string_view kDropEmptyHoldLua = R"lua(
+if redis.call('EXISTS', KEYS[2]) == 0 then return redis.call('ZREM', KEYS[1], ARGV[1]) end
+return 0)lua";
+
 int64_t ms_of(Time t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
@@ -211,6 +218,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     std::map<std::string, long long> funnel;
     redis::Command hist_write;
     std::set<std::string> capped_days;
+    std::map<int64_t, std::vector<std::string>> holds;  // due ms -> held members
     store::TouchpointBatch tps;
     std::vector<size_t> members;
   };
@@ -237,6 +245,14 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     if (k.hist_write.size() > 2) tx.push_back(std::move(k.hist_write));
     for (const auto& day : k.capped_days) {
       tx.push_back(redis::cmd("EXPIRE", "cap:" + day, "172800"));
+    }
+    for (auto& [due, members] : k.holds) {
+      const std::string set = hold_key(due);
+      redis::Command add{"SADD", set};
+      for (auto& m : members) add.push_back(std::move(m));
+      tx.push_back(std::move(add));
+      // The set's member of `deferred`: re-adding it at the same score changes nothing.
+      tx.push_back(redis::cmd("ZADD", kDeferredKey, std::to_string(due), set));
     }
     k.tps.flush(tx);
     for (const auto& [field, count] : k.funnel) {
@@ -266,7 +282,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     const Work& w = work[i];
     if (committed(i)) continue;
     k.members.push_back(i);
-    if (!w.deferred.empty()) tx.push_back(redis::cmd("ZREM", kDeferredKey, w.deferred));
+    if (!w.deferred.empty()) tx.push_back(unhold_command(w.deferred_set, w.deferred));
     if (!customers[i]) {
       ++funnel["erased"];
     } else {
@@ -313,7 +329,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
           std::string member =
               fmt::format("{}|{}|{}|{}", event.id(), event.revision(), static_cast<int>(ch), w.num);
           if (fallback) member += fmt::format("|{}", static_cast<int>(w.fallback_from));
-          tx.push_back(redis::cmd("ZADD", kDeferredKey, std::to_string(ms_of(d.due)), member));
+          k.holds[ms_of(d.due)].push_back(std::move(member));
           add_touchpoint(tx, k.tps, w.num, c, event, ch, "held", d, "", now);
           ++funnel[name + ":held"];
         } else {
@@ -337,30 +353,55 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
 }
 
 Result<int> Planner::run_due(redis::Connection& conn, Clock::time_point now, Yield& yield) {
-  auto due = conn.command(redis::cmd("ZRANGEBYSCORE", kDeferredKey, "-inf",
-                                     std::to_string(ms_of(now)), "LIMIT", "0", "200"));
+  constexpr size_t kDueLimit = 200;
+  auto due =
+      conn.command(redis::cmd("ZRANGEBYSCORE", kDeferredKey, "-inf", std::to_string(ms_of(now)),
+                              "LIMIT", "0", std::to_string(kDueLimit)));
   if (!due.ok()) return std::move(due).take_error();
   // Members "<event>|<revision>|<channel>|<customer number>", grouped by event revision.
   std::map<std::pair<std::string, uint32_t>, std::vector<Work>> groups;
-  std::vector<std::string> unreadable;  // would block the LIMIT window forever
-  for (const auto& m : due->elements) {
+  // (set, member) pairs that would block the LIMIT window forever.
+  std::vector<std::pair<std::string, std::string>> unreadable;
+  size_t taken = 0;
+  auto take = [&](const std::string& set, const std::string& m) {
+    ++taken;
     std::vector<std::string> f;
     size_t start = 0;
-    for (size_t bar; (bar = m.str.find('|', start)) != std::string::npos; start = bar + 1) {
-      f.push_back(m.str.substr(start, bar - start));
+    for (size_t bar; (bar = m.find('|', start)) != std::string::npos; start = bar + 1) {
+      f.push_back(m.substr(start, bar - start));
     }
-    f.push_back(m.str.substr(start));
+    f.push_back(m.substr(start));
     // A fifth field: a dispatcher's fallback.
     if ((f.size() != 4 && f.size() != 5) || !all_digits(f, 1) || f[1] == "0") {
-      unreadable.push_back(m.str);
-      continue;
+      unreadable.emplace_back(set, m);
+      return;
     }
     Work w;
     w.num = std::stoull(f[3]);
     w.only = static_cast<v1::Channel>(std::stoi(f[2]));
     if (f.size() == 5) w.fallback_from = static_cast<v1::Channel>(std::stoi(f[4]));
-    w.deferred = m.str;
+    w.deferred = m;
+    w.deferred_set = set;
     groups[{f[0], static_cast<uint32_t>(std::stoul(f[1]))}].push_back(std::move(w));
+  };
+  for (const auto& m : due->elements) {
+    if (taken >= kDueLimit) break;
+    if (!m.str.starts_with(kHoldPrefix)) {
+      take("", m.str);
+      continue;
+    }
+    // A hold set: some of its members (each is removed by the chunk that plans it), or, once
+    // it is empty (Redis deleted it), its own member of `deferred` goes.
+    auto some = conn.command(redis::cmd("SRANDMEMBER", m.str, std::to_string(kDueLimit - taken)));
+    if (!some.ok()) return std::move(some).take_error();
+    if (some->is_error()) return make_error(ErrorCode::kInternal, "hold set read: " + some->str);
+    if (some->elements.empty()) {
+      auto gone =
+          conn.command(redis::cmd("EVAL", kDropEmptyHoldLua, "2", kDeferredKey, m.str, m.str));
+      if (!gone.ok()) return std::move(gone).take_error();
+      continue;
+    }
+    for (const auto& member : some->elements) take(m.str, member.str);
   }
   if (auto ok = bury_deferred(conn, unreadable, "unreadable deferred member"); !ok.ok()) {
     return std::move(ok).take_error();
@@ -375,8 +416,8 @@ Result<int> Planner::run_due(redis::Connection& conn, Clock::time_point now, Yie
     v1::Event planned;
     if ((*reads)[0].is_nil() || (*reads)[1].is_nil() || !state.ParseFromString((*reads)[0].str) ||
         !planned.ParseFromString((*reads)[1].str)) {
-      std::vector<std::string> members;
-      for (const Work& w : work) members.push_back(w.deferred);
+      std::vector<std::pair<std::string, std::string>> members;
+      for (const Work& w : work) members.emplace_back(w.deferred_set, w.deferred);
       auto ok = bury_deferred(conn, members, "its event revision is not stored");
       if (!ok.ok()) return std::move(ok).take_error();
       continue;
