@@ -212,8 +212,13 @@ Result<int> Planner::run_once(redis::Connection& conn, Clock::time_point now) {
 
 Result<int> Planner::run_background(redis::Connection& conn, Clock::time_point now,
                                     bool housekeeping, Yield& yield) {
-  auto due = run_due(conn, now, yield);
-  if (!due.ok()) return due;
+  int due = 0;
+  for (int pass = 0; pass < kDuePassesPerRound; ++pass) {
+    auto handled = run_due(conn, now, yield);
+    if (!handled.ok()) return handled;
+    due += *handled;
+    if (static_cast<size_t>(*handled) < kDuePerPass) break;
+  }
   auto raised = raise_due_reminders(conn, options_.reminder_lead, now, kRemindersPerRound);
   if (!raised.ok()) return std::move(raised).take_error();
   if (housekeeping) {
@@ -226,7 +231,7 @@ Result<int> Planner::run_background(redis::Connection& conn, Clock::time_point n
                    *gone);
     }
   }
-  return *due + *raised;
+  return due + *raised;
 }
 
 Result<int> Planner::take_entries(redis::Connection& conn, Lane& lane, bool block) {

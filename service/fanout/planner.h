@@ -199,8 +199,13 @@ class Planner {
   // opt-out and invalid-contact marks and, with done_key, their done bits.
   static redis::Batch batch_reads(const v1::Event& event, const std::vector<uint64_t>& nums,
                                   const std::string& done_key);
+  // One pass over what has fallen due: at most kDuePerPass held messages.
   Result<int> run_due(redis::Connection& conn, std::chrono::system_clock::time_point now,
                       Yield& yield);
+  static constexpr size_t kDuePerPass = 200;
+  // Passes per due round while each finds a full kDuePerPass: a night's holds of a large
+  // outage end together, and one pass a round released them at under 2,000 a second.
+  static constexpr int kDuePassesPerRound = 10;
   void loop(int lane);
 
   redis::Endpoint endpoint_;

@@ -353,7 +353,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
 }
 
 Result<int> Planner::run_due(redis::Connection& conn, Clock::time_point now, Yield& yield) {
-  constexpr size_t kDueLimit = 200;
+  constexpr size_t kDueLimit = kDuePerPass;
   auto due =
       conn.command(redis::cmd("ZRANGEBYSCORE", kDeferredKey, "-inf", std::to_string(ms_of(now)),
                               "LIMIT", "0", std::to_string(kDueLimit)));

@@ -202,6 +202,16 @@ class PlannerRedis : public ::testing::Test {
     });
   }
 
+  // `count` customers (as put_customers) with quiet hours 22:00-07:00 UTC; returns the start
+  // of today (UTC), from which the tests count their night and morning.
+  std::chrono::system_clock::time_point put_night_quiet_customers(int count) {
+    v1::QuietHours nights;
+    nights.set_start("22:00");
+    nights.set_end("07:00");
+    put_customers(count, 0, &nights);
+    return std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+  }
+
   // An outage on feeder F-1, accepted through `store` (a plain EventStore when null).
   void raise_outage(const std::string& id, v1::Severity severity = v1::ADVISORY,
                     events::EventStore* store = nullptr) {
@@ -628,11 +638,7 @@ TEST_F(PlannerRedis, AnAcceptedEmergencyHoldsTheGateAndOtherRevisionsDoNot) {
 // ends each customer gets one message, the restoration ("ETR 6 pm" never arrives after it).
 TEST_F(PlannerRedis, AHeldMessageGoesOutWhenTheQuietWindowEndsAsTheEventsCurrentState) {
   constexpr int kHeld = 12;
-  v1::QuietHours nights;
-  nights.set_start("22:00");
-  nights.set_end("07:00");
-  put_customers(kHeld, 0, &nights);
-  const auto today = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+  const auto today = put_night_quiet_customers(kHeld);
   const auto night = today + std::chrono::hours(23);
   fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, options());
   raise_outage("OUT-Q");
@@ -671,6 +677,21 @@ TEST_F(PlannerRedis, AHeldMessageGoesOutWhenTheQuietWindowEndsAsTheEventsCurrent
   EXPECT_EQ(conn_.command(redis::cmd("ZCARD", fanout::kDeferredKey))->integer, 0)
       << "the emptied set leaves `deferred`";
   EXPECT_EQ(conn_.command(redis::cmd("EXISTS", held->elements[0].str))->integer, 0);
+}
+
+// A large outage's night holds all end at the same minute: one due round releases several
+// passes' worth, not a single pass of 200.
+TEST_F(PlannerRedis, ANightsHoldsGoOutTogetherWhenTheWindowEnds) {
+  constexpr int kHeld = 700;
+  const auto today = put_night_quiet_customers(kHeld);
+  fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, options());
+  raise_outage("OUT-N");
+  for (int k = 0; k < 10 && funnel_of(conn_, "OUT-N")["sms:held"] < kHeld; ++k) {
+    ASSERT_TRUE(planner.run_once(conn_, today + std::chrono::hours(23)).ok());
+  }
+  ASSERT_EQ(funnel_of(conn_, "OUT-N")["sms:held"], kHeld);
+  ASSERT_TRUE(planner.run_once(conn_, today + std::chrono::hours(24 + 7)).ok());
+  EXPECT_EQ(queued_per_customer().size(), static_cast<size_t>(kHeld));
 }
 
 TEST_F(PlannerRedis, CustomersWithoutACapAreNeverCapped) {
