@@ -21,6 +21,8 @@ namespace {
 
 using Clock = std::chrono::system_clock;
 constexpr std::string_view kStopAll = "stop:sms";
+// The channels a customer has history marks and invalid-contact marks for, in slot order.
+constexpr v1::Channel kAll[] = {v1::SMS, v1::EMAIL, v1::VOICE};
 // batch_reads' commands after the records: the history HMGET and five SMISMEMBER (two STOP
 // sets, three invalid-contact sets); the done bits' BITFIELD follows when there is a done key.
 constexpr size_t kBatchWideReads = 6;
@@ -68,7 +70,6 @@ bool all_digits(const std::vector<std::string>& f, size_t from) {
 
 redis::Batch Planner::batch_reads(const v1::Event& event, const std::vector<uint64_t>& nums,
                                   const std::string& done_key) {
-  static constexpr v1::Channel kAll[] = {v1::SMS, v1::EMAIL, v1::VOICE};
   std::vector<std::string> texts;
   texts.reserve(nums.size());
   for (uint64_t num : nums) texts.push_back(std::to_string(num));
@@ -107,7 +108,6 @@ redis::Batch Planner::batch_reads(const v1::Event& event, const std::vector<uint
 Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vector<Work>& work,
                        const std::string& done_key, redis::Batch tail, Clock::time_point now,
                        Yield& yield, const ReadAhead* ahead) {
-  static constexpr v1::Channel kAll[] = {v1::SMS, v1::EMAIL, v1::VOICE};
   const std::string hist = history_key(event.id());
   std::vector<std::string> nums;
   nums.reserve(work.size());
@@ -353,10 +353,9 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
 }
 
 Result<int> Planner::run_due(redis::Connection& conn, Clock::time_point now, Yield& yield) {
-  constexpr size_t kDueLimit = kDuePerPass;
   auto due =
       conn.command(redis::cmd("ZRANGEBYSCORE", kDeferredKey, "-inf", std::to_string(ms_of(now)),
-                              "LIMIT", "0", std::to_string(kDueLimit)));
+                              "LIMIT", "0", std::to_string(kDuePerPass)));
   if (!due.ok()) return std::move(due).take_error();
   // Members "<event>|<revision>|<channel>|<customer number>", grouped by event revision.
   std::map<std::pair<std::string, uint32_t>, std::vector<Work>> groups;
@@ -385,14 +384,14 @@ Result<int> Planner::run_due(redis::Connection& conn, Clock::time_point now, Yie
     groups[{f[0], static_cast<uint32_t>(std::stoul(f[1]))}].push_back(std::move(w));
   };
   for (const auto& m : due->elements) {
-    if (taken >= kDueLimit) break;
+    if (taken >= kDuePerPass) break;
     if (!m.str.starts_with(kHoldPrefix)) {
       take("", m.str);
       continue;
     }
     // A hold set: some of its members (each is removed by the chunk that plans it), or, once
     // it is empty (Redis deleted it), its own member of `deferred` goes.
-    auto some = conn.command(redis::cmd("SRANDMEMBER", m.str, std::to_string(kDueLimit - taken)));
+    auto some = conn.command(redis::cmd("SRANDMEMBER", m.str, std::to_string(kDuePerPass - taken)));
     if (!some.ok()) return std::move(some).take_error();
     if (some->is_error()) return make_error(ErrorCode::kInternal, "hold set read: " + some->str);
     if (some->elements.empty()) {
