@@ -7,6 +7,7 @@
 
 #include "service/journey/stream_id.h"
 #include "service/redis/connection.h"
+#include "service/store/redis_settings.h"
 #include "service/store/touchpoints.h"
 #include "tests/support/journey_fixture.h"
 
@@ -110,6 +111,24 @@ TEST_F(Journey, ACustomersFirstOutageJourneyTakesUnderTwoKilobytesOfRedis) {
   ASSERT_TRUE(usage.ok());
   EXPECT_GT(usage->integer, 0);
   EXPECT_LT(usage->integer, 2048);
+}
+
+// Every setting in store/redis_settings is in force once heraldd has started, whatever the
+// Redis it found (this one runs with Redis's defaults).
+TEST_F(Journey, HeralddPutsItsRedisSettingsInForceAtStartUp) {
+  auto conn = redis::Connection::connect(redis_->endpoint(), std::chrono::seconds(2));
+  ASSERT_TRUE(conn.ok());
+  for (const store::RedisSetting& s : store::redis_settings()) {
+    std::string value;
+    for (int tries = 0; tries < 100 && value != s.value; ++tries) {
+      auto got = conn->command(redis::cmd("CONFIG", "GET", std::string(s.name)));
+      ASSERT_TRUE(got.ok());
+      ASSERT_EQ(got->elements.size(), 2u) << s.name;
+      value = got->elements[1].str;
+      if (value != s.value) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_EQ(value, s.value) << s.name;
+  }
 }
 
 TEST_F(Journey, PagesFollowTheCursorWithoutGapsOrRepeats) {
