@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Herald's benchmarks: per-customer CPU of the import path, bulk import of N customers
-# (throughput, Redis bytes per customer), and GET/PATCH of customers under wrk.
+# Herald's benchmarks: per-customer CPU of the import path and of planning, bulk import of N
+# customers (throughput, Redis bytes per customer), and GET/PATCH of customers under wrk.
 #   bash scripts/bench.sh            # 1,000,000 customers, 30 s of wrk per route
 #   bash scripts/bench.sh --quick    # a short smoke (CI): 20,000 customers, 3 s per route
 set -euo pipefail
@@ -14,10 +14,12 @@ WORK=$HERALD_ROOT/.bench
 mkdir -p "$WORK"
 
 bash "$HERALD_ROOT/scripts/setup.sh"
-build_herald customer_path_bench twilio_sink http_engine_bench
+build_herald customer_path_bench plan_bench twilio_sink http_engine_bench
 
 echo "== per-customer CPU (tests/bench/customer_path_bench)"
 "$BUILD_DIR/tests/bench/customer_path_bench" --benchmark_min_time=0.2 2>/dev/null | grep BM_
+echo "== heraldd's CPU to plan one customer, without Redis (tests/bench/plan_bench)"
+"$BUILD_DIR/tests/bench/plan_bench" --benchmark_min_time=0.2 2>/dev/null | grep BM_
 
 DATA=$WORK/customers-$COUNT.ndjson
 [ -s "$DATA" ] || python3 "$HERALD_ROOT/scripts/gen_customers.py" --count "$COUNT" --seed 11 --out "$DATA"

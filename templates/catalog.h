@@ -14,6 +14,8 @@
 namespace kainjow::mustache {
 template <typename StringType>
 class basic_mustache;
+template <typename StringType>
+class basic_data;
 }
 
 namespace herald::templates {
@@ -31,6 +33,19 @@ struct Vars {
   std::string event_ref;
   std::string manage_link;
   std::string callback_line;  // SMS wording: "Reply CALL for a callback."; empty unless offered
+};
+
+// Vars as the renderer reads them. Preparing copies every value, so a message rendered in
+// several parts (an email's subject, text and HTML) prepares its Vars once.
+class Prepared {
+ public:
+  explicit Prepared(const Vars& vars);
+  Prepared(Prepared&&) noexcept;
+  ~Prepared();
+
+ private:
+  friend class Catalog;
+  std::unique_ptr<kainjow::mustache::basic_data<std::string>> data_;
 };
 
 // Variables of a one-off notice, by name; empty values are unset (as with Vars).
@@ -67,6 +82,8 @@ class Catalog {
   // SMS, subject and voice come out on one line, whitespace collapsed.
   std::optional<std::string> render(v1::EventKind kind, v1::Stage stage, Part part,
                                     std::string_view lang, const Vars& vars) const;
+  std::optional<std::string> render(v1::EventKind kind, v1::Stage stage, Part part,
+                                    std::string_view lang, const Prepared& vars) const;
   std::optional<Rendered> render_all(v1::EventKind kind, v1::Stage stage, std::string_view lang,
                                      const Vars& vars) const;
 

@@ -94,7 +94,10 @@ Result<v1::OutboundMessage> compose(const v1::Customer& c, uint64_t num, const v
                                     const core::Sealer& sealer, Clock::time_point now) {
   v1::MessageContent content;
   using templates::Part;
-  auto part = [&](Part p) { return catalog.render(e.kind(), e.stage(), p, c.language(), vars); };
+  const templates::Prepared prepared(vars);
+  auto part = [&](Part p) {
+    return catalog.render(e.kind(), e.stage(), p, c.language(), prepared);
+  };
   switch (channel) {
     case v1::SMS: {
       auto sms = part(Part::kSmsText);

@@ -8,17 +8,11 @@
 #include "service/api/json.h"
 #include "service/core/validate.h"
 #include "service/store/codec.h"
+#include "tests/bench/sample_customer.h"
 
 namespace {
 
-const char* kLine =
-    R"({"id":"C-0000001","name":"Helen Chapman","phone":"+15519107100",)"
-    R"("email":"helen.chapman+1@example.org","language":"en","timeZone":"America/New_York",)"
-    R"("premises":[{"id":"P-00000010","address":"496 Cherry Pl","feeder":"F-0161",)"
-    R"("transformer":"T-000001","zip":"10009","location":{"lat":40.734682,"lon":-73.984429}}],)"
-    R"("preferences":{"channels":{"OUTAGE":["EMAIL","SMS"],"PLANNED_MAINTENANCE":["SMS"],)"
-    R"("BOIL_WATER_ADVISORY":["EMAIL"]},"cadence":"EVERY_UPDATE",)"
-    R"("quietHours":{"start":"21:00","end":"07:00"},"maxPerDay":9}})";
+const char* kLine = herald::bench::kSampleCustomerLine;
 
 herald::v1::Customer parsed() {
   herald::v1::Customer c;
