@@ -4,10 +4,13 @@ Posts N events one after another, each an EMERGENCY outage on one premise of a c
 opted in to SMS, and measures, on Redis's clock, from the event's intake entry (written by
 the same script that accepts it) to the first entry of its touchpoint stream te:{event}
 (written in the planner's transaction that queues the message). Resolution: 1 ms.
-usage: fanout_latency.py URL KEY REDIS_PORT PREFIX COUNT
+usage: fanout_latency.py URL KEY REDIS_PORT PREFIX COUNT [SPACING_MS]
+SPACING_MS: the least time from one event's post to the next one's (default 0, back to back),
+so that events measured during a fan-out sample the whole of it, not its first second.
 """
 import json
 import sys
+import time
 import urllib.request
 
 from resp_client import Redis
@@ -15,9 +18,13 @@ from resp_client import Redis
 
 def main():
     url, key, port, prefix, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+    spacing = float(sys.argv[6]) / 1000 if len(sys.argv) > 6 else 0.0
     r = Redis(port)
     lat = []
+    next_post = time.monotonic()
     for i in range(count):
+        time.sleep(max(0.0, next_post - time.monotonic()))
+        next_post = time.monotonic() + spacing
         eid = f"{prefix}-{i}"
         body = json.dumps({"id": eid, "kind": "OUTAGE", "stage": "DETECTED", "severity": "EMERGENCY",
                            "area": {"premises": [f"P-LAT-{i % 200}"]}}).encode()
