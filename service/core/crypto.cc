@@ -3,7 +3,9 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
+#include <cstring>
 #include <stdexcept>
 #include <vector>
 
@@ -190,10 +192,34 @@ Result<Sealer> Sealer::from_key(std::string_view key_text) {
   return sealer;
 }
 
+namespace {
+
+// A random nonce from this thread's pool of the system's randomness, refilled 170 nonces at a
+// time: libsodium's randombytes_buf is a getrandom(2) call each, which in a fan-out cost as
+// much as a seal's cipher. Every byte is handed out once and wiped. Herald's processes never
+// fork, so no two processes can hold a copy of the same pool.
+void next_nonce(unsigned char* nonce) {
+  struct Pool {
+    std::array<unsigned char, 170 * kNonceBytes> bytes;
+    size_t used = sizeof bytes;
+    ~Pool() { sodium_memzero(bytes.data(), bytes.size()); }
+  };
+  thread_local Pool pool;
+  if (pool.used + kNonceBytes > pool.bytes.size()) {
+    randombytes_buf(pool.bytes.data(), pool.bytes.size());
+    pool.used = 0;
+  }
+  std::memcpy(nonce, pool.bytes.data() + pool.used, kNonceBytes);
+  sodium_memzero(pool.bytes.data() + pool.used, kNonceBytes);
+  pool.used += kNonceBytes;
+}
+
+}  // namespace
+
 std::string Sealer::seal(std::string_view plaintext, std::string_view associated_data) const {
   std::string out(kNonceBytes + plaintext.size() + kTagBytes, '\0');
   unsigned char* nonce = bytes(out);
-  randombytes_buf(nonce, kNonceBytes);
+  next_nonce(nonce);
   unsigned long long written = 0;
   crypto_aead_xchacha20poly1305_ietf_encrypt(
       nonce + kNonceBytes, &written, bytes(plaintext), plaintext.size(),
