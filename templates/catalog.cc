@@ -110,7 +110,7 @@ mustache::data to_data(const Vars& v) {
 
 // The template's text for `d`, appended piece by piece to one string (render only reads a
 // template without partials or lambdas, whatever its signature): kainjow's render(data)
-// goes through an ostringstream built per call, which cost about a tenth of a render.
+// goes through an ostringstream built per call, a quarter of an email's compose time.
 std::string render_text(mustache::mustache& tmpl, const mustache::data& d) {
   std::string out;
   out.reserve(1024);
