@@ -88,7 +88,10 @@ SPACING_MS=$(python3 -c "print(round($COUNT * 0.032 / $SMALL, 1))")
 (python3 "$HERALD_ROOT/tests/bench/fanout_latency.py" "$HERALD_URL" "$ADMIN_KEY" "$REDIS_PORT" LAT-B \
   "$SMALL" "$SPACING_MS" >"$WORK/latency-during.txt"; date +%s.%N >"$WORK/latency-during.end") &
 LATPID=$!
-python3 "$HERALD_ROOT/tests/bench/redis_ping.py" "$REDIS_PORT" 1000 >"$WORK/ping-during.txt" &
+# 1,000 PINGs over the same span as the urgent events.
+PING_GAP_MS=$(python3 -c "print(round($COUNT * 0.032 / 1000, 1))")
+python3 "$HERALD_ROOT/tests/bench/redis_ping.py" "$REDIS_PORT" 1000 "$PING_GAP_MS" \
+  >"$WORK/ping-during.txt" &
 PINGPID=$!
 # One Python poller (one connection) instead of a redis-cli per poll; it prints the top RSS.
 rss_max=$(python3 "$HERALD_ROOT/tests/bench/await_plan.py" "$REDIS_PORT" 'plan:{OUT-BENCH}:1' "$PID" 3600)
@@ -104,7 +107,7 @@ report_buckets "$b1" "$(urgent_buckets)"
 fork_usec=$(rcli info stats | tr -d '\r' | awk -F: '/^latest_fork_usec:/{print $2}')
 python3 "$HERALD_ROOT/tests/bench/aof_forks.py" "$WORK/redis/redis.log" "$start" "$end" \
   "$(cat "$WORK/latency-during.end")" "$fork_usec"
-echo "== Redis PING round trip from the fan-out's start (about 4 s)"
+echo "== Redis PING round trip during the fan-out (1,000, one every $PING_GAP_MS ms and a round trip)"
 cat "$WORK/ping-during.txt"
 hwm=$(awk '/^VmHWM/{print $2}' "/proc/$PID/status")
 FUNNEL=$(rcli hgetall 'fn:{OUT-BENCH}' | paste -sd' ')

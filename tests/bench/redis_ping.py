@@ -1,6 +1,7 @@
 """Round-trip time of PING to Redis, for scripts/bench_fanout.sh: how long any small command
 waits while a large fan-out keeps Redis and the cores busy.
-usage: redis_ping.py REDIS_PORT COUNT   (one PING every 3 ms, so COUNT bounds the run)
+usage: redis_ping.py REDIS_PORT COUNT [GAP_MS]   (a PING, then GAP_MS of sleep, default 3,
+so COUNT and GAP_MS bound the run)
 """
 import socket
 import sys
@@ -9,6 +10,7 @@ import time
 
 def main():
     port, count = int(sys.argv[1]), int(sys.argv[2])
+    gap = float(sys.argv[3]) / 1000 if len(sys.argv) > 3 else 0.003
     s = socket.create_connection(("127.0.0.1", port))
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     lat = []
@@ -19,7 +21,7 @@ def main():
             print("unexpected reply to PING")
             return
         lat.append((time.perf_counter() - t) * 1000)
-        time.sleep(0.003)
+        time.sleep(gap)
     lat.sort()
     pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
     print(f"{len(lat)} PINGs: p50 {pick(0.5):.2f} ms, p90 {pick(0.9):.2f} ms, "
