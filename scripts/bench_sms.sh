@@ -122,9 +122,12 @@ python3 -c "import sys; a, s, e = map(float, sys.argv[1:]); print(f'== customers
 # /proc/PID/stat (heraldd, Redis, sink) at the start, when planning is done and at the end.
 steal=$(steal_mark)
 python3 - "$HERALD_URL" "$ADMIN_KEY" "$REDIS_PORT" "$EVENT" "$FEEDERS" "$DEADLINE_S" \
-  "$PID" "$REDIS_PID" "$SINK_PID" "$SINK_URL" "$CEILING" >"$WORK/result.txt" <<'PY'
-import json, os, socket, sys, time, urllib.request
+  "$PID" "$REDIS_PID" "$SINK_PID" "$SINK_URL" "$CEILING" "$HERALD_ROOT/tests/bench" \
+  >"$WORK/result.txt" <<'PY'
+import json, os, sys, time, urllib.request
 url, key, rport, event, feeders, deadline = sys.argv[1:7]
+sys.path.insert(0, sys.argv[12])
+from resp_client import Redis
 pids = {"heraldd": int(sys.argv[7]), "redis": int(sys.argv[8]), "sink": int(sys.argv[9])}
 sink_url, ceiling = sys.argv[10], float(sys.argv[11])
 tick = os.sysconf("SC_CLK_TCK")
@@ -152,29 +155,6 @@ def status(pid, field):
                 return int(line.split()[1])
     return 0
 
-class Redis:
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", int(port)))
-        self.f = self.s.makefile("rb")
-    def call(self, *args):
-        msg = b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a.encode()), a.encode()) for a in args)
-        self.s.sendall(msg)
-        return self.read()
-    def read(self):
-        line = self.f.readline()
-        kind, rest = line[:1], line[1:-2]
-        if kind == b"$":
-            n = int(rest)
-            return None if n < 0 else self.f.read(n + 2)[:-2].decode()
-        if kind == b"*":
-            n = int(rest)
-            return None if n < 0 else [self.read() for _ in range(n)]
-        if kind == b":":
-            return int(rest)
-        if kind == b"-":
-            raise RuntimeError(rest.decode())
-        return rest.decode()
-
 r = Redis(rport)
 fn, plan = "fn:{%s}" % event, "plan:{%s}:1" % event
 body = json.dumps({"id": event, "kind": "OUTAGE", "stage": "DETECTED", "severity": "ADVISORY",
@@ -195,9 +175,9 @@ sent_at_plan = 0
 rss_max = 0
 while True:
     now = time.monotonic() - t0
-    queued, sent, failed, expired, stale, audience = (int(v or 0) for v in r.call(
+    queued, sent, failed, expired, stale, audience = (int(v or 0) for v in r(
         "HMGET", fn, "sms:queued", "sms:sent", "sms:failed", "sms:expired", "sms:stale", "audience"))
-    done_plan = r.call("GET", plan) == "done"
+    done_plan = r("GET", plan) == b"done"
     rss_max = max(rss_max, status(pids["heraldd"], "VmRSS"))
     if done_plan and t_plan is None:
         t_plan, cpu_plan, sent_at_plan = now, {k: cpu(p) for k, p in pids.items()}, sent + failed
@@ -210,7 +190,7 @@ while True:
     time.sleep(0.05)
 cpu1 = {k: cpu(p) for k, p in pids.items()}
 thr1 = threads(pids["heraldd"])
-funnel = r.call("HGETALL", fn)
+funnel = [v.decode() for v in r("HGETALL", fn)]
 funnel = dict(zip(funnel[::2], funnel[1::2]))
 with urllib.request.urlopen(sink_url + "/count", timeout=10) as resp:
     sink = json.load(resp)

@@ -25,9 +25,11 @@ def main():
             epoch = t.replace(tzinfo=datetime.timezone.utc).timestamp()
             if start <= epoch <= end:
                 at.append(epoch - start)
-    when = ", ".join(f"+{a:.1f} s" for a in at) if at else "none"
-    print(f"   AOF rewrites started during the fan-out: {len(at)} ({when}); the latest fork held"
-          f" Redis {fork_usec / 1000:.1f} ms; the urgent events ran until +{urgent_end - start:.1f} s")
+    # latest_fork_usec may be a fork from before the fan-out: named only when one began during it.
+    forks = (f" ({', '.join(f'+{a:.1f} s' for a in at)}); the latest fork held Redis"
+             f" {fork_usec / 1000:.1f} ms") if at else ""
+    print(f"   AOF rewrites started during the fan-out: {len(at)}{forks}; the urgent events ran"
+          f" until +{urgent_end - start:.1f} s")
 
 
 if __name__ == "__main__":
