@@ -395,6 +395,10 @@ const Setting kSettings[] = {
      [](Config& c, std::string_view k, std::string_view t) {
        c.webhook.timeout_ms = static_cast<int>(parse_int(k, t, 100, 600'000));
      }},
+    {"dispatch.enabled", "HERALD_DISPATCH_ENABLED",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.dispatch.enabled = parse_bool(k, t);
+     }},
     {"dispatch.consumer", "HERALD_DISPATCH_CONSUMER",
      [](Config& c, std::string_view k, std::string_view t) {
        if (t.empty() || t.find_first_of(" /") != std::string_view::npos) {

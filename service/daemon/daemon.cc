@@ -200,7 +200,11 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
                 [&planner] { return std::chrono::duration<double>(planner.yielded()).count(); });
   gate_relay.start();
   planner.start();
-  dispatcher.start();
+  if (config.dispatch.enabled) {
+    dispatcher.start();
+  } else {
+    spdlog::info("dispatch.enabled is false: messages are queued here and sent by other processes");
+  }
   journey_worker.start();
   callbacks::DeskOptions desk_options;
   desk_options.horizon_days = config.callback_horizon_days;

@@ -155,5 +155,40 @@ TEST_F(FanoutLanes, TwoProcessesPlanThePartsOfOneRevision) {
   expect_each_sent_once({sandbox(), other}, queued);
 }
 
+// Planning and sending in different processes: one with dispatch.enabled false queues every
+// message and sends none; a sending process started later sends each of them once.
+TEST_F(FanoutLanes, APlanningOnlyProcessQueuesAndAnotherSends) {
+  start({{"HERALD_DISPATCH_ENABLED", "false"}});
+  ASSERT_EQ(import_generated(1'000), 1'000);
+  auto conn = redis_connection();
+  const std::string zips = all_zips();
+  ASSERT_FALSE(zips.empty());
+  post_event("/v1/events", R"({"id":"OUT-SPLIT","kind":"OUTAGE","stage":"DETECTED",)"
+                           R"("severity":"EMERGENCY","area":{"zips":[)" +
+                               zips + "]}}");
+  ASSERT_TRUE(wait_until(
+      [&] { return conn.command(redis::cmd("GET", "plan:{OUT-SPLIT}:1"))->str == "done"; },
+      seconds(60)));
+  auto funnel = funnel_fields(conn, "OUT-SPLIT");
+  const long queued = funnel["sms:queued"] + funnel["email:queued"] + funnel["voice:queued"];
+  ASSERT_GT(queued, 0);
+  std::this_thread::sleep_for(seconds(1));  // time a sending thread would have had
+  funnel = funnel_fields(conn, "OUT-SPLIT");
+  EXPECT_EQ(funnel["sms:sent"] + funnel["email:sent"] + funnel["voice:sent"], 0);
+  for (const char* file : {"sms.jsonl", "email.jsonl", "voice.jsonl"}) {
+    EXPECT_TRUE(lines(sandbox() / file).empty()) << file << " written by the planning process";
+  }
+  EXPECT_NE(heraldd().log().find("dispatch.enabled is false"), std::string::npos);
+
+  const auto other = scratch("sandbox-sender");
+  start_another(other, {{"HERALD_DISPATCH_ENABLED", "true"}});
+  expect_each_sent_once({sandbox(), other}, queued);
+  for (const char* file : {"sms.jsonl", "email.jsonl", "voice.jsonl"}) {
+    EXPECT_TRUE(lines(sandbox() / file).empty()) << file << " written by the planning process";
+  }
+  funnel = funnel_fields(conn, "OUT-SPLIT");
+  EXPECT_EQ(funnel["sms:sent"] + funnel["email:sent"] + funnel["voice:sent"], queued);
+}
+
 }  // namespace
 }  // namespace herald::testing

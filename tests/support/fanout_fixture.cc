@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -25,11 +26,17 @@ void FanoutFixture::start(std::vector<std::pair<std::string, std::string>> env) 
   start_another(sandbox_);
 }
 
-HeralddProcess& FanoutFixture::start_another(const fs::path& sandbox) {
+HeralddProcess& FanoutFixture::start_another(
+    const fs::path& sandbox, const std::vector<std::pair<std::string, std::string>>& env) {
   fs::create_directories(sandbox);
   HeralddOptions options;
   options.redis_url = redis_->url();
-  options.extra_env = env_;
+  for (const auto& var : env_) {
+    const bool replaced = std::any_of(env.begin(), env.end(),
+                                      [&](const auto& other) { return other.first == var.first; });
+    if (!replaced) options.extra_env.push_back(var);
+  }
+  options.extra_env.insert(options.extra_env.end(), env.begin(), env.end());
   options.extra_env.emplace_back("HERALD_SANDBOX_DIR", sandbox.string());
   // Processes sharing one Redis seal and open with one key.
   if (!processes_.empty()) options.pii_key = processes_.front()->pii_key();

@@ -26,8 +26,10 @@ class FanoutFixture : public ::testing::Test {
 
   // Starts Redis and the first heraldd with HERALD_SANDBOX_DIR and `env`.
   void start(std::vector<std::pair<std::string, std::string>> env = {});
-  // Another heraldd on the same Redis (its own keys and sandbox directory `sandbox`).
-  HeralddProcess& start_another(const std::filesystem::path& sandbox);
+  // Another heraldd on the same Redis (its own keys and sandbox directory `sandbox`), with the
+  // first one's environment except where `env` names the same variable.
+  HeralddProcess& start_another(const std::filesystem::path& sandbox,
+                                const std::vector<std::pair<std::string, std::string>>& env = {});
 
   HeralddProcess& heraldd() { return *processes_.front(); }
   HttpClient& http();

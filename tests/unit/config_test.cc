@@ -170,6 +170,16 @@ TEST_F(ConfigTest, DispatchBulkNiceFromFileOrEnvironmentWithinRange) {
             "dispatch.bulk_nice: expected an integer from 0 to 19, got '20'");
 }
 
+TEST_F(ConfigTest, SendingCanBeTurnedOffForAPlanningOnlyProcess) {
+  EXPECT_TRUE(load("").dispatch.enabled);
+  EXPECT_FALSE(load(yaml("dispatch:\n  enabled: false\n")).dispatch.enabled);
+  env_["HERALD_DISPATCH_ENABLED"] = "yes";
+  EXPECT_TRUE(load(yaml("dispatch:\n  enabled: false\n")).dispatch.enabled);
+  env_.clear();
+  EXPECT_EQ(error(yaml("dispatch:\n  enabled: sometimes\n")),
+            "dispatch.enabled: expected true or false, got 'sometimes'");
+}
+
 TEST_F(ConfigTest, PlannerLanesAndBatchSizeFromFileOrEnvironmentWithinRange) {
   EXPECT_EQ(load("").planner_chunk, 50);
   EXPECT_EQ(load("").planner_batch, 200);
