@@ -8,6 +8,9 @@
 #   bash scripts/bench_fanout.sh            # 1,000,000 customers
 #   bash scripts/bench_fanout.sh --quick    # 20,000 customers, 50 small events (CI smoke)
 #   COUNT=100000 bash scripts/bench_fanout.sh   # another size
+#   PLANNING_ONLY=1 bash scripts/bench_fanout.sh  # heraldd plans without sending
+#     (dispatch.enabled false); once the fan-out is planned, a second heraldd sends what was
+#     queued, timed on its own
 # Also printed: Redis's and heraldd's CPU per customer planned (from /proc, over the fan-out,
 # while sending runs too), Redis's busiest commands (INFO commandstats) per customer, and Redis's
 # used_memory before the fan-out and once it is planned.
@@ -36,9 +39,14 @@ with open(sys.argv[1], "w") as f:
                 '"preferences":{"channels":{"OUTAGE":["SMS"]},"cadence":"EVERY_UPDATE"}}\n' % (i, i, i))
 PY
 
-rm -rf "$WORK/redis" "$WORK/sandbox" && start_redis "$WORK/redis"
+rm -rf "$WORK/redis" "$WORK/sandbox" "$WORK/sender" && start_redis "$WORK/redis"
 new_keys "$WORK"
-start_heraldd "$WORK"
+if [ -n "${PLANNING_ONLY:-}" ]; then
+  echo "== planning only: this heraldd sends nothing (dispatch.enabled false)"
+  HERALD_DISPATCH_ENABLED=false start_heraldd "$WORK"
+else
+  start_heraldd "$WORK"
+fi
 PID=${HERALD_PIDS[-1]}
 RPID=${HERALD_PIDS[0]}
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
@@ -131,10 +139,33 @@ print(f"== Redis used_memory: {mem0 / 2**20:.0f} MB before the fan-out, {mem1 / 
       f" planned ({(mem1 - mem0) / max(audience, 1):,.0f} B more a customer planned)")
 hz = 100  # USER_HZ: /proc/<pid>/stat counts ticks of 10 ms
 n = max(audience, 1)
+sending = "nothing sent meanwhile" if "${PLANNING_ONLY:-}" else "sending runs meanwhile"
 print(f"== CPU per customer planned: redis {($r1 - $r0) / hz / n * 1e6:.1f} us, "
-      f"heraldd {($h1 - $h0) / hz / n * 1e6:.1f} us (sending runs meanwhile)")
+      f"heraldd {($h1 - $h0) / hz / n * 1e6:.1f} us ({sending})")
 PY
 echo "== redis commands per customer: $(python3 "$HERALD_ROOT/tests/bench/commandstats.py" \
   "$WORK/commandstats.txt" "$(rcli hget 'fn:{OUT-BENCH}' audience)" 6)"
 echo "== funnel"
 rcli hgetall 'fn:{OUT-BENCH}' | paste - - | sort
+
+if [ -n "${PLANNING_ONLY:-}" ]; then
+  QUEUED=$(rcli hgetall 'fn:{OUT-BENCH}' | paste - - | awk -F'\t' '$1 ~ /:queued$/ {s += $2} END {print s + 0}')
+  # The sender's own directory (its ready file and sandbox). It also sends the latency events'
+  # messages, EMERGENCY ones, first: a few hundred.
+  mkdir -p "$WORK/sender"
+  # Timed from the sender's start: it sends as soon as it runs, before its ready file appears.
+  r0=$(cpu_ticks "$RPID"); t0=$(date +%s.%N)
+  HERALD_DISPATCH_ENABLED=true start_heraldd "$WORK/sender"
+  SPID=${HERALD_PIDS[-1]}
+  python3 "$HERALD_ROOT/tests/bench/await_sent.py" "$REDIS_PORT" OUT-BENCH "$QUEUED" 3600 >/dev/null
+  waited=$(python3 -c "print($(date +%s.%N) - $t0)")
+  r1=$(cpu_ticks "$RPID"); s1=$(cpu_ticks "$SPID")
+  python3 - "$QUEUED" "$waited" "$((r1 - r0))" "$s1" <<'PY'
+import sys
+queued, waited, redis_ticks, sender_ticks = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+n = max(queued, 1)
+print(f"== sending after planning (a second heraldd): {queued} messages in {waited:.1f} s = "
+      f"{queued / max(waited, 1e-9):,.0f}/s; CPU per message redis {redis_ticks / 100 / n * 1e6:.1f} us, "
+      f"heraldd {sender_ticks / 100 / n * 1e6:.1f} us")
+PY
+fi
