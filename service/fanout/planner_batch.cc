@@ -23,9 +23,10 @@ using Clock = std::chrono::system_clock;
 constexpr std::string_view kStopAll = "stop:sms";
 // The channels a customer has history marks and invalid-contact marks for, in slot order.
 constexpr v1::Channel kAll[] = {v1::SMS, v1::EMAIL, v1::VOICE};
-// batch_reads' commands after the records: the history HMGET and five SMISMEMBER (two STOP
-// sets, three invalid-contact sets); the done bits' BITFIELD follows when there is a done key.
-constexpr size_t kBatchWideReads = 6;
+// batch_reads' commands after the records: the history HMGET (when reads_history) and five
+// SMISMEMBER (two STOP sets, three invalid-contact sets); the done bits' BITFIELD follows when
+// there is a done key.
+constexpr size_t kSetReads = 5;
 
 // KEYS: deferred, a hold set. ARGV: the set's name. Drops the set's member of `deferred` once
 // the set is gone; a planner holding a message until the same moment meanwhile re-adds both
@@ -66,6 +67,15 @@ bool all_digits(const std::vector<std::string>& f, size_t from) {
   });
 }
 
+// Whether a batch's reads include the customers' history marks for the event. An audience
+// batch of an event's first revision has none to find: marks are written only by this event's
+// planning, each in the transaction that sets its customer's done bit, and a customer whose bit
+// is set is skipped; the seen bitmap gives every other customer to one batch of the revision.
+// Held and fallback messages (no done key) and later revisions read them.
+bool reads_history(const v1::Event& event, const std::string& done_key) {
+  return done_key.empty() || event.revision() > 1;
+}
+
 }  // namespace
 
 redis::Batch Planner::batch_reads(const v1::Event& event, const std::vector<uint64_t>& nums,
@@ -79,15 +89,17 @@ redis::Batch Planner::batch_reads(const v1::Event& event, const std::vector<uint
     return c;
   };
   redis::Batch reads;
-  reads.reserve(nums.size() + kBatchWideReads + 1);
+  reads.reserve(nums.size() + kSetReads + 2);
   for (uint64_t num : nums) {
     reads.push_back(redis::cmd("HGET", store::record_key(num), store::record_field(num)));
   }
-  redis::Command hist_read{"HMGET", history_key(event.id())};
-  for (uint64_t num : nums) {
-    for (v1::Channel ch : kAll) hist_read.push_back(history_field(num, ch));
+  if (reads_history(event, done_key)) {
+    redis::Command hist_read{"HMGET", history_key(event.id())};
+    for (uint64_t num : nums) {
+      for (v1::Channel ch : kAll) hist_read.push_back(history_field(num, ch));
+    }
+    reads.push_back(std::move(hist_read));
   }
-  reads.push_back(std::move(hist_read));
   reads.push_back(members_of("SMISMEMBER", std::string(kStopAll)));
   reads.push_back(members_of("SMISMEMBER", stop_key(event.kind())));
   for (v1::Channel ch : kAll) {  // marked by bounces and refused sends (invalid_contact)
@@ -156,19 +168,26 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     own = std::move(*got);
   }
   const std::vector<redis::Reply>& read = *replies;
-  const size_t expected = m + kBatchWideReads + (done_key.empty() ? 0 : 1);
+  const bool with_history = reads_history(event, done_key);
+  const size_t sets_at = m + (with_history ? 1 : 0);  // the first SMISMEMBER's reply
+  const size_t expected = sets_at + kSetReads + (done_key.empty() ? 0 : 1);
   if (read.size() != expected) {
     return make_error(ErrorCode::kInternal, "planner read failed: odd reply count");
   }
-  const redis::Reply& hist_got = read[m];
   for (size_t k = m; k < read.size(); ++k) {
     const redis::Reply& r = read[k];
-    if (r.is_error() || r.elements.size() != (k == m ? 3 * m : m)) {
+    if (r.is_error() || r.elements.size() != (with_history && k == m ? 3 * m : m)) {
       return make_error(ErrorCode::kInternal, "planner read failed: " + r.str);
     }
   }
+  // Customer i's history mark for the channel in `slot` (kAll's order), if any was read.
+  auto history_at = [&](size_t i, size_t slot) {
+    if (!with_history) return History{};
+    const redis::Reply& h = read[m].elements[3 * pos[i] + slot];
+    return h.type == redis::Reply::Type::kString ? decode_history_text(h.str) : History{};
+  };
   auto marked = [&](size_t set, size_t i) {
-    return read[m + 1 + set].elements[pos[i]].integer == 1;
+    return read[sets_at + set].elements[pos[i]].integer == 1;
   };
   // A replayed batch: customers whose chunk was committed are left as they are.
   auto committed = [&](size_t i) { return !done_key.empty() && marked(5, i); };
@@ -306,9 +325,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
       bool queued_any = false;
       for (v1::Channel ch : channels) {
         const size_t slot = ch == v1::SMS ? 0 : ch == v1::EMAIL ? 1 : 2;
-        const redis::Reply& h = hist_got.elements[3 * pos[i] + slot];
-        const History history =
-            h.type == redis::Reply::Type::kString ? decode_history_text(h.str) : History{};
+        const History history = history_at(i, slot);
         Decision d = decide(c, event, ch, history, s, now, options_.settings);
         const std::string name(channels::channel_key(ch));
         if (d.action == Action::kQueue) {
