@@ -154,6 +154,7 @@ if [ -n "${PLANNING_ONLY:-}" ]; then
   # messages, EMERGENCY ones, first: a few hundred.
   mkdir -p "$WORK/sender"
   # Timed from the sender's start: it sends as soon as it runs, before its ready file appears.
+  rcli config resetstat >/dev/null
   r0=$(cpu_ticks "$RPID"); t0=$(date +%s.%N)
   HERALD_DISPATCH_ENABLED=true start_heraldd "$WORK/sender"
   SPID=${HERALD_PIDS[-1]}
@@ -168,4 +169,7 @@ print(f"== sending after planning (a second heraldd): {queued} messages in {wait
       f"{queued / max(waited, 1e-9):,.0f}/s; CPU per message redis {redis_ticks / 100 / n * 1e6:.1f} us, "
       f"heraldd {sender_ticks / 100 / n * 1e6:.1f} us")
 PY
+  rcli info commandstats >"$WORK/commandstats-send.txt"
+  echo "== redis commands per message sent: $(python3 "$HERALD_ROOT/tests/bench/commandstats.py" \
+    "$WORK/commandstats-send.txt" "$QUEUED" 8)"
 fi

@@ -61,6 +61,14 @@ void Worker::loop() {
       }
       if (std::chrono::steady_clock::now() < next_sweep) continue;
       next_sweep = std::chrono::steady_clock::now() + options_.sweep_interval;
+      auto turn = take_sweep_turn(
+          *conn, options_.consumer,
+          std::chrono::duration_cast<std::chrono::milliseconds>(options_.sweep_interval));
+      if (!turn.ok()) {
+        spdlog::warn("retention: {}", turn.error().message);
+        break;
+      }
+      if (!*turn) continue;  // another process (or this one before a restart) swept meanwhile
       const int64_t cutoff = now_ms() - int64_t{options_.retention_days} * 86'400'000;
       auto trimmed = trim_touchpoints(*conn, cutoff);
       if (!trimmed.ok()) {

@@ -54,6 +54,33 @@ TEST_F(Retention, TouchpointsPastTheCutoffAreTrimmedAndReportsStay) {
   EXPECT_EQ(counters->str, "2") << "report counters outlive the touchpoints";
 }
 
+// Processes sharing Redis take turns: one sweep per interval among them, and a restarted
+// process does not sweep again what was swept within the interval.
+TEST_F(Retention, OneProcessSweepsPerInterval) {
+  auto c = conn();
+  const std::string key(journey::kSweepKey);
+  bool held = false;
+  for (int i = 0; i < 100 && !held; ++i) {  // heraldd's worker sweeps once it has started
+    held = !c.command(redis::cmd("GET", key))->is_nil();
+    if (!held) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(held) << "the running heraldd took the first turn";
+  const long long ttl = c.command(redis::cmd("PTTL", key))->integer;
+  EXPECT_GT(ttl, 3'000'000) << "held for the default hour";
+  EXPECT_LE(ttl, 3'600'000);
+  auto other = journey::take_sweep_turn(c, "other", std::chrono::hours(1));
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(*other) << "a second process waits for the next interval";
+
+  c.command(redis::cmd("DEL", key));
+  using std::chrono::milliseconds;
+  EXPECT_TRUE(*journey::take_sweep_turn(c, "a", milliseconds(300)));
+  EXPECT_FALSE(*journey::take_sweep_turn(c, "b", milliseconds(300)));
+  EXPECT_EQ(c.command(redis::cmd("GET", key))->str, "a");
+  std::this_thread::sleep_for(milliseconds(400));
+  EXPECT_TRUE(*journey::take_sweep_turn(c, "b", milliseconds(300))) << "the next interval";
+}
+
 TEST_F(Retention, ErasureAnonymisesTouchpointsAndKeepsReportsWhole) {
   put_customer("C-A", "F-1", R"(["SMS"])");
   put_customer("C-B", "F-1", R"(["SMS"])");
