@@ -43,7 +43,8 @@ struct WebhookSettings {
 // dispatch.*: the dispatcher (README "Dispatch settings"); every key has a HERALD_DISPATCH_... twin.
 struct DispatchSettings {
   // dispatch.enabled: false runs this process without sending threads; it plans and queues,
-  // and other heraldd processes with it true send (docs/architecture.md, "Processes").
+  // and other heraldd processes with it true send (docs/architecture.md, "Planning-only
+  // processes").
   bool enabled = true;
   std::string consumer;        // dispatch.consumer: stable consumer name; empty: the host name
   int threads_per_channel = 1;   // dispatch.threads_per_channel, 1..64
