@@ -12,7 +12,7 @@
 #     (dispatch.enabled false); once the fan-out is planned, a second heraldd sends what was
 #     queued, timed on its own
 # Also printed: Redis's and heraldd's CPU per customer planned (from /proc, over the fan-out,
-# while sending runs too), Redis's busiest commands (INFO commandstats) per customer, and Redis's
+# sending included unless PLANNING_ONLY), Redis's busiest commands (INFO commandstats) per customer, and Redis's
 # used_memory before the fan-out and once it is planned.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"

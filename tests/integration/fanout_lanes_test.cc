@@ -25,6 +25,10 @@ class FanoutLanes : public FanoutFixture {
     }
     return funnel;
   }
+  // The funnel's `what` ("queued", "sent") over the three channels.
+  static long all_channels(std::map<std::string, long>& funnel, const std::string& what) {
+    return funnel["sms:" + what] + funnel["email:" + what] + funnel["voice:" + what];
+  }
   // Waits until the sandboxes hold `queued` messages; each must have gone out once.
   void expect_each_sent_once(const std::vector<std::filesystem::path>& dirs, long queued) {
     std::map<std::string, int> sent;
@@ -115,7 +119,7 @@ TEST_F(FanoutLanes, ALongFanOutIsNotTakenOverWhileItsPlannerLives) {
   EXPECT_EQ(funnel["sms:suppressed:duplicate"] + funnel["email:suppressed:duplicate"] +
                 funnel["voice:suppressed:duplicate"],
             0);
-  const long queued = funnel["sms:queued"] + funnel["email:queued"] + funnel["voice:queued"];
+  const long queued = all_channels(funnel, "queued");
   ASSERT_GT(queued, 0);
   expect_each_sent_once({sandbox(), other}, queued);
   EXPECT_EQ(heraldd().log().find("was taken over"), std::string::npos) << heraldd().log();
@@ -150,7 +154,7 @@ TEST_F(FanoutLanes, TwoProcessesPlanThePartsOfOneRevision) {
 
   auto funnel = funnel_fields(conn, "OUT-PARTS");
   EXPECT_EQ(funnel["audience"], 5'000) << "each customer decided once";
-  const long queued = funnel["sms:queued"] + funnel["email:queued"] + funnel["voice:queued"];
+  const long queued = all_channels(funnel, "queued");
   ASSERT_GT(queued, 0);
   expect_each_sent_once({sandbox(), other}, queued);
 }
@@ -170,11 +174,11 @@ TEST_F(FanoutLanes, APlanningOnlyProcessQueuesAndAnotherSends) {
       [&] { return conn.command(redis::cmd("GET", "plan:{OUT-SPLIT}:1"))->str == "done"; },
       seconds(60)));
   auto funnel = funnel_fields(conn, "OUT-SPLIT");
-  const long queued = funnel["sms:queued"] + funnel["email:queued"] + funnel["voice:queued"];
+  const long queued = all_channels(funnel, "queued");
   ASSERT_GT(queued, 0);
   std::this_thread::sleep_for(seconds(1));  // time a sending thread would have had
   funnel = funnel_fields(conn, "OUT-SPLIT");
-  EXPECT_EQ(funnel["sms:sent"] + funnel["email:sent"] + funnel["voice:sent"], 0);
+  EXPECT_EQ(all_channels(funnel, "sent"), 0);
   for (const char* file : {"sms.jsonl", "email.jsonl", "voice.jsonl"}) {
     EXPECT_TRUE(lines(sandbox() / file).empty()) << file << " written by the planning process";
   }
@@ -191,7 +195,7 @@ TEST_F(FanoutLanes, APlanningOnlyProcessQueuesAndAnotherSends) {
   EXPECT_TRUE(wait_until(
       [&] {
         funnel = funnel_fields(conn, "OUT-SPLIT");
-        sent = funnel["sms:sent"] + funnel["email:sent"] + funnel["voice:sent"];
+        sent = all_channels(funnel, "sent");
         return sent >= queued;
       },
       seconds(30)));
