@@ -67,6 +67,13 @@ std::optional<v1::Customer> customer_from(const redis::Reply& r, const core::Sea
   return std::move(*c);
 }
 
+v1::Customer* customer_from(const redis::Reply& r, const core::Sealer& sealer,
+                            google::protobuf::Arena& arena) {
+  if (r.type != redis::Reply::Type::kString) return nullptr;
+  auto c = store::decode_record(r.str, sealer, arena);
+  return c.ok() ? *c : nullptr;
+}
+
 void add_touchpoint(redis::Batch& tx, store::TouchpointBatch& tps, uint64_t num,
                     const v1::Customer& c, const v1::Event& e, v1::Channel ch, const char* status,
                     const Decision& d, std::string detail, Time now) {

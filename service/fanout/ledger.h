@@ -1,5 +1,7 @@
 #pragma once
 
+#include <google/protobuf/arena.h>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +30,9 @@ Result<redis::Reply> check_reply(Result<redis::Reply> r);
 
 // The customer of a record reply, contact details opened; nullopt for an erased customer.
 std::optional<v1::Customer> customer_from(const redis::Reply& r, const core::Sealer& sealer);
+// The same on `arena` (nullptr for an erased customer): a batch's customers are freed at once.
+v1::Customer* customer_from(const redis::Reply& r, const core::Sealer& sealer,
+                            google::protobuf::Arena& arena);
 
 // Adds one decision touchpoint to a batch of the transaction's touchpoints (its counters go
 // to `tx` now; the caller flushes the batch into `tx`).

@@ -64,20 +64,22 @@ Result<v1::CustomerRecord> parse_record(std::string_view record) {
   return stored;
 }
 
-Result<v1::Customer> decode(v1::CustomerRecord& stored, std::string_view id,
-                            const core::Sealer& sealer) {
+// Makes the record's profile the whole customer: puts back what the record keeps apart (the
+// sealed contact details, opened into `contact`; locations, zone, quiet hours and times in
+// compact form). Works the same whether the messages live on an arena or not.
+Status complete(v1::CustomerRecord& stored, v1::Contact& contact, std::string_view id,
+                const core::Sealer& sealer) {
   auto opened = sealer.open(stored.sealed_contact(), id);
   if (!opened.ok()) return make_error(ErrorCode::kInternal, "stored contact details do not open");
-  v1::Contact contact;
   if (!contact.ParseFromString(*opened)) {
     return make_error(ErrorCode::kInternal, "stored contact details do not parse");
   }
-  v1::Customer customer = std::move(*stored.mutable_customer());
-  customer.set_name(contact.name());
-  customer.set_phone(contact.phone());
-  customer.set_email(contact.email());
+  v1::Customer& customer = *stored.mutable_customer();
+  customer.set_name(std::move(*contact.mutable_name()));
+  customer.set_phone(std::move(*contact.mutable_phone()));
+  customer.set_email(std::move(*contact.mutable_email()));
   for (int k = 0; k < customer.premises_size() && k < contact.premise_addresses_size(); ++k) {
-    customer.mutable_premises(k)->set_address(contact.premise_addresses(k));
+    customer.mutable_premises(k)->set_address(std::move(*contact.mutable_premise_addresses(k)));
   }
   *customer.mutable_created_at() = TimeUtil::MillisecondsToTimestamp(stored.created_ms());
   if (stored.updated_ms() != 0) {
@@ -103,7 +105,16 @@ Result<v1::Customer> decode(v1::CustomerRecord& stored, std::string_view id,
     q->set_start(clock_text(stored.quiet_start()));
     q->set_end(clock_text(stored.quiet_end()));
   }
-  return customer;
+  return ok_status();
+}
+
+Result<v1::Customer> decode(v1::CustomerRecord& stored, std::string_view id,
+                            const core::Sealer& sealer) {
+  v1::Contact contact;
+  if (auto done = complete(stored, contact, id, sealer); !done.ok()) {
+    return std::move(done).take_error();
+  }
+  return std::move(*stored.mutable_customer());
 }
 
 }  // namespace
@@ -219,6 +230,19 @@ Result<v1::Customer> decode_record(std::string_view record, const core::Sealer& 
   if (!stored.ok()) return std::move(stored).take_error();
   const std::string id = stored->customer().id();
   return decode(*stored, id, sealer);
+}
+
+Result<v1::Customer*> decode_record(std::string_view record, const core::Sealer& sealer,
+                                    google::protobuf::Arena& arena) {
+  auto* stored = google::protobuf::Arena::CreateMessage<v1::CustomerRecord>(&arena);
+  if (!stored->ParseFromArray(record.data(), static_cast<int>(record.size()))) {
+    return make_error(ErrorCode::kInternal, "stored customer record does not parse");
+  }
+  auto* contact = google::protobuf::Arena::CreateMessage<v1::Contact>(&arena);
+  if (auto done = complete(*stored, *contact, stored->customer().id(), sealer); !done.ok()) {
+    return std::move(done).take_error();
+  }
+  return stored->mutable_customer();
 }
 
 }  // namespace herald::store

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <google/protobuf/arena.h>
+
 #include <cstdint>
 #include <string>
 
@@ -38,5 +40,9 @@ Result<v1::Customer> decode_customer(std::string_view id, std::string_view recor
                                      const core::Sealer& sealer);
 // The same for a record found by number: the id is taken from the record itself.
 Result<v1::Customer> decode_record(std::string_view record, const core::Sealer& sealer);
+// The same with the customer and everything decoding it needs allocated on `arena` (freed with
+// the arena, not one by one): the planner opens a whole batch's records so.
+Result<v1::Customer*> decode_record(std::string_view record, const core::Sealer& sealer,
+                                    google::protobuf::Arena& arena);
 
 }  // namespace herald::store

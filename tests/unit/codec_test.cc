@@ -138,6 +138,29 @@ TEST(Codec, DecodeRecordTakesTheIdFromTheRecord) {
   EXPECT_EQ(back->email(), "ada@example.com");
 }
 
+// The planner opens a batch's records on one arena: the customer must be the same one.
+TEST(Codec, ARecordOpenedOnAnArenaEqualsOneOpenedOnTheHeap) {
+  auto sealer = core::Sealer::from_key(kKey);
+  v1::Customer given = sample();
+  given.mutable_preferences()->mutable_quiet_hours()->set_start("22:00");
+  given.mutable_preferences()->mutable_quiet_hours()->set_end("07:00");
+  const std::string record = encode_record(given, *sealer, 1700000000123);
+  auto heap = decode_record(record, *sealer);
+  ASSERT_TRUE(heap.ok());
+  google::protobuf::Arena arena;
+  auto on_arena = decode_record(record, *sealer, arena);
+  ASSERT_TRUE(on_arena.ok());
+  EXPECT_EQ((*on_arena)->GetArena(), &arena);
+  EXPECT_EQ((*on_arena)->SerializeAsString(), heap->SerializeAsString());
+  EXPECT_EQ((*on_arena)->premises(0).address(), "12 Elm St");
+  EXPECT_EQ((*on_arena)->preferences().quiet_hours().end(), "07:00");
+  // A record sealed for another customer does not open on the arena either.
+  v1::CustomerRecord moved;
+  ASSERT_TRUE(moved.ParseFromString(record));
+  moved.mutable_customer()->set_id("C-1002");
+  EXPECT_FALSE(decode_record(moved.SerializeAsString(), *sealer, arena).ok());
+}
+
 TEST(Codec, SealedDetailsDoNotOpenUnderAnotherCustomersId) {
   auto sealer = core::Sealer::from_key(kKey);
   auto e = encode_customer(sample(), *sealer, 1700000000123);
