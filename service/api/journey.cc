@@ -73,8 +73,7 @@ awaitable<http::Response> get_journey(http::Context& ctx, Services& s) {
   if (!num->has_value()) {
     co_return http::error_response(make_error(ErrorCode::kNotFound, "no customer " + id));
   }
-  auto read = co_await journey::read_stream(s.redis, store::journey_key(**num), std::move(*filter),
-                                            std::move(*page));
+  auto read = co_await journey::read_journey(s.redis, **num, std::move(*filter), std::move(*page));
   if (!read.ok()) co_return http::error_response(read.error());
   v1::Journey out;
   auto header = co_await fill_header(s, *who, id, *out.mutable_customer());

@@ -28,23 +28,24 @@ bool is_message(const v1::Touchpoint& tp) {
   return tp.kind() == v1::SEND || (tp.kind() == v1::DECISION && tp.status() == "queued");
 }
 
-std::vector<v1::CallbackMessage> last_messages(const redis::Reply& xrevrange) {
+// The customer's latest messages, from XREVRANGE replies of its journey bucket and of a
+// journey an earlier release wrote (older than anything in the bucket).
+std::vector<v1::CallbackMessage> last_messages(const redis::Reply& bucket,
+                                               const redis::Reply& legacy, uint64_t num) {
+  std::vector<std::string> latest = store::touchpoints_in(bucket, num, false);
+  for (auto& t : store::touchpoints_in(legacy, num, true)) latest.push_back(std::move(t));
   std::vector<v1::CallbackMessage> out;
-  for (const auto& entry : xrevrange.elements) {
+  for (const std::string& bytes : latest) {
     if (out.size() >= kLastMessages) break;
-    if (entry.elements.size() < 2) continue;
-    const auto& kv = entry.elements[1].elements;
-    for (size_t i = 0; i + 1 < kv.size(); i += 2) {
-      v1::Touchpoint tp;
-      if (kv[i].str != "t" || !tp.ParseFromString(kv[i + 1].str) || !is_message(tp)) continue;
-      v1::CallbackMessage m;
-      *m.mutable_at() = tp.at();
-      m.set_channel(tp.channel());
-      m.set_event_id(tp.event_id());
-      m.set_status(tp.status());
-      m.set_detail(tp.detail());
-      out.push_back(std::move(m));
-    }
+    v1::Touchpoint tp;
+    if (!tp.ParseFromString(bytes) || !is_message(tp)) continue;
+    v1::CallbackMessage m;
+    *m.mutable_at() = tp.at();
+    m.set_channel(tp.channel());
+    m.set_event_id(tp.event_id());
+    m.set_status(tp.status());
+    m.set_detail(tp.detail());
+    out.push_back(std::move(m));
   }
   return out;
 }
@@ -123,8 +124,11 @@ awaitable<Result<v1::CallbackList>> Desk::list(ListQuery q) {
   for (const auto& r : records->front().elements) {
     v1::Callback c;
     if (r.type != redis::Reply::Type::kString || !c.ParseFromString(r.str)) continue;
+    // A bucket holds 16 customers' journeys: its latest entries are read deeper.
     journeys.push_back(redis::cmd("XREVRANGE", store::journey_key(c.customer_num()), "+", "-",
-                                  "COUNT", std::to_string(kJourneyScan)));
+                                  "COUNT", std::to_string(kJourneyScan * 4)));
+    journeys.push_back(redis::cmd("XREVRANGE", store::legacy_journey_key(c.customer_num()), "+",
+                                  "-", "COUNT", std::to_string(kJourneyScan)));
     callbacks.push_back(std::move(c));
   }
   std::vector<redis::Reply> recent;
@@ -141,7 +145,9 @@ awaitable<Result<v1::CallbackList>> Desk::list(ListQuery q) {
       item->set_customer_name((*customer)->name());
       item->set_customer_phone((*customer)->phone());
     }
-    for (auto& m : last_messages(recent[i])) *item->add_last_messages() = std::move(m);
+    for (auto& m : last_messages(recent[2 * i], recent[2 * i + 1], callbacks[i].customer_num())) {
+      *item->add_last_messages() = std::move(m);
+    }
     *item->mutable_callback() = public_view(std::move(callbacks[i]));
   }
   co_return out;

@@ -39,9 +39,12 @@ struct Position {
 
 // Appends the matching touchpoints of an XRANGE reply (an entry holds one or more: "t" fields,
 // each after its "n" in the search copies) until `limit`; returns the last touchpoint looked at.
+// With `only`, an entry whose `n` names another customer is passed over (a journey bucket);
+// its touchpoints still count towards the ids of the entry.
 std::optional<StreamId> collect(const redis::Reply& reply, const Filter& f,
                                 const std::string& stream, const Position& from,
-                                std::vector<Entry>& out, size_t limit) {
+                                std::vector<Entry>& out, size_t limit,
+                                std::optional<uint64_t> only) {
   std::optional<StreamId> last;
   for (const auto& item : reply.elements) {
     if (item.elements.size() < 2) continue;
@@ -60,6 +63,7 @@ std::optional<StreamId> collect(const redis::Reply& reply, const Filter& f,
       if (kv[i].str != "t") continue;
       last = id;
       ++id->sub;
+      if (only && num != *only) continue;
       if (!from.passed(*last)) continue;
       Entry e;
       e.id = *last;
@@ -80,7 +84,8 @@ struct StreamRead {
 };
 
 awaitable<Result<StreamRead>> read_one(redis::Pool& pool, std::string key, std::string stream,
-                                       Filter filter, size_t limit, Position from) {
+                                       Filter filter, size_t limit, Position from,
+                                       std::optional<uint64_t> only = std::nullopt) {
   StreamRead out;
   auto [start, end] = bounds(filter, from.after);
   const size_t chunk = std::clamp<size_t>(limit * 2, 64, 1000);
@@ -91,7 +96,7 @@ awaitable<Result<StreamRead>> read_one(redis::Pool& pool, std::string key, std::
     if (!r.ok()) co_return std::move(r).take_error();
     const redis::Reply& reply = r->front();
     if (reply.is_error()) co_return make_error(ErrorCode::kInternal, "redis: " + reply.str);
-    auto last = collect(reply, filter, stream, from, out.entries, limit);
+    auto last = collect(reply, filter, stream, from, out.entries, limit, only);
     scanned += reply.elements.size();
     if (out.entries.size() == limit) {
       out.stopped_at = out.entries.back().id;
@@ -121,6 +126,39 @@ awaitable<Result<Page>> read_stream(redis::Pool& pool, std::string key, Filter f
   Page out;
   out.entries = std::move(read->entries);
   if (read->stopped_at) out.next_cursor = read->stopped_at->str();
+  co_return out;
+}
+
+awaitable<Result<Page>> read_journey(redis::Pool& pool, uint64_t num, Filter filter,
+                                     PageRequest page) {
+  std::optional<StreamId> after;
+  if (!page.cursor.empty()) {
+    after = StreamId::parse(page.cursor);
+    if (!after) co_return bad_cursor();
+  }
+  auto own = co_await read_one(pool, store::journey_key(num), "", filter, page.limit,
+                               Position{after, false}, num);
+  if (!own.ok()) co_return std::move(own).take_error();
+  // A journey begun by an earlier release goes on in its own stream until retention or erasure
+  // removes it; it holds older touchpoints than the bucket, but the two are merged by id all
+  // the same, up to the first id either read stopped at.
+  auto old = co_await read_one(pool, store::legacy_journey_key(num), "", std::move(filter),
+                               page.limit, Position{after, false});
+  if (!old.ok()) co_return std::move(old).take_error();
+  std::vector<Entry> all = std::move(old->entries);
+  for (auto& e : own->entries) all.push_back(std::move(e));
+  std::sort(all.begin(), all.end(), [](const Entry& a, const Entry& b) { return a.id < b.id; });
+  std::optional<StreamId> horizon = own->stopped_at;
+  if (old->stopped_at && (!horizon || *old->stopped_at < *horizon)) horizon = old->stopped_at;
+  if (horizon) {
+    all.erase(std::find_if(all.begin(), all.end(), [&](const Entry& e) { return e.id > *horizon; }),
+              all.end());
+  }
+  Page out;
+  const bool more = all.size() > page.limit || horizon.has_value();
+  if (all.size() > page.limit) all.resize(page.limit);
+  if (more) out.next_cursor = (all.empty() ? *horizon : all.back().id).str();
+  out.entries = std::move(all);
   co_return out;
 }
 

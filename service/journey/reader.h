@@ -28,9 +28,14 @@ struct Page {
 // Entries read per request at most: a sparse filter gives a short page with a cursor.
 inline constexpr size_t kMaxScanned = 5000;
 
-// One page of a stream (tj:{n} or te:{e}) in id order, after `cursor` (a stream id).
+// One page of a stream (te:{e}) in id order, after `cursor` (a stream id).
 awaitable<Result<Page>> read_stream(redis::Pool& pool, std::string key, Filter filter,
                                     PageRequest page);
+
+// One page of customer `num`'s journey: its entries of its bucket (tjb:{n/16}) and, merged by
+// id, of a journey stream an earlier release wrote (tj:{n}).
+awaitable<Result<Page>> read_journey(redis::Pool& pool, uint64_t num, Filter filter,
+                                     PageRequest page);
 
 // Search: one event's copies, or (no event in the filter) the events touched since `since`
 // merged by (id, event); cursor "<id>~<event>".

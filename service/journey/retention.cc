@@ -69,7 +69,7 @@ Result<bool> take_sweep_turn(redis::Connection& conn, const std::string& owner,
 Result<int64_t> trim_touchpoints(redis::Connection& conn, int64_t cutoff_ms) {
   const std::string min_id = std::to_string(cutoff_ms);
   int64_t removed = 0;
-  for (const char* pattern : {"tj:*", "te:*"}) {
+  for (const char* pattern : {"tjb:*", "tj:*", "te:*"}) {
     auto n = trim_matching(conn, pattern, min_id);
     if (!n.ok()) return n;
     removed += *n;

@@ -34,6 +34,19 @@ if e then
 end
 return 0)lua";
 
+// KEYS: a journey bucket. ARGV: the customer number. Deletes the customer's entries (the
+// stream too once empty); returns how many.
+constexpr std::string_view kEraseJourneyLua = R"lua(
+local ids = {}
+for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
+  if e[2][1] == 'n' and e[2][2] == ARGV[1] then ids[#ids + 1] = e[1] end
+end
+for i = 1, #ids, 1000 do
+  redis.call('XDEL', KEYS[1], unpack(ids, i, math.min(i + 999, #ids)))
+end
+if #ids > 0 and redis.call('XLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) end
+return #ids)lua";
+
 std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -42,7 +55,8 @@ std::string lower(std::string_view s) {
 
 }  // namespace
 
-std::string journey_key(uint64_t num) { return fmt::format("tj:{{{}}}", num); }
+std::string journey_key(uint64_t num) { return fmt::format("tjb:{{{}}}", num / kJourneyBucket); }
+std::string legacy_journey_key(uint64_t num) { return fmt::format("tj:{{{}}}", num); }
 std::string event_touchpoints_key(std::string_view event_id) {
   return fmt::format("te:{{{}}}", event_id.empty() ? kNoEvent : event_id);
 }
@@ -154,7 +168,7 @@ void TouchpointBatch::add(redis::Batch& out, uint64_t num, const v1::Touchpoint&
 
 void TouchpointBatch::flush(redis::Batch& out) {
   for (auto& [num, items] : journeys_) {
-    redis::Command c{"XADD", journey_key(num), "*"};
+    redis::Command c{"XADD", journey_key(num), "*", "n", std::to_string(num)};
     for (auto& bytes : items) {
       c.emplace_back("t");
       c.push_back(std::move(bytes));
@@ -179,21 +193,41 @@ void TouchpointBatch::flush(redis::Batch& out) {
   events_.clear();
 }
 
+std::vector<std::string> touchpoints_in(const redis::Reply& range, uint64_t num, bool legacy) {
+  const std::string n = std::to_string(num);
+  std::vector<std::string> out;
+  for (const auto& item : range.elements) {
+    if (item.elements.size() < 2) continue;
+    const auto& kv = item.elements[1].elements;
+    if (!legacy && (kv.size() < 2 || kv[0].str != "n" || kv[1].str != n)) continue;
+    for (size_t i = legacy ? 0 : 2; i + 1 < kv.size(); i += 2) {
+      if (kv[i].str == "t") out.push_back(kv[i + 1].str);
+    }
+  }
+  return out;
+}
+
 awaitable<Status> erase_touchpoints(redis::Pool& pool, uint64_t num) {
-  const std::string key = journey_key(num);
-  auto read = co_await pool.exec(redis::batch(redis::cmd("XRANGE", key, "-", "+")));
+  const std::string legacy = legacy_journey_key(num);
+  auto read = co_await pool.exec(redis::batch(redis::cmd("XRANGE", journey_key(num), "-", "+"),
+                                              redis::cmd("XRANGE", legacy, "-", "+")));
   if (!read.ok()) co_return std::move(read).take_error();
+  for (const auto& r : *read) {
+    if (r.is_error()) co_return make_error(ErrorCode::kUnavailable, "redis: " + r.str);
+  }
+  std::vector<std::string> removed = touchpoints_in((*read)[0], num, false);
+  for (auto& t : touchpoints_in((*read)[1], num, true)) removed.push_back(std::move(t));
   std::vector<std::string> complaint_ids;
-  for (const auto& item : read->front().elements) {
-    if (item.elements.size() < 2 || item.elements[1].elements.size() < 2) continue;
+  for (const auto& bytes : removed) {
     v1::Touchpoint tp;
-    if (tp.ParseFromString(item.elements[1].elements[1].str) && tp.kind() == v1::COMPLAINT &&
-        tp.status() == "open") {
+    if (tp.ParseFromString(bytes) && tp.kind() == v1::COMPLAINT && tp.status() == "open") {
       complaint_ids.push_back(tp.detail());
     }
   }
-  redis::Batch writes = redis::batch(redis::cmd("DEL", key),
-                                     redis::cmd("HDEL", last_event_key(num), std::to_string(num)));
+  // The entries go in a script: one appended for the customer since the read goes too.
+  redis::Batch writes = redis::batch(
+      redis::cmd("EVAL", kEraseJourneyLua, "1", journey_key(num), std::to_string(num)),
+      redis::cmd("DEL", legacy), redis::cmd("HDEL", last_event_key(num), std::to_string(num)));
   if (!complaint_ids.empty()) {
     redis::Command get = redis::cmd("HMGET", kComplaintsKey);
     for (const auto& id : complaint_ids) get.push_back(id);
@@ -209,6 +243,9 @@ awaitable<Status> erase_touchpoints(redis::Pool& pool, uint64_t num) {
   }
   auto done = co_await pool.exec(std::move(writes));
   if (!done.ok()) co_return std::move(done).take_error();
+  for (const auto& r : *done) {
+    if (r.is_error()) co_return make_error(ErrorCode::kUnavailable, "redis: " + r.str);
+  }
   co_return ok_status();
 }
 

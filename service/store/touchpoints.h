@@ -18,7 +18,12 @@
 // journey's storage layout lives in one place (docs/architecture.md, "Journeys and reports").
 namespace herald::store {
 
-std::string journey_key(uint64_t num);                  // tj:{n}: the customer's journey
+// Journeys are kept 16 customers to a stream: an entry holds one customer's touchpoints, `n`
+// (the customer number) first, then `t` once per touchpoint. A stream a customer would have
+// had alone cost Redis a key and a 1 KB node for every customer a fan-out reached.
+inline constexpr uint64_t kJourneyBucket = 16;
+std::string journey_key(uint64_t num);         // tjb:{n/16}: the journeys of customer n's bucket
+std::string legacy_journey_key(uint64_t num);  // tj:{n}: a journey written by earlier releases
 std::string event_touchpoints_key(std::string_view event_id);  // te:{e}; te:{-} without event
 std::string report_key(std::string_view event_id);      // rp:{e}: report counters
 std::string delivered_bits_key(std::string_view event_id);  // rpd:{e}: customers delivered to
@@ -27,9 +32,6 @@ std::string last_event_key(uint64_t num);               // tl:{n/64}: latest mes
 inline constexpr std::string_view kTouchedEventsKey = "tpev";
 inline constexpr std::string_view kNoEvent = "-";
 inline constexpr std::string_view kComplaintsKey = "cmp";  // complaint id -> Complaint
-
-// Kept for callers of the first layout: the customer's journey stream.
-inline std::string touchpoint_key(uint64_t num) { return journey_key(num); }
 
 // "sms", "email", ... as the funnel names channels.
 std::string channel_name(int channel);
@@ -62,8 +64,13 @@ class TouchpointBatch {
   std::map<std::string, Copies> events_;
 };
 
-// Erasure: the journey and its latest-event field go, the text of the customer's complaints
-// is removed; the search copies (which never held the id or free text) stay, anonymous.
+// Customer `num`'s touchpoint bytes in an XRANGE/XREVRANGE reply of its journey stream, in
+// the reply's order: its own entries of a bucket, every entry of a legacy stream (`legacy`).
+std::vector<std::string> touchpoints_in(const redis::Reply& range, uint64_t num, bool legacy);
+
+// Erasure: the customer's journey entries (and a legacy stream) and its latest-event field go, the
+// text of the customer's complaints is removed; the search copies (which never held the id or free
+// text) stay, anonymous.
 awaitable<Status> erase_touchpoints(redis::Pool& pool, uint64_t num);
 
 }  // namespace herald::store

@@ -199,9 +199,7 @@ int main(int argc, char** argv) {
                   journey::PageRequest page;
                   page.limit = 1000;
                   journey::Filter filter;
-                  std::string key = store::journey_key(num);
-                  auto r = co_await journey::read_stream(pool, std::move(key), std::move(filter),
-                                                         page);
+                  auto r = co_await journey::read_journey(pool, num, std::move(filter), page);
                   std::vector<v1::Touchpoint> tps;  // printed as GET .../journey prints them
                   if (r.ok()) {
                     for (auto& e : r->entries) tps.push_back(std::move(e.tp));

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "service/core/crypto.h"
+#include "service/store/touchpoints.h"
 #include "tests/support/webhook_fixture.h"
 
 namespace herald::testing {
@@ -139,11 +140,11 @@ TEST_F(InboundSms, CallSurveyAndFreeText) {
   EXPECT_EQ(e[5].str.find("Jones"), std::string::npos);  // sealed, never in clear
   auto sealer = core::Sealer::from_key(heraldd_->pii_key());
   EXPECT_EQ(*sealer->open(e[5].str, std::to_string(n)), said);
-  auto dump = redis().command(redis::cmd("XRANGE", "tj:{" + std::to_string(n) + "}", "-", "+"));
+  auto dump = redis().command(redis::cmd("XRANGE", store::journey_key(n), "-", "+"));
   ASSERT_TRUE(dump.ok());
-  for (const auto& item : dump->elements) {
-    EXPECT_EQ(item.elements[1].elements[1].str.find("Jones"), std::string::npos);
-  }
+  const auto stored = store::touchpoints_in(*dump, n, false);
+  EXPECT_FALSE(stored.empty());
+  for (const auto& bytes : stored) EXPECT_EQ(bytes.find("Jones"), std::string::npos);
 }
 
 TEST_F(InboundSms, UnknownNumbersAreAnsweredButNothingIsStored) {

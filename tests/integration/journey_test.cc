@@ -93,24 +93,36 @@ TEST_F(Journey, AnOutageLifecycleReadsInOrderWithWhatTheCustomerWasTold) {
   EXPECT_EQ(json_at(bad.body, "error.field"), "kind");
 }
 
-// heraldd applies Herald's Redis settings at start-up; without a smaller stream node, every
-// customer an outage reaches carried a 4 KB journey stream (4.7 KB for one decision).
-TEST_F(Journey, ACustomersFirstOutageJourneyTakesUnderTwoKilobytesOfRedis) {
-  put_customer("C-B", "F-1", R"(["SMS"])");
+// Journeys share a stream 16 customers to a bucket: when one stream was a customer's own, every
+// customer an outage reached cost Redis a key and a 1 KB stream node (4.7 KB for one decision
+// before heraldd set stream-node-max-bytes).
+TEST_F(Journey, AnOutagesJourneysTakeUnderHalfAKilobyteOfRedisPerCustomer) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 32; ++i) {
+    ids.push_back("C-" + std::to_string(100 + i));
+    put_customer(ids.back(), "F-1", R"(["SMS"])");
+  }
   post_event("/v1/events", R"({"id":"OUT-1","kind":"OUTAGE","stage":"DETECTED",)"
                            R"("severity":"EMERGENCY","area":{"feeders":["F-1"]}})");
-  ASSERT_EQ(await_sent("sms.jsonl", "C-B", 1).size(), 1u) << heraldd_->log();
-  append("C-B", delivery("OUT-1", v1::SMS, "delivered"));
+  for (const auto& id : ids) ASSERT_EQ(await_sent("sms.jsonl", id, 1).size(), 1u) << id;
+  append(ids[0], delivery("OUT-1", v1::SMS, "delivered"));
   auto conn = redis::Connection::connect(redis_->endpoint(), std::chrono::seconds(2));
   ASSERT_TRUE(conn.ok());
-  const std::string key = store::journey_key(number_of("C-B"));
-  auto len = conn->command(redis::cmd("XLEN", key));
-  ASSERT_TRUE(len.ok());
-  EXPECT_EQ(len->integer, 3);  // queued, sent, delivered
-  auto usage = conn->command(redis::cmd("MEMORY", "USAGE", key));
-  ASSERT_TRUE(usage.ok());
-  EXPECT_GT(usage->integer, 0);
-  EXPECT_LT(usage->integer, 2048);
+  const uint64_t first = number_of(ids[0]);
+  auto range = conn->command(redis::cmd("XRANGE", store::journey_key(first), "-", "+"));
+  ASSERT_TRUE(range.ok());
+  EXPECT_EQ(store::touchpoints_in(*range, first, false).size(), 3u) << "queued, sent, delivered";
+  std::set<std::string> buckets;
+  for (const auto& id : ids) buckets.insert(store::journey_key(number_of(id)));
+  EXPECT_LE(buckets.size(), 3u) << "32 customers numbered together fill two or three buckets";
+  long long bytes = 0;
+  for (const auto& key : buckets) {
+    auto usage = conn->command(redis::cmd("MEMORY", "USAGE", key));
+    ASSERT_TRUE(usage.ok());
+    bytes += usage->integer;
+  }
+  EXPECT_GT(bytes, 0);
+  EXPECT_LT(bytes / static_cast<long long>(ids.size()), 512) << bytes << " bytes in all";
 }
 
 // Every setting in store/redis_settings is in force once heraldd has started, whatever the
@@ -150,6 +162,75 @@ TEST_F(Journey, PagesFollowTheCursorWithoutGapsOrRepeats) {
   EXPECT_EQ(paged, all);
   auto help = get("/v1/customers/C-P/journey?status=help&limit=5", heraldd_->agent_key());
   EXPECT_EQ(ids_of(help.body).size(), 5u);
+}
+
+// Customers numbered together share a journey bucket: each journey holds only its own
+// touchpoints, interleaved writes page cleanly, and a customer's entry is never another's.
+TEST_F(Journey, CustomersSharingABucketEachSeeOnlyTheirOwn) {
+  put_customer("C-X", "F-9", R"(["SMS"])");
+  put_customer("C-Y", "F-9", R"(["SMS"])");
+  ASSERT_EQ(store::journey_key(number_of("C-X")), store::journey_key(number_of("C-Y")));
+  for (int i = 0; i < 12; ++i) {
+    append("C-X", reply("", "STATUS"));
+    append("C-Y", reply("", "HELP"));
+    append("C-Y", reply("", "HELP"));
+  }
+  auto x = get("/v1/customers/C-X/journey?limit=1000", heraldd_->agent_key());
+  ASSERT_EQ(ids_of(x.body).size(), 12u) << x.body;
+  EXPECT_EQ(x.body.find("HELP"), std::string::npos) << x.body;
+  std::vector<std::string> paged;
+  std::string cursor;
+  for (int pages = 0; pages < 20; ++pages) {
+    auto r = get("/v1/customers/C-Y/journey?limit=5" + (cursor.empty() ? "" : "&cursor=" + cursor),
+                 heraldd_->agent_key());
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body.find("STATUS"), std::string::npos) << r.body;
+    for (auto& id : ids_of(r.body)) paged.push_back(id);
+    cursor = json_at(r.body, "nextCursor").value_or("");
+    if (cursor.empty()) break;
+  }
+  EXPECT_EQ(paged.size(), 24u);
+  EXPECT_EQ(std::set<std::string>(paged.begin(), paged.end()).size(), 24u) << "ids repeat";
+  EXPECT_TRUE(std::is_sorted(paged.begin(), paged.end(), [](const auto& a, const auto& b) {
+    return *journey::StreamId::parse(a) < *journey::StreamId::parse(b);
+  }));
+}
+
+// A journey stream of its own, as earlier releases wrote one per customer, is still read:
+// merged by id with the customer's entries in its bucket, paged across both, and erased.
+TEST_F(Journey, AJourneyWrittenByAnEarlierReleaseIsStillReadAndErased) {
+  put_customer("C-L", "F-9", R"(["SMS"])");
+  const uint64_t n = number_of("C-L");
+  auto conn = redis::Connection::connect(redis_->endpoint(), std::chrono::seconds(2));
+  ASSERT_TRUE(conn.ok());
+  for (const char* keyword : {"STOP", "START"}) {
+    v1::Touchpoint tp = reply("", keyword);
+    tp.clear_customer_id();
+    ASSERT_FALSE(conn->command(redis::cmd("XADD", store::legacy_journey_key(n), "*", "t",
+                                          tp.SerializeAsString()))
+                     ->is_error());
+  }
+  append("C-L", reply("", "HELP"));
+  auto all = get("/v1/customers/C-L/journey?limit=10", heraldd_->agent_key());
+  ASSERT_EQ(ids_of(all.body).size(), 3u) << all.body;
+  EXPECT_EQ(json_at(all.body, "touchpoints[0].status"), "STOP") << all.body;
+  EXPECT_EQ(json_at(all.body, "touchpoints[2].status"), "HELP") << all.body;
+  std::vector<std::string> paged;
+  std::string cursor;
+  for (int pages = 0; pages < 5; ++pages) {
+    auto r = get("/v1/customers/C-L/journey?limit=1" + (cursor.empty() ? "" : "&cursor=" + cursor),
+                 heraldd_->agent_key());
+    for (auto& id : ids_of(r.body)) paged.push_back(id);
+    cursor = json_at(r.body, "nextCursor").value_or("");
+    if (cursor.empty()) break;
+  }
+  EXPECT_EQ(paged, ids_of(all.body));
+
+  auto del = http_->request("DELETE", "/v1/customers/C-L", "", bearer(heraldd_->admin_key()));
+  ASSERT_EQ(del.status, 204) << del.body;
+  EXPECT_EQ(conn->command(redis::cmd("EXISTS", store::legacy_journey_key(n)))->integer, 0);
+  EXPECT_EQ(conn->command(redis::cmd("EXISTS", store::journey_key(n)))->integer, 0)
+      << "the bucket held only C-L's entry";
 }
 
 TEST_F(Journey, EachRoleSeesWhatItMay) {

@@ -46,9 +46,15 @@ TEST_F(Retention, TouchpointsPastTheCutoffAreTrimmedAndReportsStay) {
   auto journey = get("/v1/customers/C-A/journey", heraldd_->agent_key());
   EXPECT_EQ(json_at(journey.body, "touchpoints[0].status"), "STATUS") << journey.body;
   EXPECT_FALSE(json_at(journey.body, "touchpoints[1].id"));
-  EXPECT_EQ(xlen(store::journey_key(number_of("C-B"))), 0);
-  EXPECT_EQ(conn().command(redis::cmd("EXISTS", store::journey_key(number_of("C-B"))))->integer, 0)
-      << "an emptied journey is deleted";
+  auto other = get("/v1/customers/C-B/journey", heraldd_->agent_key());
+  EXPECT_FALSE(json_at(other.body, "touchpoints[0].id")) << other.body;
+  const std::string bucket = store::journey_key(number_of("C-B"));
+  ASSERT_EQ(bucket, store::journey_key(number_of("C-A"))) << "the two share a journey bucket";
+  EXPECT_EQ(xlen(bucket), 1) << "C-A's STATUS entry is all the bucket keeps";
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(journey::trim_touchpoints(c, now_ms()).ok());
+  EXPECT_EQ(conn().command(redis::cmd("EXISTS", bucket))->integer, 0)
+      << "an emptied journey bucket is deleted";
   // The event itself was never raised here, so its counters are read directly.
   auto counters = conn().command(redis::cmd("HGET", store::report_key("OUT-OLD"), "notified"));
   EXPECT_EQ(counters->str, "2") << "report counters outlive the touchpoints";
@@ -97,7 +103,15 @@ TEST_F(Retention, ErasureAnonymisesTouchpointsAndKeepsReportsWhole) {
   auto del = http_->request("DELETE", "/v1/customers/C-A", "", bearer(heraldd_->admin_key()));
   ASSERT_EQ(del.status, 204) << del.body;
   EXPECT_EQ(get("/v1/customers/C-A/journey", heraldd_->agent_key()).status, 404);
-  EXPECT_EQ(conn().command(redis::cmd("EXISTS", store::journey_key(n)))->integer, 0);
+  // C-B shares C-A's journey bucket: only C-A's entries are gone from it.
+  ASSERT_EQ(store::journey_key(n), store::journey_key(number_of("C-B")));
+  auto bucket = conn().command(redis::cmd("XRANGE", store::journey_key(n), "-", "+"));
+  ASSERT_TRUE(bucket.ok());
+  EXPECT_TRUE(store::touchpoints_in(*bucket, n, false).empty());
+  EXPECT_EQ(store::touchpoints_in(*bucket, number_of("C-B"), false).size(), 3u)
+      << "C-B's queued, sent and delivered stay";
+  auto journey_b = get("/v1/customers/C-B/journey", heraldd_->agent_key());
+  EXPECT_EQ(json_at(journey_b.body, "touchpoints[2].status"), "delivered") << journey_b.body;
 
   auto search = get("/v1/touchpoints?event=OUT-9&kind=DELIVERY", heraldd_->agent_key());
   ASSERT_EQ(search.status, 200) << search.body;

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "service/store/keys.h"
+#include "service/store/touchpoints.h"
 #include "tests/support/webhook_fixture.h"
 
 namespace herald::testing {
@@ -17,8 +18,8 @@ class Webhooks : public WebhookFixture {
     return r.ok() ? static_cast<long long>(r->elements.size()) : -1;
   }
   long long journey_length(uint64_t n) {
-    auto r = redis().command(redis::cmd("XLEN", "tj:{" + std::to_string(n) + "}"));
-    return r.ok() ? r->integer : -1;
+    auto r = redis().command(redis::cmd("XRANGE", store::journey_key(n), "-", "+"));
+    return r.ok() ? static_cast<long long>(store::touchpoints_in(*r, n, false).size()) : -1;
   }
   bool member(const std::string& set, uint64_t n) {
     auto r = redis().command(redis::cmd("SISMEMBER", set, std::to_string(n)));

@@ -112,17 +112,11 @@ std::map<std::string, long long> funnel_of(redis::Connection& conn, std::string_
 
 std::vector<v1::Touchpoint> touchpoints_of(redis::Connection& conn, uint64_t num) {
   std::vector<v1::Touchpoint> out;
-  auto r = conn.command(redis::cmd("XRANGE", store::touchpoint_key(num), "-", "+"));
+  auto r = conn.command(redis::cmd("XRANGE", store::journey_key(num), "-", "+"));
   if (!r.ok()) return out;
-  for (const auto& e : r->elements) {
-    if (e.elements.size() < 2) continue;
-    const auto& kv = e.elements[1].elements;
-    for (size_t i = 0; i + 1 < kv.size(); i += 2) {
-      v1::Touchpoint tp;
-      if (kv[i].str == "t" && tp.ParseFromString(kv[i + 1].str)) {
-        out.push_back(std::move(tp));
-      }
-    }
+  for (const std::string& bytes : store::touchpoints_in(*r, num, false)) {
+    v1::Touchpoint tp;
+    if (tp.ParseFromString(bytes)) out.push_back(std::move(tp));
   }
   return out;
 }
