@@ -1,5 +1,5 @@
-#include <gtest/gtest.h>
 #include <google/protobuf/util/time_util.h>
+#include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "service/store/keys.h"
+#include "service/store/touchpoints.h"
 #include "tests/support/heraldd_process.h"
 
 namespace herald::testing {
@@ -327,6 +328,49 @@ TEST_F(Callbacks, ACallReplyOnTheQueueIsBooked) {
   EXPECT_EQ(json_at(list.body, "callbacks[0].callback.source"), "sms");
   EXPECT_EQ(json_at(list.body, "callbacks[0].customerPhone"), "+12014316859");
   EXPECT_EQ(json_at(list.body, "callbacks[0].customerName"), "Ada Lovelace");
+}
+
+// The agents' list shows the customer's own last messages, read from a journey stream shared
+// with the customers numbered next to it.
+TEST_F(Callbacks, TheListShowsTheCustomersOwnLastMessages) {
+  ASSERT_EQ(capacity({slot_json(day_at(2, 18), 15, 3)}).status, 200);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back("C-last-" + std::to_string(i));
+    add_customer(ids.back());
+  }
+  // Of three customers numbered one after another, two share a journey bucket.
+  std::string mine, neighbour;
+  for (size_t i = 0; i + 1 < ids.size() && mine.empty(); ++i) {
+    if (store::journey_key(customer_number(ids[i])) ==
+        store::journey_key(customer_number(ids[i + 1]))) {
+      mine = ids[i];
+      neighbour = ids[i + 1];
+    }
+  }
+  ASSERT_FALSE(mine.empty());
+  auto sent = [](const std::string& detail) {
+    v1::Touchpoint tp;
+    tp.set_kind(v1::SEND);
+    tp.set_event_id("OUT-LAST");
+    tp.set_channel(v1::SMS);
+    tp.set_status("sent");
+    tp.set_detail(detail);
+    *tp.mutable_at() = google::protobuf::util::TimeUtil::SecondsToTimestamp(now_s());
+    return tp;
+  };
+  redis::Batch writes;
+  store::append_touchpoint(writes, customer_number(mine), sent("ETR 6:00 PM"));
+  store::append_touchpoint(writes, customer_number(neighbour), sent("ETR 9:00 PM"));
+  auto conn = redis::Connection::connect(redis_->endpoint(), std::chrono::seconds(2));
+  ASSERT_TRUE(conn.ok());
+  ASSERT_TRUE(conn->pipeline(writes).ok());
+  ASSERT_EQ(request(mine).status, 201);
+  auto list = agent("GET", "/v1/callbacks?status=BOOKED");
+  ASSERT_EQ(json_at(list.body, "callbacks[0].callback.customerId"), mine) << list.body;
+  EXPECT_EQ(json_at(list.body, "callbacks[0].lastMessages[0].detail"), "ETR 6:00 PM") << list.body;
+  EXPECT_FALSE(json_at(list.body, "callbacks[0].lastMessages[1].detail")) << list.body;
+  EXPECT_EQ(list.body.find("9:00 PM"), std::string::npos) << list.body;
 }
 
 // A CALL reply when every agent is booked waits for capacity, and the customer is told so,
