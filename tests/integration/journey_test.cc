@@ -203,10 +203,17 @@ TEST_F(Journey, AJourneyWrittenByAnEarlierReleaseIsStillReadAndErased) {
   const uint64_t n = number_of("C-L");
   auto conn = redis::Connection::connect(redis_->endpoint(), std::chrono::seconds(2));
   ASSERT_TRUE(conn.ok());
+  // Written a minute ago, before the upgrade: the old stream holds only older ids.
+  const auto minute_ago = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count() -
+                          60'000;
+  int seq = 0;
   for (const char* keyword : {"STOP", "START"}) {
     v1::Touchpoint tp = reply("", keyword);
     tp.clear_customer_id();
-    ASSERT_FALSE(conn->command(redis::cmd("XADD", store::legacy_journey_key(n), "*", "t",
+    const std::string id = std::to_string(minute_ago) + "-" + std::to_string(seq++);
+    ASSERT_FALSE(conn->command(redis::cmd("XADD", store::legacy_journey_key(n), id, "t",
                                           tp.SerializeAsString()))
                      ->is_error());
   }
