@@ -2,6 +2,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "herald/v1/touchpoint.pb.h"
 #include "service/callbacks/desk.h"
@@ -19,7 +20,12 @@ namespace {
 using google::protobuf::util::TimeUtil;
 
 constexpr size_t kLastMessages = 3;
-constexpr int kJourneyScan = 50;  // recent journey entries read per customer for the list
+// A customer's last messages are looked for in its journey bucket's latest entries, a page at a
+// time, until the list has its three or 2,000 entries (sixteen customers' worth) were read; then
+// in a journey an earlier release wrote (older than anything in the bucket), its latest 50.
+constexpr int kBucketPage = 200;
+constexpr int kBucketPages = 10;
+constexpr int kLegacyScan = 50;
 constexpr int64_t kOnTimeMs = 5 * 60'000;
 constexpr size_t kReportChunk = 1000;
 
@@ -28,26 +34,17 @@ bool is_message(const v1::Touchpoint& tp) {
   return tp.kind() == v1::SEND || (tp.kind() == v1::DECISION && tp.status() == "queued");
 }
 
-// The customer's latest messages, from XREVRANGE replies of its journey bucket and of a
-// journey an earlier release wrote (older than anything in the bucket).
-std::vector<v1::CallbackMessage> last_messages(const redis::Reply& bucket,
-                                               const redis::Reply& legacy, uint64_t num) {
-  std::vector<std::string> latest = store::touchpoints_in(bucket, num, false);
-  for (auto& t : store::touchpoints_in(legacy, num, true)) latest.push_back(std::move(t));
-  std::vector<v1::CallbackMessage> out;
-  for (const std::string& bytes : latest) {
-    if (out.size() >= kLastMessages) break;
-    v1::Touchpoint tp;
-    if (!tp.ParseFromString(bytes) || !is_message(tp)) continue;
-    v1::CallbackMessage m;
-    *m.mutable_at() = tp.at();
-    m.set_channel(tp.channel());
-    m.set_event_id(tp.event_id());
-    m.set_status(tp.status());
-    m.set_detail(tp.detail());
-    out.push_back(std::move(m));
-  }
-  return out;
+// A sent message's touchpoint, as the list shows it; nullopt for any other touchpoint.
+std::optional<v1::CallbackMessage> message_of(const std::string& bytes) {
+  v1::Touchpoint tp;
+  if (!tp.ParseFromString(bytes) || !is_message(tp)) return std::nullopt;
+  v1::CallbackMessage m;
+  *m.mutable_at() = tp.at();
+  m.set_channel(tp.channel());
+  m.set_event_id(tp.event_id());
+  m.set_status(tp.status());
+  m.set_detail(tp.detail());
+  return m;
 }
 
 }  // namespace
@@ -120,22 +117,60 @@ awaitable<Result<v1::CallbackList>> Desk::list(ListQuery q) {
   auto records = co_await pool_.exec(redis::batch(std::move(hmget)));
   if (!records.ok()) co_return std::move(records).take_error();
   std::vector<v1::Callback> callbacks;
-  redis::Batch journeys;
   for (const auto& r : records->front().elements) {
     v1::Callback c;
     if (r.type != redis::Reply::Type::kString || !c.ParseFromString(r.str)) continue;
-    // A bucket holds 16 customers' journeys: its latest entries are read deeper.
-    journeys.push_back(redis::cmd("XREVRANGE", store::journey_key(c.customer_num()), "+", "-",
-                                  "COUNT", std::to_string(kJourneyScan * 4)));
-    journeys.push_back(redis::cmd("XREVRANGE", store::legacy_journey_key(c.customer_num()), "+",
-                                  "-", "COUNT", std::to_string(kJourneyScan)));
     callbacks.push_back(std::move(c));
   }
-  std::vector<redis::Reply> recent;
-  if (!journeys.empty()) {
-    auto r = co_await pool_.exec(std::move(journeys));
-    if (!r.ok()) co_return std::move(r).take_error();
-    recent = std::move(*r);
+  const size_t n = callbacks.size();
+  std::vector<std::vector<v1::CallbackMessage>> last(n);
+  std::vector<std::string> page_end(n, "+");  // where customer i's next bucket page ends
+  std::vector<bool> more(n, true);
+  for (int page = 0; page < kBucketPages; ++page) {
+    redis::Batch reads;
+    std::vector<size_t> which;
+    for (size_t i = 0; i < n; ++i) {
+      if (!more[i]) continue;
+      which.push_back(i);
+      reads.push_back(redis::cmd("XREVRANGE", store::journey_key(callbacks[i].customer_num()),
+                                 page_end[i], "-", "COUNT", std::to_string(kBucketPage)));
+    }
+    if (which.empty()) break;
+    auto got = co_await pool_.exec(std::move(reads));
+    if (!got.ok()) co_return std::move(got).take_error();
+    for (size_t k = 0; k < which.size(); ++k) {
+      const size_t i = which[k];
+      const redis::Reply& r = (*got)[k];
+      for (const auto& bytes : store::touchpoints_in(r, callbacks[i].customer_num(), false)) {
+        if (last[i].size() == kLastMessages) break;
+        if (auto m = message_of(bytes)) last[i].push_back(std::move(*m));
+      }
+      more[i] = last[i].size() < kLastMessages &&
+                r.elements.size() == static_cast<size_t>(kBucketPage) &&
+                !r.elements.back().elements.empty();
+      if (more[i]) page_end[i] = "(" + r.elements.back().elements[0].str;
+    }
+  }
+  redis::Batch legacy_reads;
+  std::vector<size_t> short_of;
+  for (size_t i = 0; i < n; ++i) {
+    if (last[i].size() == kLastMessages) continue;
+    short_of.push_back(i);
+    legacy_reads.push_back(redis::cmd("XREVRANGE",
+                                      store::legacy_journey_key(callbacks[i].customer_num()), "+",
+                                      "-", "COUNT", std::to_string(kLegacyScan)));
+  }
+  if (!legacy_reads.empty()) {
+    auto got = co_await pool_.exec(std::move(legacy_reads));
+    if (!got.ok()) co_return std::move(got).take_error();
+    for (size_t k = 0; k < short_of.size(); ++k) {
+      const size_t i = short_of[k];
+      for (const auto& bytes :
+           store::touchpoints_in((*got)[k], callbacks[i].customer_num(), true)) {
+        if (last[i].size() == kLastMessages) break;
+        if (auto m = message_of(bytes)) last[i].push_back(std::move(*m));
+      }
+    }
   }
   for (size_t i = 0; i < callbacks.size(); ++i) {
     auto* item = out.add_callbacks();
@@ -145,9 +180,7 @@ awaitable<Result<v1::CallbackList>> Desk::list(ListQuery q) {
       item->set_customer_name((*customer)->name());
       item->set_customer_phone((*customer)->phone());
     }
-    for (auto& m : last_messages(recent[2 * i], recent[2 * i + 1], callbacks[i].customer_num())) {
-      *item->add_last_messages() = std::move(m);
-    }
+    for (auto& m : last[i]) *item->add_last_messages() = std::move(m);
     *item->mutable_callback() = public_view(std::move(callbacks[i]));
   }
   co_return out;

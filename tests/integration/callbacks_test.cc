@@ -331,7 +331,7 @@ TEST_F(Callbacks, ACallReplyOnTheQueueIsBooked) {
 }
 
 // The agents' list shows the customer's own last messages, read from a journey stream shared
-// with the customers numbered next to it.
+// with the customers numbered next to it, however many entries the neighbours added since.
 TEST_F(Callbacks, TheListShowsTheCustomersOwnLastMessages) {
   ASSERT_EQ(capacity({slot_json(day_at(2, 18), 15, 3)}).status, 200);
   std::vector<std::string> ids;
@@ -359,9 +359,13 @@ TEST_F(Callbacks, TheListShowsTheCustomersOwnLastMessages) {
     *tp.mutable_at() = google::protobuf::util::TimeUtil::SecondsToTimestamp(now_s());
     return tp;
   };
+  // The neighbour's 300 messages since push the customer's out of the bucket's latest 200
+  // entries: the list reads further back for them.
   redis::Batch writes;
   store::append_touchpoint(writes, customer_number(mine), sent("ETR 6:00 PM"));
-  store::append_touchpoint(writes, customer_number(neighbour), sent("ETR 9:00 PM"));
+  for (int i = 0; i < 300; ++i) {
+    store::append_touchpoint(writes, customer_number(neighbour), sent("ETR 9:00 PM"));
+  }
   auto conn = redis::Connection::connect(redis_->endpoint(), std::chrono::seconds(2));
   ASSERT_TRUE(conn.ok());
   ASSERT_TRUE(conn->pipeline(writes).ok());
