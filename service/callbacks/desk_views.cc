@@ -126,6 +126,13 @@ awaitable<Result<v1::CallbackList>> Desk::list(ListQuery q) {
   std::vector<std::vector<v1::CallbackMessage>> last(n);
   std::vector<std::string> page_end(n, "+");  // where customer i's next bucket page ends
   std::vector<bool> more(n, true);
+  // Customer i's messages in a range of its bucket (or legacy stream), until it has three.
+  auto take = [&](size_t i, const redis::Reply& range, bool legacy) {
+    for (const auto& bytes : store::touchpoints_in(range, callbacks[i].customer_num(), legacy)) {
+      if (last[i].size() == kLastMessages) break;
+      if (auto m = message_of(bytes)) last[i].push_back(std::move(*m));
+    }
+  };
   for (int page = 0; page < kBucketPages; ++page) {
     redis::Batch reads;
     std::vector<size_t> which;
@@ -141,10 +148,7 @@ awaitable<Result<v1::CallbackList>> Desk::list(ListQuery q) {
     for (size_t k = 0; k < which.size(); ++k) {
       const size_t i = which[k];
       const redis::Reply& r = (*got)[k];
-      for (const auto& bytes : store::touchpoints_in(r, callbacks[i].customer_num(), false)) {
-        if (last[i].size() == kLastMessages) break;
-        if (auto m = message_of(bytes)) last[i].push_back(std::move(*m));
-      }
+      take(i, r, false);
       more[i] = last[i].size() < kLastMessages &&
                 r.elements.size() == static_cast<size_t>(kBucketPage) &&
                 !r.elements.back().elements.empty();
@@ -163,14 +167,7 @@ awaitable<Result<v1::CallbackList>> Desk::list(ListQuery q) {
   if (!legacy_reads.empty()) {
     auto got = co_await pool_.exec(std::move(legacy_reads));
     if (!got.ok()) co_return std::move(got).take_error();
-    for (size_t k = 0; k < short_of.size(); ++k) {
-      const size_t i = short_of[k];
-      for (const auto& bytes :
-           store::touchpoints_in((*got)[k], callbacks[i].customer_num(), true)) {
-        if (last[i].size() == kLastMessages) break;
-        if (auto m = message_of(bytes)) last[i].push_back(std::move(*m));
-      }
-    }
+    for (size_t k = 0; k < short_of.size(); ++k) take(short_of[k], (*got)[k], true);
   }
   for (size_t i = 0; i < callbacks.size(); ++i) {
     auto* item = out.add_callbacks();

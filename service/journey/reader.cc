@@ -112,6 +112,40 @@ awaitable<Result<StreamRead>> read_one(redis::Pool& pool, std::string key, std::
   co_return out;
 }
 
+// Several streams' reads merged into one page in (id, stream) order: at most `limit`
+// touchpoints and none past `horizon`, the earliest point where a read stopped with more left
+// (that stream may hold touchpoints before those another read found after it). `last` is where
+// the next page starts, set when anything is left.
+using MergeKey = std::tuple<StreamId, std::string>;
+struct Merged {
+  std::vector<Entry> entries;
+  std::optional<MergeKey> last;
+};
+
+void stop_at(std::optional<MergeKey>& horizon, const std::optional<StreamId>& stopped,
+             const std::string& stream) {
+  if (!stopped) return;
+  MergeKey k{*stopped, stream};
+  if (!horizon || k < *horizon) horizon = std::move(k);
+}
+
+Merged merge_reads(std::vector<Entry> all, const std::optional<MergeKey>& horizon, size_t limit) {
+  auto key_of = [](const Entry& e) { return MergeKey{e.id, e.stream}; };
+  std::sort(all.begin(), all.end(),
+            [&](const Entry& a, const Entry& b) { return key_of(a) < key_of(b); });
+  if (horizon) {
+    all.erase(
+        std::find_if(all.begin(), all.end(), [&](const Entry& e) { return key_of(e) > *horizon; }),
+        all.end());
+  }
+  Merged out;
+  const bool more = all.size() > limit || horizon.has_value();
+  if (all.size() > limit) all.resize(limit);
+  if (more) out.last = all.empty() ? *horizon : key_of(all.back());
+  out.entries = std::move(all);
+  return out;
+}
+
 }  // namespace
 
 awaitable<Result<Page>> read_stream(redis::Pool& pool, std::string key, Filter filter,
@@ -147,18 +181,13 @@ awaitable<Result<Page>> read_journey(redis::Pool& pool, uint64_t num, Filter fil
   if (!old.ok()) co_return std::move(old).take_error();
   std::vector<Entry> all = std::move(old->entries);
   for (auto& e : own->entries) all.push_back(std::move(e));
-  std::sort(all.begin(), all.end(), [](const Entry& a, const Entry& b) { return a.id < b.id; });
-  std::optional<StreamId> horizon = own->stopped_at;
-  if (old->stopped_at && (!horizon || *old->stopped_at < *horizon)) horizon = old->stopped_at;
-  if (horizon) {
-    all.erase(std::find_if(all.begin(), all.end(), [&](const Entry& e) { return e.id > *horizon; }),
-              all.end());
-  }
+  std::optional<MergeKey> horizon;
+  stop_at(horizon, own->stopped_at, "");
+  stop_at(horizon, old->stopped_at, "");
+  Merged merged = merge_reads(std::move(all), horizon, page.limit);
   Page out;
-  const bool more = all.size() > page.limit || horizon.has_value();
-  if (all.size() > page.limit) all.resize(page.limit);
-  if (more) out.next_cursor = (all.empty() ? *horizon : all.back().id).str();
-  out.entries = std::move(all);
+  if (merged.last) out.next_cursor = std::get<0>(*merged.last).str();
+  out.entries = std::move(merged.entries);
   co_return out;
 }
 
@@ -180,36 +209,22 @@ awaitable<Result<Page>> search(redis::Pool& pool, Filter filter, PageRequest pag
       redis::cmd("ZRANGE", store::kTouchedEventsKey, "+inf", std::to_string(filter.since_ms),
                  "BYSCORE", "REV", "LIMIT", "0", std::to_string(kMaxMergedEvents))));
   if (!touched.ok()) co_return std::move(touched).take_error();
-  using Key = std::tuple<StreamId, std::string>;
   std::vector<Entry> all;
-  std::optional<Key> horizon;
+  std::optional<MergeKey> horizon;
   for (const auto& ev : touched->front().elements) {
     const bool inclusive = after && ev.str > after_event;
     auto read = co_await read_one(pool, store::event_touchpoints_key(ev.str), ev.str, filter,
                                   page.limit, Position{after, inclusive});
     if (!read.ok()) co_return std::move(read).take_error();
     for (auto& e : read->entries) all.push_back(std::move(e));
-    if (read->stopped_at) {
-      Key k{*read->stopped_at, ev.str};
-      if (!horizon || k < *horizon) horizon = k;
-    }
+    stop_at(horizon, read->stopped_at, ev.str);
   }
-  auto key_of = [](const Entry& e) { return Key{e.id, e.stream}; };
-  std::sort(all.begin(), all.end(),
-            [&](const Entry& a, const Entry& b) { return key_of(a) < key_of(b); });
-  if (horizon) {
-    all.erase(std::find_if(all.begin(), all.end(),
-                           [&](const Entry& e) { return key_of(e) > *horizon; }),
-              all.end());
-  }
+  Merged merged = merge_reads(std::move(all), horizon, page.limit);
   Page out;
-  const bool more = all.size() > page.limit || horizon.has_value();
-  if (all.size() > page.limit) all.resize(page.limit);
-  if (more) {
-    const Key last = all.empty() ? *horizon : key_of(all.back());
-    out.next_cursor = std::get<0>(last).str() + "~" + std::get<1>(last);
+  if (merged.last) {
+    out.next_cursor = std::get<0>(*merged.last).str() + "~" + std::get<1>(*merged.last);
   }
-  out.entries = std::move(all);
+  out.entries = std::move(merged.entries);
   co_return out;
 }
 

@@ -19,7 +19,8 @@ constexpr std::string_view kSweepKey = "retention:sweep";
 Result<bool> take_sweep_turn(redis::Connection& conn, const std::string& owner,
                              std::chrono::milliseconds interval);
 
-// Trims every journey (tj:*) and search copy stream (te:*) and the inbox to the entries
+// Trims every journey bucket (tjb:{…}), journey stream of an earlier release (tj:{…}) and
+// search copy stream (te:{…}), in one pass over the key space, and the inbox to the entries
 // written at or after `cutoff_ms`, deleting streams left empty. Report counters stay.
 // Returns the number of entries removed.
 Result<int64_t> trim_touchpoints(redis::Connection& conn, int64_t cutoff_ms);

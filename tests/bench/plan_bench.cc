@@ -120,10 +120,9 @@ void BM_Compose(benchmark::State& state) {
 BENCHMARK(BM_Compose)->Arg(v1::SMS)->Arg(v1::EMAIL)->Arg(v1::VOICE);
 
 // The planner's whole work for one customer with SMS and email queued: open the record (on an
-// arena, as a batch's are), find
-// the premises, decide both channels, compose, and write the dispatch entries, history fields,
-// touchpoints and cap count into a transaction's commands (the touchpoints flushed every 50
-// customers, as a chunk does).
+// arena, as a batch's are), find the premises, decide both channels, compose, and write the
+// dispatch entries, history fields, touchpoints and cap count into a transaction's commands
+// (the touchpoints flushed every 50 customers, as a chunk does).
 void BM_PlanOneCustomer(benchmark::State& state) {
   const World& w = world();
   const redis::Reply r = record_reply();
