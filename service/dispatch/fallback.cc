@@ -14,7 +14,7 @@
 namespace herald::dispatch {
 namespace {
 
-constexpr v1::Channel kCustomerChannels[] = {v1::SMS, v1::EMAIL, v1::VOICE};
+constexpr auto& kCustomerChannels = fanout::kHistoryChannels;
 constexpr v1::EventKind kKinds[] = {v1::OUTAGE, v1::PLANNED_MAINTENANCE, v1::BOIL_WATER_ADVISORY};
 
 bool has_contact(const v1::Customer& c, v1::Channel ch) {
@@ -54,18 +54,19 @@ Result<std::vector<std::optional<v1::Channel>>> choose_fallbacks(
     std::span<const v1::OutboundMessage* const> failed) {
   std::vector<std::optional<v1::Channel>> out(failed.size());
   if (failed.empty()) return out;
-  // Per message: event, record, history per channel, stop:sms, invalid per channel.
-  constexpr size_t kPer = 2 + 2 * std::size(kCustomerChannels) + 1;
+  // Per message: event, record, history (its bucket, the legacy hash), stop:sms, invalid per
+  // channel.
+  constexpr size_t kPer = 2 + 2 + 1 + std::size(kCustomerChannels);
   redis::Batch reads;
   for (const auto* m : failed) {
     const std::string num = std::to_string(m->customer_num());
     reads.push_back(redis::cmd("GET", events::event_key(m->event_id())));
     reads.push_back(redis::cmd("HGET", store::record_key(m->customer_num()),
                                store::record_field(m->customer_num())));
-    for (auto ch : kCustomerChannels) {
-      reads.push_back(redis::cmd("HGET", fanout::history_key(m->event_id()),
-                                 fanout::history_field(m->customer_num(), ch)));
-    }
+    reads.push_back(fanout::history_read(fanout::history_key(m->event_id(), m->customer_num()),
+                                         m->customer_num()));
+    reads.push_back(
+        fanout::history_read(fanout::legacy_history_key(m->event_id()), m->customer_num()));
     reads.push_back(redis::cmd("SISMEMBER", "stop:sms", num));
     for (auto ch : kCustomerChannels) {
       reads.push_back(
@@ -81,17 +82,14 @@ Result<std::vector<std::optional<v1::Channel>>> choose_fallbacks(
     if (r[0].type != redis::Reply::Type::kString || !state.ParseFromString(r[0].str)) continue;
     auto customer = fanout::customer_from(r[1], sealer);
     if (!customer) continue;  // erased meanwhile
-    const size_t n = std::size(kCustomerChannels);
     auto excluded = [&](v1::Channel ch) {
       const size_t s = slot_of(ch);
       if (ch == m.channel() || !has_contact(*customer, ch)) return true;
-      const redis::Reply& h = r[2 + s];
-      if (h.type == redis::Reply::Type::kString &&
-          fanout::decode_history_text(h.str).last_revision_sent >= m.revision()) {
-        return true;
-      }
-      if (ch == v1::SMS && r[2 + n].integer == 1) return true;
-      return r[3 + n + s].integer == 1;
+      const fanout::History h =
+          fanout::later_mark(fanout::history_in(r[2], s), fanout::history_in(r[3], s));
+      if (h.last_revision_sent >= m.revision()) return true;
+      if (ch == v1::SMS && r[4].integer == 1) return true;
+      return r[5 + s].integer == 1;
     };
     out[i] = next_channel(*customer, state.event().kind(), excluded);
   }

@@ -90,10 +90,36 @@ void add_touchpoint(redis::Batch& tx, store::TouchpointBatch& tps, uint64_t num,
   tps.add(tx, num, tp);
 }
 
-std::string history_key(std::string_view event_id) { return fmt::format("hist:{{{}}}", event_id); }
+std::string history_key(std::string_view event_id, uint64_t num) {
+  return fmt::format("hist:{{{}}}:{}", event_id, num / kHistoryBucket);
+}
+
+std::string legacy_history_key(std::string_view event_id) {
+  return fmt::format("hist:{{{}}}", event_id);
+}
 
 std::string history_field(uint64_t num, v1::Channel ch) {
   return fmt::format("{}:{}", num, static_cast<int>(ch));
+}
+
+void add_history_fields(redis::Command& hmget, uint64_t num) {
+  for (v1::Channel ch : kHistoryChannels) hmget.push_back(history_field(num, ch));
+}
+
+redis::Command history_read(std::string key, uint64_t num) {
+  redis::Command c{"HMGET", std::move(key)};
+  add_history_fields(c, num);
+  return c;
+}
+
+History history_in(const redis::Reply& hmget, size_t index) {
+  if (index >= hmget.elements.size()) return History{};
+  const redis::Reply& h = hmget.elements[index];
+  return h.type == redis::Reply::Type::kString ? decode_history_text(h.str) : History{};
+}
+
+History later_mark(History bucket, History legacy) {
+  return legacy.last_revision_sent > bucket.last_revision_sent ? legacy : bucket;
 }
 
 }  // namespace herald::fanout

@@ -18,8 +18,25 @@
 // and channel, decision touchpoints, and the keys they live under.
 namespace herald::fanout {
 
-std::string history_key(std::string_view event_id);  // hist:{id}, field "<n>:<channel>"
+// A customer's marks for an event live in the hash of its number's bucket, hist:{id}:<n/32>,
+// field "<n>:<channel>". At most 96 fields (32 customers, three channels): Redis keeps such a
+// hash as a compact listpack, where one hash for the whole event grew into a hash table of a
+// million fields in a storm. An earlier release wrote that one hash, hist:{id}
+// (legacy_history_key, same fields); it is still read, never written.
+inline constexpr uint64_t kHistoryBucket = 32;
+// The channels a history read asks for, in this order for every customer.
+inline constexpr v1::Channel kHistoryChannels[] = {v1::SMS, v1::EMAIL, v1::VOICE};
+std::string history_key(std::string_view event_id, uint64_t num);
+std::string legacy_history_key(std::string_view event_id);
 std::string history_field(uint64_t num, v1::Channel ch);
+// Appends customer `num`'s field of each of kHistoryChannels to an HMGET.
+void add_history_fields(redis::Command& hmget, uint64_t num);
+// HMGET of `key` for customer `num`'s marks (kHistoryChannels' order).
+redis::Command history_read(std::string key, uint64_t num);
+// The mark at `index` of an HMGET reply (none when it has none there).
+History history_in(const redis::Reply& hmget, size_t index);
+// The later of a customer's marks in its bucket and in the legacy hash.
+History later_mark(History bucket, History legacy);
 
 // History as "revision|stage|severity|etr|window start|window end" (seconds; 0 for none).
 std::string encode_history_text(const History& h);

@@ -22,10 +22,10 @@ namespace {
 using Clock = std::chrono::system_clock;
 constexpr std::string_view kStopAll = "stop:sms";
 // The channels a customer has history marks and invalid-contact marks for, in slot order.
-constexpr v1::Channel kAll[] = {v1::SMS, v1::EMAIL, v1::VOICE};
-// batch_reads' commands after the records: the history HMGET (when reads_history) and five
-// SMISMEMBER (two STOP sets, three invalid-contact sets); the done bits' BITFIELD follows when
-// there is a done key.
+constexpr auto& kAll = kHistoryChannels;
+// batch_reads' commands after the records: the history HMGETs (when reads_history; see
+// HistoryLayout) and five SMISMEMBER (two STOP sets, three invalid-contact sets); the done
+// bits' BITFIELD follows when there is a done key.
 constexpr size_t kSetReads = 5;
 
 // KEYS: deferred, a hold set. ARGV: the set's name. Drops the set's member of `deferred` once
@@ -76,6 +76,30 @@ bool reads_history(const v1::Event& event, const std::string& done_key) {
   return done_key.empty() || event.revision() > 1;
 }
 
+// Where a batch's history marks are read: one HMGET per bucket among the customers, in the
+// order the buckets first appear, then one HMGET of the legacy hash for all of them. Each
+// customer's fields are kAll's, in a row.
+struct HistoryLayout {
+  explicit HistoryLayout(const std::vector<uint64_t>& nums) {
+    std::unordered_map<uint64_t, uint32_t> index;
+    at.reserve(nums.size());
+    for (uint64_t num : nums) {
+      auto [it, fresh] = index.try_emplace(num / kHistoryBucket, buckets.size());
+      if (fresh) {
+        buckets.push_back(num);
+        fields.push_back(0);
+      }
+      at.emplace_back(it->second, fields[it->second]);
+      fields[it->second] += std::size(kAll);
+    }
+  }
+  size_t commands() const { return buckets.size() + 1; }
+
+  std::vector<uint64_t> buckets;                // a customer number of each bucket
+  std::vector<size_t> fields;                   // fields each bucket's HMGET asks for
+  std::vector<std::pair<uint32_t, size_t>> at;  // per customer: its bucket, its first field
+};
+
 }  // namespace
 
 redis::Batch Planner::batch_reads(const v1::Event& event, const std::vector<uint64_t>& nums,
@@ -94,11 +118,17 @@ redis::Batch Planner::batch_reads(const v1::Event& event, const std::vector<uint
     reads.push_back(redis::cmd("HGET", store::record_key(num), store::record_field(num)));
   }
   if (reads_history(event, done_key)) {
-    redis::Command hist_read{"HMGET", history_key(event.id())};
-    for (uint64_t num : nums) {
-      for (v1::Channel ch : kAll) hist_read.push_back(history_field(num, ch));
+    const HistoryLayout layout(nums);
+    const size_t first = reads.size();
+    for (uint64_t num : layout.buckets) {
+      reads.push_back(redis::cmd("HMGET", history_key(event.id(), num)));
     }
-    reads.push_back(std::move(hist_read));
+    redis::Command legacy{"HMGET", legacy_history_key(event.id())};
+    for (size_t k = 0; k < nums.size(); ++k) {
+      add_history_fields(reads[first + layout.at[k].first], nums[k]);
+      add_history_fields(legacy, nums[k]);
+    }
+    reads.push_back(std::move(legacy));
   }
   reads.push_back(members_of("SMISMEMBER", std::string(kStopAll)));
   reads.push_back(members_of("SMISMEMBER", stop_key(event.kind())));
@@ -120,7 +150,6 @@ redis::Batch Planner::batch_reads(const v1::Event& event, const std::vector<uint
 Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vector<Work>& work,
                        const std::string& done_key, redis::Batch tail, Clock::time_point now,
                        Yield& yield, const ReadAhead* ahead) {
-  const std::string hist = history_key(event.id());
   std::vector<std::string> nums;
   nums.reserve(work.size());
   for (const Work& w : work) nums.push_back(std::to_string(w.num));
@@ -144,7 +173,8 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
   std::vector<size_t> pos(n);
   std::vector<redis::Reply> own;
   const std::vector<redis::Reply>* replies = &own;
-  size_t m = n;  // customers the reads were for
+  std::vector<uint64_t> plain;
+  const std::vector<uint64_t>* read_for = &plain;  // the customers the reads were for
   if (ahead && !ahead->nums.empty()) {
     std::unordered_map<uint64_t, size_t> first;
     for (size_t k = ahead->nums.size(); k-- > 0;) first[ahead->nums[k]] = k;
@@ -156,9 +186,9 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
       pos[i] = it->second;
     }
     replies = &ahead->replies;
-    m = ahead->nums.size();
+    read_for = &ahead->nums;
   } else {
-    std::vector<uint64_t> plain(n);
+    plain.resize(n);
     for (size_t i = 0; i < n; ++i) {
       plain[i] = work[i].num;
       pos[i] = i;
@@ -168,23 +198,31 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     own = std::move(*got);
   }
   const std::vector<redis::Reply>& read = *replies;
+  const size_t m = read_for->size();
   const bool with_history = reads_history(event, done_key);
-  const size_t sets_at = m + (with_history ? 1 : 0);  // the first SMISMEMBER's reply
+  const std::optional<HistoryLayout> layout =
+      with_history ? std::make_optional<HistoryLayout>(*read_for) : std::nullopt;
+  const size_t legacy_at = m + (layout ? layout->buckets.size() : 0);
+  const size_t sets_at = legacy_at + (layout ? 1 : 0);  // the first SMISMEMBER's reply
   const size_t expected = sets_at + kSetReads + (done_key.empty() ? 0 : 1);
   if (read.size() != expected) {
     return make_error(ErrorCode::kInternal, "planner read failed: odd reply count");
   }
   for (size_t k = m; k < read.size(); ++k) {
     const redis::Reply& r = read[k];
-    if (r.is_error() || r.elements.size() != (with_history && k == m ? 3 * m : m)) {
+    const size_t want = k >= sets_at     ? m
+                        : k == legacy_at ? std::size(kAll) * m
+                                         : layout->fields[k - m];
+    if (r.is_error() || r.elements.size() != want) {
       return make_error(ErrorCode::kInternal, "planner read failed: " + r.str);
     }
   }
   // Customer i's history mark for the channel in `slot` (kAll's order), if any was read.
   auto history_at = [&](size_t i, size_t slot) {
-    if (!with_history) return History{};
-    const redis::Reply& h = read[m].elements[3 * pos[i] + slot];
-    return h.type == redis::Reply::Type::kString ? decode_history_text(h.str) : History{};
+    if (!layout) return History{};
+    const auto [bucket, first] = layout->at[pos[i]];
+    return later_mark(history_in(read[m + bucket], first + slot),
+                      history_in(read[legacy_at], std::size(kAll) * pos[i] + slot));
   };
   auto marked = [&](size_t set, size_t i) {
     return read[sets_at + set].elements[pos[i]].integer == 1;
@@ -238,10 +276,9 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
 
   // What one chunk writes; sent as one MULTI/EXEC.
   struct Chunk {
-    explicit Chunk(const std::string& hist) : hist_write{"HSET", hist} {}
     redis::Batch tx{redis::cmd("MULTI")};
     std::map<std::string, long long> funnel;
-    redis::Command hist_write;
+    std::map<uint64_t, redis::Command> hist_writes;  // bucket -> its HSET
     std::set<std::string> capped_days;
     std::map<int64_t, std::vector<std::string>> holds;  // due ms -> held members
     store::TouchpointBatch tps;
@@ -267,7 +304,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
   auto commit = [&](bool last) -> Status {
     Chunk& k = *chunk;
     redis::Batch& tx = k.tx;
-    if (k.hist_write.size() > 2) tx.push_back(std::move(k.hist_write));
+    for (auto& [bucket, write] : k.hist_writes) tx.push_back(std::move(write));
     for (const auto& day : k.capped_days) {
       tx.push_back(redis::cmd("EXPIRE", "cap:" + day, "172800"));
     }
@@ -300,7 +337,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
 
   for (size_t i = 0; i < n; ++i) {
     if (i > 0 && i % 50 == 0) pause(yield);
-    if (!chunk) chunk.emplace(hist);
+    if (!chunk) chunk.emplace();
     Chunk& k = *chunk;
     redis::Batch& tx = k.tx;
     auto& funnel = k.funnel;
@@ -343,8 +380,15 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
           }
           msg->set_fallback_from(w.fallback_from);
           tx.push_back(dispatch::enqueue_command(*msg));
-          k.hist_write.push_back(history_field(w.num, ch));
-          k.hist_write.push_back(encode_history_text(history_of(event)));
+          auto write = k.hist_writes.find(w.num / kHistoryBucket);
+          if (write == k.hist_writes.end()) {
+            write = k.hist_writes
+                        .emplace(w.num / kHistoryBucket,
+                                 redis::Command{"HSET", history_key(event.id(), w.num)})
+                        .first;
+          }
+          write->second.push_back(history_field(w.num, ch));
+          write->second.push_back(encode_history_text(history_of(event)));
           add_touchpoint(tx, k.tps, w.num, c, event, ch, "queued", d, queued_note(*msg), now);
           ++funnel[name + ":queued"];
           queued_any = true;
@@ -370,7 +414,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
       chunk.reset();
     }
   }
-  if (!chunk) chunk.emplace(hist);
+  if (!chunk) chunk.emplace();
   if (auto ok = commit(true); !ok.ok()) return ok;
   return finish_sent();
 }

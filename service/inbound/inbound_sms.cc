@@ -79,17 +79,19 @@ awaitable<Result<std::string>> status_items(InboundDeps d, const FoundCustomer& 
   if (ids.empty()) co_return std::string();
   redis::Batch reads;
   for (const auto& id : ids) {
-    reads.push_back(redis::cmd("HMGET", fanout::history_key(id.str), fmt::format("{}:1", f.num),
-                               fmt::format("{}:2", f.num), fmt::format("{}:3", f.num)));
+    reads.push_back(fanout::history_read(fanout::history_key(id.str, f.num), f.num));
+    reads.push_back(fanout::history_read(fanout::legacy_history_key(id.str), f.num));
     reads.push_back(redis::cmd("GET", events::event_key(id.str)));
   }
   auto got = co_await d.pool.exec(std::move(reads));
   if (!got.ok()) co_return std::move(got).take_error();
   std::string items;
   for (size_t i = 0; i < ids.size(); ++i) {
-    bool concerned = false;
-    for (const auto& h : (*got)[2 * i].elements) concerned = concerned || !h.is_nil();
-    auto state = parse_state((*got)[2 * i + 1]);
+    bool concerned = false;  // a mark in the customer's bucket or the legacy hash
+    for (size_t k = 0; k < 2; ++k) {
+      for (const auto& h : (*got)[3 * i + k].elements) concerned = concerned || !h.is_nil();
+    }
+    auto state = parse_state((*got)[3 * i + 2]);
     if (!concerned || !state) continue;
     const std::string line = status_line(f.customer, *state, d.catalog);
     if (line.empty()) continue;

@@ -61,16 +61,25 @@ class FanoutCrashLong : public FanoutFixture {
     e.set_revision(rev);
     std::set<std::string> ids;
     std::string cursor = "0";
-    do {
-      auto r = conn.command(redis::cmd("HSCAN", "hist:{" + event + "}", cursor, "COUNT", "5000"));
+    do {  // every bucket of the event's history, hist:{event}:<bucket>
+      auto r = conn.command(
+          redis::cmd("SCAN", cursor, "MATCH", "hist:{" + event + "}:*", "COUNT", "5000"));
       cursor = r->elements[0].str;
-      const auto& kv = r->elements[1].elements;
-      for (size_t i = 0; i + 1 < kv.size(); i += 2) {
-        if (!kv[i + 1].str.starts_with(std::to_string(rev) + "|")) continue;
-        const auto colon = kv[i].str.find(':');
-        ids.insert(fanout::message_id(
-            e, static_cast<v1::Channel>(std::stoi(kv[i].str.substr(colon + 1))),
-            std::stoull(kv[i].str.substr(0, colon))));
+      redis::Batch reads;
+      for (const auto& key : r->elements[1].elements)
+        reads.push_back(redis::cmd("HGETALL", key.str));
+      if (reads.empty()) continue;
+      auto got = conn.pipeline(reads);
+      if (!got.ok()) break;
+      for (const auto& bucket : *got) {
+        const auto& kv = bucket.elements;
+        for (size_t i = 0; i + 1 < kv.size(); i += 2) {
+          if (!kv[i + 1].str.starts_with(std::to_string(rev) + "|")) continue;
+          const auto colon = kv[i].str.find(':');
+          ids.insert(fanout::message_id(
+              e, static_cast<v1::Channel>(std::stoi(kv[i].str.substr(colon + 1))),
+              std::stoull(kv[i].str.substr(0, colon))));
+        }
       }
     } while (cursor != "0");
     return ids;

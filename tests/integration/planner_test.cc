@@ -28,6 +28,7 @@
 #include "service/common/thread_nice.h"
 #include "service/dispatch/queue.h"
 #include "service/events/event_store.h"
+#include "service/fanout/ledger.h"
 #include "service/redis/pool.h"
 #include "service/store/customer_store.h"
 #include "service/store/keys.h"
@@ -177,7 +178,8 @@ class PlannerRedis : public ::testing::Test {
 
   // `count` customers on feeder F-1 who chose SMS for outages, with every update, and at most
   // `max_per_day` notifications a day (0: no cap).
-  void put_customers(int count, int max_per_day = 0, const v1::QuietHours* quiet = nullptr) {
+  void put_customers(int count, int max_per_day = 0, const v1::QuietHours* quiet = nullptr,
+                     v1::Cadence cadence = v1::EVERY_UPDATE) {
     std::vector<v1::Customer> all;
     for (int i = 0; i < count; ++i) {
       v1::Customer c;
@@ -191,7 +193,7 @@ class PlannerRedis : public ::testing::Test {
       p->set_address(std::to_string(i) + " Mill Rd");
       p->set_feeder("F-1");
       c.mutable_preferences()->mutable_channels()->add_outage(v1::SMS);
-      c.mutable_preferences()->set_cadence(v1::EVERY_UPDATE);
+      c.mutable_preferences()->set_cadence(cadence);
       if (max_per_day > 0) c.mutable_preferences()->set_max_per_day(max_per_day);
       if (quiet) *c.mutable_preferences()->mutable_quiet_hours() = *quiet;
       all.push_back(std::move(c));
@@ -227,6 +229,23 @@ class PlannerRedis : public ::testing::Test {
       auto r = co_await events.create(e, "", "", 1700000000000);
       co_return r.ok();
     });
+  }
+
+  void update_event(const std::string& id, const v1::EventUpdate& update) {
+    events::EventStore events(pool_);
+    run_io([&]() -> awaitable<bool> {
+      auto r = co_await events.update(id, update, "", "", 1700000000000);
+      co_return r.ok();
+    });
+  }
+
+  // The keys of an event's history buckets, hist:{id}:<bucket>.
+  std::vector<std::string> history_buckets(const std::string& id) {
+    std::vector<std::string> keys;
+    auto r = conn_.command(redis::cmd("KEYS", "hist:{" + id + "}:*"));
+    if (!r.ok()) return keys;
+    for (const auto& k : r->elements) keys.push_back(k.str);
+    return keys;
   }
 
   void run_io(std::function<awaitable<bool>()> body) {
@@ -704,6 +723,75 @@ TEST_F(PlannerRedis, CustomersWithoutACapAreNeverCapped) {
     ASSERT_TRUE(r.ok()) << r.error().message;
     EXPECT_EQ(funnel_of(conn_, id)["sms:queued"], 20) << id;
   }
+}
+
+// A storm's history takes little Redis: each bucket of 32 customers stays a listpack.
+TEST_F(PlannerRedis, AnOutagesHistoryIsKeptInSmallCompactHashes) {
+  put_customers(kCustomers);
+  raise_outage("OUT-H");
+  fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, options());
+  ASSERT_TRUE(planner.run_once(conn_, std::chrono::system_clock::now()).ok());
+  ASSERT_EQ(funnel_of(conn_, "OUT-H")["sms:queued"], kCustomers);
+  const auto buckets = history_buckets("OUT-H");
+  ASSERT_FALSE(buckets.empty());
+  long fields = 0, bytes = 0;
+  for (const auto& key : buckets) {
+    EXPECT_EQ(conn_.command(redis::cmd("OBJECT", "ENCODING", key))->str, "listpack") << key;
+    fields += conn_.command(redis::cmd("HLEN", key))->integer;
+    bytes += conn_.command(redis::cmd("MEMORY", "USAGE", key))->integer;
+  }
+  EXPECT_EQ(fields, kCustomers) << "one mark per customer and channel";
+  EXPECT_LE(buckets.size(), static_cast<size_t>(kCustomers / fanout::kHistoryBucket + 2));
+  EXPECT_LT(bytes / kCustomers, 64) << bytes << " bytes for " << kCustomers << " customers";
+  EXPECT_EQ(conn_.command(redis::cmd("EXISTS", fanout::legacy_history_key("OUT-H")))->integer, 0)
+      << "the one-hash layout is no longer written";
+}
+
+// An event whose first revision an earlier release planned (its marks in one hash for the
+// event): the next revision still knows what each customer was told. A cause change is no
+// milestone, so MILESTONES customers hear nothing new; the restoration reaches each once.
+TEST_F(PlannerRedis, AnEventsHistoryWrittenByAnEarlierReleaseStillGuidesItsNextRevisions) {
+  put_customers(kCustomers, 0, nullptr, v1::MILESTONES);
+  raise_outage("OUT-OLD");
+  fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, options());
+  ASSERT_TRUE(planner.run_once(conn_, std::chrono::system_clock::now()).ok());
+  ASSERT_EQ(funnel_of(conn_, "OUT-OLD")["sms:queued"], kCustomers);
+  // Move the marks into the earlier release's layout.
+  const std::string legacy = fanout::legacy_history_key("OUT-OLD");
+  for (const auto& key : history_buckets("OUT-OLD")) {
+    redis::Command copy{"HSET", legacy};
+    auto marks = conn_.command(redis::cmd("HGETALL", key));
+    ASSERT_TRUE(marks.ok());
+    for (const auto& f : marks->elements) copy.push_back(f.str);
+    ASSERT_FALSE(conn_.command(copy)->is_error());
+    ASSERT_EQ(conn_.command(redis::cmd("DEL", key))->integer, 1);
+  }
+  ASSERT_EQ(conn_.command(redis::cmd("HLEN", legacy))->integer, kCustomers);
+
+  v1::EventUpdate cause;
+  cause.set_stage(v1::UPDATED);
+  cause.set_cause("tree on the line");
+  update_event("OUT-OLD", cause);
+  ASSERT_TRUE(planner.run_once(conn_, std::chrono::system_clock::now()).ok());
+  auto f = funnel_of(conn_, "OUT-OLD");
+  EXPECT_EQ(f["sms:queued"], kCustomers) << "revision 2 queued nothing";
+  EXPECT_EQ(f["sms:suppressed:cadence"], kCustomers);
+
+  v1::EventUpdate restored;
+  restored.set_stage(v1::RESTORED);
+  update_event("OUT-OLD", restored);
+  ASSERT_TRUE(planner.run_once(conn_, std::chrono::system_clock::now()).ok());
+  EXPECT_EQ(funnel_of(conn_, "OUT-OLD")["sms:queued"], 2 * kCustomers);
+  const auto queued = queued_per_customer();
+  ASSERT_EQ(queued.size(), static_cast<size_t>(kCustomers));
+  for (const auto& [num, count] : queued) EXPECT_EQ(count, 2) << "customer " << num;
+  // Revision 3's marks went to the buckets; the legacy hash is left as it was.
+  long fields = 0;
+  for (const auto& key : history_buckets("OUT-OLD")) {
+    fields += conn_.command(redis::cmd("HLEN", key))->integer;
+  }
+  EXPECT_EQ(fields, kCustomers);
+  EXPECT_EQ(conn_.command(redis::cmd("HLEN", legacy))->integer, kCustomers);
 }
 
 }  // namespace
