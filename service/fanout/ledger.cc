@@ -98,6 +98,12 @@ std::string legacy_history_key(std::string_view event_id) {
   return fmt::format("hist:{{{}}}", event_id);
 }
 
+std::string cap_key(std::string_view day, uint64_t num) {
+  return fmt::format("cap:{}:{}", day, num / kCapBucket);
+}
+
+std::string legacy_cap_key(std::string_view day) { return fmt::format("cap:{}", day); }
+
 std::string history_field(uint64_t num, v1::Channel ch) {
   return fmt::format("{}:{}", num, static_cast<int>(ch));
 }

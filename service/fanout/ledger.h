@@ -29,6 +29,15 @@ inline constexpr v1::Channel kHistoryChannels[] = {v1::SMS, v1::EMAIL, v1::VOICE
 std::string history_key(std::string_view event_id, uint64_t num);
 std::string legacy_history_key(std::string_view event_id);
 std::string history_field(uint64_t num, v1::Channel ch);
+// The daily-cap counters of a local day (YYYY-MM-DD), field "<n>", in buckets of 64 customer
+// numbers for the same reason: cap:<day>:<n/64>. An earlier release kept one hash per day,
+// cap:<day> (legacy_cap_key), read and added to the bucket's count until it expires.
+inline constexpr uint64_t kCapBucket = 64;
+std::string cap_key(std::string_view day, uint64_t num);
+std::string legacy_cap_key(std::string_view day);
+// How long a day's counters are kept: past the end of the customer's day in any time zone.
+inline constexpr std::string_view kCapTtlSeconds = "172800";
+
 // Appends customer `num`'s field of each of kHistoryChannels to an HMGET.
 void add_history_fields(redis::Command& hmget, uint64_t num);
 // HMGET of `key` for customer `num`'s marks (kHistoryChannels' order).

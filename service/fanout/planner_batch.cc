@@ -231,7 +231,8 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
   auto committed = [&](size_t i) { return !done_key.empty() && marked(5, i); };
 
   // Today's count, for the customers whose cap can apply (none for an EMERGENCY revision,
-  // which so saves a round trip): one HMGET per local day among them.
+  // which so saves a round trip): one HMGET per counter bucket of a local day among them, and
+  // one of each such day's legacy hash.
   // The batch's customers live on one arena: decoding a record is a few dozen allocations, and
   // the arena makes each a pointer bump and frees them all at once.
   google::protobuf::ArenaOptions arena_options;
@@ -240,34 +241,44 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
   google::protobuf::Arena arena(arena_options);
   std::vector<v1::Customer*> customers(n, nullptr);
   std::vector<std::string> days(n);
-  std::map<std::string, std::vector<size_t>> by_day;
+  // The customers whose cap can apply, by the counter key they are in (their local day's
+  // bucket) and by the legacy key of their day.
+  std::map<std::string, std::vector<size_t>> by_key, by_day;
   for (size_t i = 0; i < n; ++i) {
     if (committed(i)) continue;
     customers[i] = customer_from(read[pos[i]], sealer_, arena);
     if (!customers[i]) continue;
     days[i] = local_day(*customers[i], now);
-    if (cap_may_apply(*customers[i], event)) by_day[days[i]].push_back(i);
-  }
-  redis::Batch cap_reads;
-  for (const auto& [day, which] : by_day) {
-    redis::Command c{"HMGET", "cap:" + day};
-    for (size_t i : which) c.push_back(nums[i]);
-    cap_reads.push_back(std::move(c));
+    if (!cap_may_apply(*customers[i], event)) continue;
+    by_key[cap_key(days[i], work[i].num)].push_back(i);
+    by_day[legacy_cap_key(days[i])].push_back(i);
   }
   std::vector<int> sent_today(n, 0);
-  if (!cap_reads.empty()) {
+  if (!by_key.empty()) {
+    redis::Batch cap_reads;
+    for (const auto* keys : {&by_key, &by_day}) {
+      for (const auto& [key, which] : *keys) {
+        redis::Command c{"HMGET", key};
+        for (size_t i : which) c.push_back(nums[i]);
+        cap_reads.push_back(std::move(c));
+      }
+    }
     auto caps = conn.pipeline(cap_reads);
     if (!caps.ok()) return std::move(caps).take_error();
     size_t d = 0;
-    for (const auto& [day, which] : by_day) {
-      const redis::Reply& r = (*caps)[d++];
-      if (r.elements.size() != which.size()) {
-        return make_error(ErrorCode::kInternal, "planner cap read failed: " + r.str);
-      }
-      for (size_t k = 0; k < which.size(); ++k) {
-        const redis::Reply& v = r.elements[k];
-        if (v.type == redis::Reply::Type::kString) {
-          std::from_chars(v.str.data(), v.str.data() + v.str.size(), sent_today[which[k]]);
+    for (const auto* keys : {&by_key, &by_day}) {
+      for (const auto& [key, which] : *keys) {
+        const redis::Reply& r = (*caps)[d++];
+        if (r.elements.size() != which.size()) {
+          return make_error(ErrorCode::kInternal, "planner cap read failed: " + r.str);
+        }
+        for (size_t k = 0; k < which.size(); ++k) {
+          const redis::Reply& v = r.elements[k];
+          int count = 0;
+          if (v.type == redis::Reply::Type::kString) {
+            std::from_chars(v.str.data(), v.str.data() + v.str.size(), count);
+          }
+          sent_today[which[k]] += count;
         }
       }
     }
@@ -279,7 +290,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     redis::Batch tx{redis::cmd("MULTI")};
     std::map<std::string, long long> funnel;
     std::map<uint64_t, redis::Command> hist_writes;  // bucket -> its HSET
-    std::set<std::string> capped_days;
+    std::set<std::string> capped;                    // cap counter keys this chunk counts in
     std::map<int64_t, std::vector<std::string>> holds;  // due ms -> held members
     store::TouchpointBatch tps;
     std::vector<size_t> members;
@@ -305,8 +316,8 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     Chunk& k = *chunk;
     redis::Batch& tx = k.tx;
     for (auto& [bucket, write] : k.hist_writes) tx.push_back(std::move(write));
-    for (const auto& day : k.capped_days) {
-      tx.push_back(redis::cmd("EXPIRE", "cap:" + day, "172800"));
+    for (const auto& key : k.capped) {
+      tx.push_back(redis::cmd("EXPIRE", key, std::string(kCapTtlSeconds)));
     }
     for (auto& [due, members] : k.holds) {
       const std::string set = hold_key(due);
@@ -405,8 +416,9 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
         }
       }
       if (queued_any && counts_toward_cap(event) && !fallback) {
-        tx.push_back(redis::cmd("HINCRBY", "cap:" + days[i], nums[i], "1"));
-        k.capped_days.insert(days[i]);
+        std::string key = cap_key(days[i], w.num);
+        tx.push_back(redis::cmd("HINCRBY", key, nums[i], "1"));
+        k.capped.insert(std::move(key));
       }
     }
     if (k.members.size() >= per_chunk && i + 1 < n) {

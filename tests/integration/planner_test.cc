@@ -239,6 +239,13 @@ class PlannerRedis : public ::testing::Test {
     });
   }
 
+  // The local day, as cap counters name it, of the UTC customers put_customers makes.
+  static std::string utc_day(std::chrono::system_clock::time_point t) {
+    v1::Customer c;
+    c.set_time_zone("UTC");
+    return fanout::local_day(c, t);
+  }
+
   // The keys of an event's history buckets, hist:{id}:<bucket>.
   std::vector<std::string> history_buckets(const std::string& id) {
     std::vector<std::string> keys;
@@ -633,12 +640,53 @@ TEST_F(PlannerRedis, TheDailyCapCountsAcrossEventsAndEmergenciesAreExempt) {
 
   // Each customer's counter (UTC customers: today's UTC date) stayed at the two that counted.
   auto keys = conn_.command(redis::cmd("KEYS", "cap:*"));
-  ASSERT_EQ(keys->elements.size(), 1u);
-  auto counts = conn_.command(redis::cmd("HVALS", keys->elements[0].str));
-  ASSERT_EQ(counts->elements.size(), static_cast<size_t>(kCapped));
-  for (const auto& v : counts->elements) EXPECT_EQ(v.str, "2");
-  EXPECT_GT(conn_.command(redis::cmd("TTL", keys->elements[0].str))->integer, 86400)
-      << "the counter outlives the customer's day, then expires";
+  ASSERT_TRUE(keys.ok());
+  ASSERT_FALSE(keys->elements.empty());
+  size_t counters = 0;
+  for (const auto& key : keys->elements) {
+    EXPECT_TRUE(key.str.starts_with(fanout::legacy_cap_key(utc_day(noon)) + ":"))
+        << key.str << ": one day, in buckets";
+    auto counts = conn_.command(redis::cmd("HVALS", key.str));
+    ASSERT_TRUE(counts.ok());
+    counters += counts->elements.size();
+    for (const auto& v : counts->elements) EXPECT_EQ(v.str, "2");
+    EXPECT_GT(conn_.command(redis::cmd("TTL", key.str))->integer, 86400)
+        << "the counter outlives the customer's day, then expires";
+  }
+  EXPECT_EQ(counters, static_cast<size_t>(kCapped));
+}
+
+// A day's counts kept by an earlier release (one hash for the day) still cap that day.
+TEST_F(PlannerRedis, TodaysCountsKeptByAnEarlierReleaseStillCount) {
+  constexpr int kCapped = 30;
+  put_customers(kCapped, 2);
+  const auto noon = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()) +
+                    std::chrono::hours(12);
+  fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, options());
+  raise_outage("OUT-A");
+  ASSERT_TRUE(planner.run_once(conn_, noon).ok());
+  ASSERT_EQ(funnel_of(conn_, "OUT-A")["sms:queued"], kCapped);
+  // The one notice each got so far, moved into the earlier release's hash for the day.
+  const std::string legacy = fanout::legacy_cap_key(utc_day(noon));
+  auto keys = conn_.command(redis::cmd("KEYS", legacy + ":*"));
+  ASSERT_TRUE(keys.ok());
+  for (const auto& key : keys->elements) {
+    auto counts = conn_.command(redis::cmd("HGETALL", key.str));
+    ASSERT_TRUE(counts.ok());
+    redis::Command copy{"HSET", legacy};
+    for (const auto& f : counts->elements) copy.push_back(f.str);
+    ASSERT_FALSE(conn_.command(copy)->is_error());
+    ASSERT_EQ(conn_.command(redis::cmd("DEL", key.str))->integer, 1);
+  }
+  ASSERT_EQ(conn_.command(redis::cmd("HLEN", legacy))->integer, kCapped);
+  raise_outage("OUT-B");
+  ASSERT_TRUE(planner.run_once(conn_, noon).ok());
+  EXPECT_EQ(funnel_of(conn_, "OUT-B")["sms:queued"], kCapped) << "the second of two";
+  raise_outage("OUT-C");
+  ASSERT_TRUE(planner.run_once(conn_, noon).ok());
+  auto f = funnel_of(conn_, "OUT-C");
+  EXPECT_EQ(f["sms:queued"], 0) << "one in the old hash and one in the buckets make two";
+  EXPECT_EQ(f["sms:suppressed:daily_cap"], kCapped);
 }
 
 TEST_F(PlannerRedis, AnAcceptedEmergencyHoldsTheGateAndOtherRevisionsDoNot) {
