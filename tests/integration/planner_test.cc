@@ -246,13 +246,29 @@ class PlannerRedis : public ::testing::Test {
     return fanout::local_day(c, t);
   }
 
-  // The keys of an event's history buckets, hist:{id}:<bucket>.
-  std::vector<std::string> history_buckets(const std::string& id) {
+  // The bucket hashes of `key` (key:<bucket>), e.g. an event's history buckets.
+  std::vector<std::string> buckets_of(const std::string& key) {
     std::vector<std::string> keys;
-    auto r = conn_.command(redis::cmd("KEYS", "hist:{" + id + "}:*"));
+    auto r = conn_.command(redis::cmd("KEYS", key + ":*"));
     if (!r.ok()) return keys;
     for (const auto& k : r->elements) keys.push_back(k.str);
     return keys;
+  }
+  std::vector<std::string> history_buckets(const std::string& id) {
+    return buckets_of(fanout::legacy_history_key(id));
+  }
+
+  // Moves the fields of every bucket of `key` into the one hash `key`, the layout an earlier
+  // release wrote.
+  void into_one_hash(const std::string& key) {
+    for (const auto& bucket : buckets_of(key)) {
+      redis::Command copy{"HSET", key};
+      auto fields = conn_.command(redis::cmd("HGETALL", bucket));
+      ASSERT_TRUE(fields.ok());
+      for (const auto& f : fields->elements) copy.push_back(f.str);
+      ASSERT_FALSE(conn_.command(copy)->is_error());
+      ASSERT_EQ(conn_.command(redis::cmd("DEL", bucket))->integer, 1);
+    }
   }
 
   void run_io(std::function<awaitable<bool>()> body) {
@@ -668,16 +684,7 @@ TEST_F(PlannerRedis, TodaysCountsKeptByAnEarlierReleaseStillCount) {
   ASSERT_EQ(funnel_of(conn_, "OUT-A")["sms:queued"], kCapped);
   // The one notice each got so far, moved into the earlier release's hash for the day.
   const std::string legacy = fanout::legacy_cap_key(utc_day(noon));
-  auto keys = conn_.command(redis::cmd("KEYS", legacy + ":*"));
-  ASSERT_TRUE(keys.ok());
-  for (const auto& key : keys->elements) {
-    auto counts = conn_.command(redis::cmd("HGETALL", key.str));
-    ASSERT_TRUE(counts.ok());
-    redis::Command copy{"HSET", legacy};
-    for (const auto& f : counts->elements) copy.push_back(f.str);
-    ASSERT_FALSE(conn_.command(copy)->is_error());
-    ASSERT_EQ(conn_.command(redis::cmd("DEL", key.str))->integer, 1);
-  }
+  into_one_hash(legacy);
   ASSERT_EQ(conn_.command(redis::cmd("HLEN", legacy))->integer, kCapped);
   raise_outage("OUT-B");
   ASSERT_TRUE(planner.run_once(conn_, noon).ok());
@@ -806,14 +813,7 @@ TEST_F(PlannerRedis, AnEventsHistoryWrittenByAnEarlierReleaseStillGuidesItsNextR
   ASSERT_EQ(funnel_of(conn_, "OUT-OLD")["sms:queued"], kCustomers);
   // Move the marks into the earlier release's layout.
   const std::string legacy = fanout::legacy_history_key("OUT-OLD");
-  for (const auto& key : history_buckets("OUT-OLD")) {
-    redis::Command copy{"HSET", legacy};
-    auto marks = conn_.command(redis::cmd("HGETALL", key));
-    ASSERT_TRUE(marks.ok());
-    for (const auto& f : marks->elements) copy.push_back(f.str);
-    ASSERT_FALSE(conn_.command(copy)->is_error());
-    ASSERT_EQ(conn_.command(redis::cmd("DEL", key))->integer, 1);
-  }
+  into_one_hash(legacy);
   ASSERT_EQ(conn_.command(redis::cmd("HLEN", legacy))->integer, kCustomers);
 
   v1::EventUpdate cause;
