@@ -8,6 +8,8 @@
 #   bash scripts/bench_fanout.sh            # 1,000,000 customers
 #   bash scripts/bench_fanout.sh --quick    # 20,000 customers, 50 small events (CI smoke)
 #   COUNT=100000 bash scripts/bench_fanout.sh   # another size
+#   UPDATE=1 bash scripts/bench_fanout.sh   # then also times revision 2 over the same audience
+#     (a first ETR), whose batches read the history marks revision 1 wrote
 #   PLANNING_ONLY=1 bash scripts/bench_fanout.sh  # heraldd plans without sending
 #     (dispatch.enabled false); once the fan-out is planned, a second heraldd sends what was
 #     queued, timed on its own
@@ -148,6 +150,44 @@ echo "== redis commands per customer: $(python3 "$HERALD_ROOT/tests/bench/comman
 echo "== funnel"
 rcli hgetall 'fn:{OUT-BENCH}' | paste - - | sort
 
+if [ -n "${UPDATE:-}" ]; then
+  # Revision 2 over the same audience, the storm's first ETR: every batch now reads the history
+  # marks revision 1 wrote, and the cadence rules decide from them.
+  ETR=$(python3 -c 'import datetime as d; print((d.datetime.now(d.timezone.utc) + d.timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M:%SZ"))')
+  FUNNEL1=$(rcli hgetall 'fn:{OUT-BENCH}' | paste -sd' ')
+  a1=$(rcli hget 'fn:{OUT-BENCH}' audience)
+  rcli config resetstat >/dev/null
+  r0=$(cpu_ticks "$RPID"); h0=$(cpu_ticks "$PID")
+  start=$(date +%s.%N)
+  curl -sS -o /dev/null -X POST "$HERALD_URL/v1/events/OUT-BENCH/updates" \
+    -H "Authorization: Bearer $ADMIN_KEY" -H 'Content-Type: application/json' \
+    --data "{\"stage\":\"UPDATED\",\"estimatedRestoration\":\"$ETR\"}"
+  rss_max=$(python3 "$HERALD_ROOT/tests/bench/await_plan.py" "$REDIS_PORT" 'plan:{OUT-BENCH}:2' "$PID" 3600)
+  end=$(date +%s.%N)
+  r1=$(cpu_ticks "$RPID"); h1=$(cpu_ticks "$PID")
+  rcli info commandstats >"$WORK/commandstats-update.txt"
+  FUNNEL2=$(rcli hgetall 'fn:{OUT-BENCH}' | paste -sd' ')
+  python3 - "$start" "$end" "$rss_max" "$FUNNEL1" "$FUNNEL2" "$((r1 - r0))" "$((h1 - h0))" <<'PY'
+import sys
+s, e, rss = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+def funnel(text):
+    w = text.split()
+    return {k: int(v) for k, v in zip(w[::2], w[1::2])}
+f1, f2 = funnel(sys.argv[4]), funnel(sys.argv[5])
+d = {k: v - f1.get(k, 0) for k, v in f2.items() if v != f1.get(k, 0)}
+n = max(d.get("audience", 0), 1)
+queued = sum(v for k, v in d.items() if k.endswith(":queued"))
+print(f"== revision 2 (a first ETR): {d.get('audience', 0)} customers planned in {e - s:.1f} s = "
+      f"{d.get('audience', 0) / (e - s):,.0f} customers/s; {queued} messages queued; "
+      f"heraldd RSS at most {rss / 1024:.0f} MB")
+print(f"== revision 2, CPU per customer: redis {int(sys.argv[6]) / 100 / n * 1e6:.1f} us, "
+      f"heraldd {int(sys.argv[7]) / 100 / n * 1e6:.1f} us")
+print("== revision 2, funnel: " + ", ".join(f"{k} {v}" for k, v in sorted(d.items())))
+PY
+  echo "== revision 2, redis commands per customer: $(python3 "$HERALD_ROOT/tests/bench/commandstats.py" \
+    "$WORK/commandstats-update.txt" "$(( $(rcli hget 'fn:{OUT-BENCH}' audience) - a1 ))" 6)"
+fi
+
 if [ -n "${PLANNING_ONLY:-}" ]; then
   QUEUED=$(rcli hgetall 'fn:{OUT-BENCH}' | paste - - | awk -F'\t' '$1 ~ /:queued$/ {s += $2} END {print s + 0}')
   # The sender's own directory (its ready file and sandbox). It also sends the latency events'
@@ -165,7 +205,7 @@ if [ -n "${PLANNING_ONLY:-}" ]; then
 import sys
 queued, waited, redis_ticks, sender_ticks = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 n = max(queued, 1)
-print(f"== sending after planning (a second heraldd): {queued} messages in {waited:.1f} s = "
+print(f"== sending after planning (a second heraldd): {queued} messages sent (or dropped as overtaken) in {waited:.1f} s = "
       f"{queued / max(waited, 1e-9):,.0f}/s; CPU per message redis {redis_ticks / 100 / n * 1e6:.1f} us, "
       f"heraldd {sender_ticks / 100 / n * 1e6:.1f} us")
 PY
