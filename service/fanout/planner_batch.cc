@@ -93,7 +93,6 @@ struct HistoryLayout {
       fields[it->second] += std::size(kAll);
     }
   }
-  size_t commands() const { return buckets.size() + 1; }
 
   std::vector<uint64_t> buckets;                // a customer number of each bucket
   std::vector<size_t> fields;                   // fields each bucket's HMGET asks for
@@ -296,6 +295,8 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     std::vector<size_t> members;
   };
   const size_t per_chunk = std::max<size_t>(options_.chunk, 1);
+  // The history mark every message queued here leaves: what this revision told.
+  const std::string sent_mark = encode_history_text(history_of(event));
   std::optional<Chunk> chunk;
   // One chunk at a time is in flight: Redis runs it while the next one is composed.
   size_t in_flight = 0;  // replies the chunk sent last still owes
@@ -399,7 +400,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
                         .first;
           }
           write->second.push_back(history_field(w.num, ch));
-          write->second.push_back(encode_history_text(history_of(event)));
+          write->second.push_back(sent_mark);
           add_touchpoint(tx, k.tps, w.num, c, event, ch, "queued", d, queued_note(*msg), now);
           ++funnel[name + ":queued"];
           queued_any = true;

@@ -70,7 +70,10 @@ class FanoutCrashLong : public FanoutFixture {
         reads.push_back(redis::cmd("HGETALL", key.str));
       if (reads.empty()) continue;
       auto got = conn.pipeline(reads);
-      if (!got.ok()) break;
+      if (!got.ok()) {
+        ADD_FAILURE() << "reading the history buckets: " << got.error().message;
+        break;
+      }
       for (const auto& bucket : *got) {
         const auto& kv = bucket.elements;
         for (size_t i = 0; i + 1 < kv.size(); i += 2) {

@@ -725,11 +725,7 @@ TEST_F(PlannerRedis, AHeldMessageGoesOutWhenTheQuietWindowEndsAsTheEventsCurrent
 
   v1::EventUpdate restored;
   restored.set_stage(v1::RESTORED);
-  events::EventStore events(pool_);
-  run_io([&]() -> awaitable<bool> {
-    auto r = co_await events.update("OUT-Q", restored, "", "", 1700000000000);
-    co_return r.ok();
-  });
+  update_event("OUT-Q", restored);
   for (int k = 0; k < 3; ++k)
     ASSERT_TRUE(planner.run_once(conn_, night + std::chrono::minutes(1)).ok());
   EXPECT_TRUE(queued_per_customer().empty()) << "nothing goes out inside the window";
