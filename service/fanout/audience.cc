@@ -168,138 +168,53 @@ AudienceReader::AudienceReader(redis::Connection& redis, v1::Area area, std::str
 
 Result<std::vector<Recipient>> AudienceReader::next(size_t max, ReadAhead* ahead) {
   max = std::max<size_t>(max, 1);
-  Gathered batch;
-  batch.start = cursor_.encode();
-  return fill(batch, max, ahead);
-}
-
-Result<bool> AudienceReader::send_next(size_t max, ReadAhead* ahead) {
-  max = std::max<size_t>(max, 1);
-  if (sent_ || max > kClaimChunk) return false;
-  Sent sent;
-  sent.start = cursor_.encode();
-  auto pending = gather(max);
-  if (!pending) return rewind(sent.start, pending.error());
-  sent.candidates = std::move(*pending);
-  if (!sent.candidates.empty()) {
-    sent.nums.reserve(sent.candidates.size());
-    for (const Candidate& c : sent.candidates) sent.nums.push_back(c.num);
-    if (ahead && ahead->build) {
-      auto replies = redis_.send(ahead->build(sent.nums));
-      if (!replies) return rewind(sent.start, replies.error());
-      sent.replies = *replies;
-    }
-  }
-  sent_ = std::move(sent);
-  return true;
-}
-
-std::optional<redis::Command> AudienceReader::claim_command() const {
-  if (!sent_ || sent_->candidates.empty()) return std::nullopt;
-  // EVAL, not EVALSHA: inside a transaction a script missing from Redis's cache could not be
-  // sent again.
-  redis::Command eval{"EVAL", std::string(kClaimLua), "2", seen_key_, last_key_, sent_->start};
-  for (uint64_t num : sent_->nums) eval.push_back(std::to_string(num));
-  return eval;
-}
-
-Result<std::vector<Recipient>> AudienceReader::receive_next(const redis::Reply& claimed, size_t max,
-                                                            ReadAhead* ahead) {
-  max = std::max<size_t>(max, 1);
-  if (!sent_) return next(max, ahead);
-  Sent sent = std::move(*sent_);
-  sent_.reset();
-  Gathered batch;
-  batch.start = sent.start;
+  const std::string start = cursor_.encode();
+  std::vector<Recipient> out;
+  std::unordered_map<uint64_t, size_t> at;
   if (ahead) ahead->nums.clear();
-  if (!sent.candidates.empty()) {
-    const size_t count = sent.candidates.size();
-    if (sent.replies > 0) {
-      auto got = redis_.receive(sent.replies);
-      if (!got) return rewind(sent.start, got.error());
-      if (ahead) {
-        ahead->nums = std::move(sent.nums);
-        ahead->replies = std::move(*got);
-      }
-    }
-    if (claimed.is_error()) return rewind(sent.start, redis_error(claimed));
-    if (claimed.elements.size() != count) {
-      return rewind(sent.start, make_error(ErrorCode::kInternal, "redis: odd claim"));
-    }
-    std::vector<bool> fresh(count);
-    for (size_t i = 0; i < count; ++i) fresh[i] = claimed.elements[i].integer == 1;
-    absorb(batch, sent.candidates, 0, fresh);
-  }
-  // Every candidate was claimed by an earlier batch: the next ones, under the same start.
-  return fill(batch, max, ahead);
-}
-
-Status AudienceReader::abandon() {
-  if (!sent_) return ok_status();
-  Sent sent = std::move(*sent_);
-  sent_.reset();
-  (void)rewind(sent.start, Error{});
-  if (sent.replies == 0) return ok_status();
-  auto got = redis_.receive(sent.replies);
-  if (!got) return std::move(got).take_error();
-  return ok_status();
-}
-
-Result<std::vector<AudienceReader::Candidate>> AudienceReader::gather(size_t max) {
-  std::vector<Candidate> pending;
-  while (pending.size() < max && !cursor_.done) {
-    if (!loaded_) {
-      if (auto s = load_page(); !s) return s.error();
-      continue;
-    }
-    if (cursor_.offset >= page_.size()) {
-      finish_page();
-      continue;
-    }
-    const size_t from = cursor_.offset;
-    const size_t take = std::min(max - pending.size(), page_.size() - from);
-    for (size_t i = from; i < from + take; ++i) pending.push_back(std::move(page_[i]));
-    cursor_.offset += take;
-  }
-  return pending;
-}
-
-void AudienceReader::absorb(Gathered& batch, std::vector<Candidate>& candidates, size_t from,
-                            const std::vector<bool>& fresh) {
-  for (size_t i = 0; i < fresh.size(); ++i) {
-    if (!fresh[i]) continue;
-    Candidate& c = candidates[from + i];
-    auto [it, added] = batch.at.emplace(c.num, batch.out.size());
-    if (added) {
-      batch.out.push_back(Recipient{c.num, std::move(c.premises)});
-      continue;
-    }
-    // A replayed batch can meet the same customer twice (two feeders): one recipient.
-    auto& ps = batch.out[it->second].premises;
-    ps.insert(ps.end(), c.premises.begin(), c.premises.end());
-    std::sort(ps.begin(), ps.end());
-    ps.erase(std::unique(ps.begin(), ps.end()), ps.end());
-  }
-}
-
-Result<std::vector<Recipient>> AudienceReader::fill(Gathered& batch, size_t max, ReadAhead* ahead) {
   // Up to `max` candidates, page after page, then their claim: one round trip for the whole
   // batch (more only past kClaimChunk), into which `ahead` puts its reads. Candidates claimed
   // by an earlier batch are dropped; if none is left, the next candidates are taken.
-  while (batch.out.empty() && !cursor_.done) {
-    auto pending = gather(max);
-    if (!pending) return rewind(batch.start, pending.error());
-    const bool one_claim = pending->size() <= kClaimChunk;
+  while (out.empty() && !cursor_.done) {
+    std::vector<Candidate> pending;
+    while (pending.size() < max && !cursor_.done) {
+      if (!loaded_) {
+        if (auto s = load_page(); !s) return rewind(start, s.error());
+        continue;
+      }
+      if (cursor_.offset >= page_.size()) {
+        finish_page();
+        continue;
+      }
+      const size_t from = cursor_.offset;
+      const size_t take = std::min(max - pending.size(), page_.size() - from);
+      for (size_t i = from; i < from + take; ++i) pending.push_back(std::move(page_[i]));
+      cursor_.offset += take;
+    }
+    const bool one_claim = pending.size() <= kClaimChunk;
     if (ahead) ahead->nums.clear();
-    for (size_t from = 0; from < pending->size(); from += kClaimChunk) {
-      const size_t take = std::min(pending->size() - from, kClaimChunk);
-      auto fresh = claim(batch.start, *pending, from, take, one_claim ? ahead : nullptr);
-      if (!fresh) return rewind(batch.start, fresh.error());
-      absorb(batch, *pending, from, *fresh);
+    for (size_t from = 0; from < pending.size(); from += kClaimChunk) {
+      const size_t take = std::min(pending.size() - from, kClaimChunk);
+      auto fresh = claim(start, pending, from, take, one_claim ? ahead : nullptr);
+      if (!fresh) return rewind(start, fresh.error());
+      for (size_t i = 0; i < take; ++i) {
+        if (!(*fresh)[i]) continue;
+        Candidate& c = pending[from + i];
+        auto [it, added] = at.emplace(c.num, out.size());
+        if (added) {
+          out.push_back(Recipient{c.num, std::move(c.premises)});
+          continue;
+        }
+        // A replayed batch can meet the same customer twice (two feeders): one recipient.
+        auto& ps = out[it->second].premises;
+        ps.insert(ps.end(), c.premises.begin(), c.premises.end());
+        std::sort(ps.begin(), ps.end());
+        ps.erase(std::unique(ps.begin(), ps.end()), ps.end());
+      }
     }
   }
   if (loaded_ && cursor_.offset >= page_.size()) finish_page();
-  return std::move(batch.out);
+  return out;
 }
 
 Error AudienceReader::rewind(const std::string& batch_start, Error error) {
@@ -534,9 +449,9 @@ Status AudienceReader::load_geo() {
         const store::GeoCell cell = store::geo_block_cell(blocks[b], member);
         if (!range.holds(cell)) continue;
         redis::Command search = redis::cmd(
-            "GEOSEARCH", store::geo_cell_key(cell), "FROMLONLAT",
-            fmt::format("{:.9f}", q.center.lon), fmt::format("{:.9f}", q.center.lat), "BYBOX",
-            fmt::format("{:.3f}", q.width_m), fmt::format("{:.3f}", q.height_m), "m");
+            "GEOSEARCH", store::geo_cell_key(cell), "FROMLONLAT", fmt::format("{:.9f}", q.center.lon),
+            fmt::format("{:.9f}", q.center.lat), "BYBOX", fmt::format("{:.3f}", q.width_m),
+            fmt::format("{:.3f}", q.height_m), "m");
         if (!deepest) {
           search.push_back("COUNT");
           search.push_back(std::to_string(kLeafMax + 1));
@@ -558,8 +473,8 @@ Status AudienceReader::load_geo() {
       continue;
     }
     std::map<uint64_t, std::vector<int>> found;  // ordered: a re-read page has the same order
-    for (const redis::Reply& e :
-         *replies | std::views::transform(&redis::Reply::elements) | std::views::join) {
+    for (const redis::Reply& e : *replies | std::views::transform(&redis::Reply::elements) |
+                                     std::views::join) {
       if (e.elements.size() != 2 || e.elements[1].elements.size() != 2) continue;
       GeoPoint p;
       if (!parse_num(std::string_view(e.elements[1].elements[0].str), p.lon) ||

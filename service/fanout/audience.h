@@ -5,7 +5,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -73,8 +72,7 @@ struct AudiencePart {
 };
 
 // Reads a caller wants for a batch's customers, sent in the same pipeline as the batch's
-// claim (or, by send_next(), ahead of it), so they cost no round trip of their own. None of
-// them may depend on the claim. `build` is given the candidates' numbers
+// claim, so they cost no round trip of their own. `build` is given the candidates' numbers
 // (the claimed ones among them, and possibly a few that were not, in page order; a number may
 // repeat); `nums` and `replies` are then those numbers and the replies of build's commands.
 // `nums` stays empty when the batch took several claims: the caller reads for itself.
@@ -94,24 +92,6 @@ class AudienceReader {
   // reader resumed from the saved cursor) replays the batch. With `ahead`, its reads go in the
   // pipeline of the batch's claim.
   Result<std::vector<Recipient>> next(size_t max, ReadAhead* ahead = nullptr);
-  // Reading ahead, for a caller that commits batches in transactions: send_next() gathers the
-  // next batch's candidates (reading index pages as needed) and sends `ahead`'s reads for them
-  // without waiting; claim_command() is their claim, for the caller to put in the transaction
-  // that commits the batch before (with the cursor it saves, the start of this one), so a
-  // batch is claimed only once the one before is committed and a replay after a crash finds
-  // the claim of the batch at the saved cursor, as with next(); receive_next() then takes the
-  // reads and that claim's reply and returns what next() would have. Nothing else may use the
-  // connection in between. false: nothing was sent (a batch larger than one claim, or one
-  // already sent); call next().
-  Result<bool> send_next(size_t max, ReadAhead* ahead);
-  std::optional<redis::Command> claim_command() const;  // none: no candidates
-  // `claimed`: the claim's reply (ignored without candidates).
-  Result<std::vector<Recipient>> receive_next(const redis::Reply& claimed, size_t max,
-                                              ReadAhead* ahead);
-  // Takes the replies of a batch sent and not received, and forgets the batch: the cursor goes
-  // back to its start. Leaves the connection usable by others.
-  Status abandon();
-  bool sent() const { return sent_.has_value(); }
   // Save it after the caller has durably handled the batch.
   const AudienceCursor& cursor() const { return cursor_; }
 
@@ -140,26 +120,6 @@ class AudienceReader {
   void finish_page();
   void next_source();
   Error rewind(const std::string& batch_start, Error error);
-  // A batch being assembled: where it started (its replay key) and the recipients so far.
-  struct Gathered {
-    std::string start;
-    std::vector<Recipient> out;
-    std::unordered_map<uint64_t, size_t> at;  // customer number -> index in out
-  };
-  // A batch read ahead: its candidates, whose reads are in flight, and their claim to come.
-  struct Sent {
-    std::string start;
-    std::vector<Candidate> candidates;
-    std::vector<uint64_t> nums;  // the candidates' numbers, in order
-    size_t replies = 0;          // the reads' replies owed by the connection
-  };
-  // Up to `max` candidates from the cursor on, reading pages as needed.
-  Result<std::vector<Candidate>> gather(size_t max);
-  // Adds the candidates [from, from + fresh.size()) that the claim gave the caller.
-  void absorb(Gathered& batch, std::vector<Candidate>& candidates, size_t from,
-              const std::vector<bool>& fresh);
-  // Claims candidates until the batch has recipients or the audience ends.
-  Result<std::vector<Recipient>> fill(Gathered& batch, size_t max, ReadAhead* ahead);
   // Claims `candidates` [from, from + count) for the batch starting at batch_start; `ahead`'s
   // reads for them go in the same pipeline.
   Result<std::vector<bool>> claim(const std::string& batch_start,
@@ -180,7 +140,6 @@ class AudienceReader {
   // of a small feeder's) cost none; `shapes_of_` = {source, index in its list}, or {-1, -1}.
   std::pair<int, int> shapes_of_{-1, -1};
   std::vector<SetShape> shapes_;
-  std::optional<Sent> sent_;  // send_next() without its receive_next()
 };
 
 }  // namespace herald::fanout

@@ -139,8 +139,7 @@ void Planner::start() {
           options_.bulk_nice);
     }
   }
-  for (int i = 0; i < std::max(1, options_.lanes); ++i)
-    threads_.emplace_back([this, i] {
+  for (int i = 0; i < std::max(1, options_.lanes); ++i) threads_.emplace_back([this, i] {
       name_this_thread("plan-" + std::to_string(i));
       loop(i);
     });
@@ -160,14 +159,12 @@ void Planner::loop(int index) {
   auto last_housekeeping = std::chrono::steady_clock::now();
   while (!stopping_) {
     auto conn = redis::Connection::connect(endpoint_, options_.redis_timeout);
-    auto reads = redis::Connection::connect(endpoint_, options_.redis_timeout);
-    if (!conn.ok() || !reads.ok()) {
+    if (!conn.ok()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
       continue;
     }
     Lane lane;  // on the lane's thread: its nice steps start from the thread's value
     lane.consumer = consumer;
-    lane.reads = &*reads;
     while (!stopping_) {
       auto n = round(*conn, lane, Clock::now(), true);
       if (n.ok() && index == 0 && std::chrono::steady_clock::now() - last_due >= kDueEvery) {
@@ -196,9 +193,6 @@ Result<int> Planner::run_once(redis::Connection& conn, Clock::time_point now) {
   Lane lane;
   lane.consumer = options_.consumer;
   lane.resumed = true;
-  // Audience reads on a connection of their own, as in a lane, so batches are read ahead.
-  auto reads = redis::Connection::connect(endpoint_, options_.redis_timeout);
-  if (reads.ok()) lane.reads = &*reads;
   int handled = 0;
   while (true) {
     auto n = round(conn, lane, now, false);
@@ -245,9 +239,9 @@ Result<int> Planner::take_entries(redis::Connection& conn, Lane& lane, bool bloc
   if (!lane.resumed) {
     (void)conn.command(redis::cmd("XGROUP", "CREATE", kIntake, kPlannerGroup, "0", "MKSTREAM"));
     // After a reconnect, what this consumer had taken before comes back first.
-    auto own = check_reply(
-        conn.command(redis::cmd("XREADGROUP", "GROUP", kPlannerGroup, lane.consumer, "COUNT",
-                                std::to_string(options_.max_jobs), "STREAMS", kIntake, "0")));
+    auto own = check_reply(conn.command(
+        redis::cmd("XREADGROUP", "GROUP", kPlannerGroup, lane.consumer, "COUNT",
+                   std::to_string(options_.max_jobs), "STREAMS", kIntake, "0")));
     if (!own.ok()) return std::move(own).take_error();
     collect(*own, false, entries);
     lane.resumed = true;
@@ -270,8 +264,8 @@ Result<int> Planner::take_entries(redis::Connection& conn, Lane& lane, bool bloc
   }
   if (room > entries.size()) {
     const std::string count = std::to_string(room - entries.size());
-    redis::Command read =
-        redis::cmd("XREADGROUP", "GROUP", kPlannerGroup, lane.consumer, "COUNT", count);
+    redis::Command read = redis::cmd("XREADGROUP", "GROUP", kPlannerGroup, lane.consumer, "COUNT",
+                                     count);
     const bool blocking = block && entries.empty();
     if (blocking) {
       read.push_back("BLOCK");
@@ -364,11 +358,9 @@ Result<int> Planner::round(redis::Connection& conn, Lane& lane, Clock::time_poin
     pause(yield);
     step_back(lane, !job.urgent);
     std::string why;
-    auto s = step(conn, lane.reads, job, why, now, yield);
+    auto s = step(conn, job, why, now, yield);
     if (!s.ok()) {
-      if (conn.broken() || (lane.reads && lane.reads->broken())) {
-        return std::move(s).take_error();
-      }
+      if (conn.broken()) return std::move(s).take_error();
       release(job);
       job.reader.reset();
       if (++job.failures < options_.max_failures) {
@@ -404,8 +396,8 @@ Result<Planner::Step> Planner::prepare(redis::Connection& conn, Job& job, std::s
       redis::cmd("EXISTS", seen_key(job.event_id, job.revision) + ":last")));
   if (!reads.ok()) return std::move(reads).take_error();
   v1::EventState state;
-  if ((*reads)[0].is_nil() || (*reads)[1].is_nil() || !state.ParseFromString((*reads)[0].str) ||
-      !job.planned.ParseFromString((*reads)[1].str)) {
+  if ((*reads)[0].is_nil() || (*reads)[1].is_nil() ||
+      !state.ParseFromString((*reads)[0].str) || !job.planned.ParseFromString((*reads)[1].str)) {
     why = fmt::format("event {} revision {} is not stored or cannot be read", job.event_id,
                       job.revision);
     return Step::kDead;
@@ -433,7 +425,7 @@ Result<Planner::Step> Planner::prepare(redis::Connection& conn, Job& job, std::s
   }
   AudienceCursor start;
   if (auto c = AudienceCursor::decode(cursor)) start = *c;
-  return start_reading(job, state.event(), start, why);
+  return start_reading(conn, job, state.event(), start, why);
 }
 
 Result<Planner::Step> Planner::prepare_carried(redis::Connection& conn, Job& job,
@@ -441,11 +433,12 @@ Result<Planner::Step> Planner::prepare_carried(redis::Connection& conn, Job& job
   // Never delivered before, so nothing of it was planned: no cursor, no parts, no replay record.
   if (auto ok = split(conn, job, redis::Reply{}); !ok.ok()) return std::move(ok).take_error();
   mark_urgent(job, is_emergency(job.planned));
-  return start_reading(job, job.planned, AudienceCursor{}, why);
+  return start_reading(conn, job, job.planned, AudienceCursor{}, why);
 }
 
-Result<Planner::Step> Planner::start_reading(Job& job, const v1::Event& current,
-                                             const AudienceCursor& start, std::string& why) {
+Result<Planner::Step> Planner::start_reading(redis::Connection& conn, Job& job,
+                                             const v1::Event& current, const AudienceCursor& start,
+                                             std::string& why) {
   {
     std::lock_guard lock(flights_mu_);
     Flight& f = flights_[job.event_id];
@@ -456,8 +449,8 @@ Result<Planner::Step> Planner::start_reading(Job& job, const v1::Event& current,
     why = "overtaken";
     return Step::kDone;
   }
-  job.resume_at = start;
-  job.ready.reset();
+  job.reader = std::make_unique<AudienceReader>(
+      conn, job.planned.area(), seen_key(job.event_id, job.revision), start, job.part);
   return Step::kBatch;
 }
 
@@ -492,14 +485,14 @@ Status Planner::split(redis::Connection& conn, Job& job, const redis::Reply& par
     }
     const uint32_t want = std::min(options_.shards, kMaxParts);
     const std::string marker = cursor_key(job.event_id, job.revision) + ":parts";
-    auto r = check_reply(conn.command(
-        redis::cmd("EVAL", kSplitLua, "2", kIntake, marker, std::to_string(want), job.event_id,
-                   std::to_string(job.revision), is_emergency(job.planned) ? "1" : "0")));
+    auto r = check_reply(conn.command(redis::cmd(
+        "EVAL", kSplitLua, "2", kIntake, marker, std::to_string(want), job.event_id,
+        std::to_string(job.revision), is_emergency(job.planned) ? "1" : "0")));
     if (!r.ok()) return std::move(r).take_error();
     of = static_cast<uint32_t>(r->integer);
     if (of > 1) {
-      spdlog::info("planner: {} revision {} split into {} parts ({})", job.event_id, job.revision,
-                   of,
+      spdlog::info("planner: {} revision {} split into {} parts ({})", job.event_id,
+                   job.revision, of,
                    large ? fmt::format("a GEO area of {} tiles", tiles)
                          : fmt::format("about {} customers", estimate));
     }
@@ -508,14 +501,11 @@ Status Planner::split(redis::Connection& conn, Job& job, const redis::Reply& par
   return ok_status();
 }
 
-Result<Planner::Step> Planner::step(redis::Connection& conn, redis::Connection* reads, Job& job,
-                                    std::string& why, Clock::time_point now, Yield& yield) {
+Result<Planner::Step> Planner::step(redis::Connection& conn, Job& job, std::string& why,
+                                    Clock::time_point now, Yield& yield) {
   if (!job.reader) {
     auto s = prepare(conn, job, why);
     if (!s.ok() || *s != Step::kBatch) return s;
-    job.reader = std::make_unique<AudienceReader>(reads ? *reads : conn, job.planned.area(),
-                                                  seen_key(job.event_id, job.revision),
-                                                  job.resume_at, job.part);
   }
   if (!hold(job)) {
     job.pass.reset();  // waits for another lane's revision of its event: holds nobody back
@@ -527,20 +517,11 @@ Result<Planner::Step> Planner::step(redis::Connection& conn, redis::Connection* 
     return Step::kDone;
   }
   const std::string done = seen_key(job.event_id, job.revision) + ":done";
-  auto reads_for = [&](const std::vector<uint64_t>& nums) {
+  ReadAhead ahead;
+  ahead.build = [&](const std::vector<uint64_t>& nums) {
     return batch_reads(job.planned, nums, done);
   };
-  ReadAhead ahead;
-  ahead.build = reads_for;
-  Result<std::vector<Recipient>> batch = std::vector<Recipient>{};
-  if (job.ready) {  // read while the batch before was written
-    batch = std::move(*job.ready);
-    job.ready.reset();
-    ahead.nums = std::move(job.ready_reads.nums);
-    ahead.replies = std::move(job.ready_reads.replies);
-  } else {
-    batch = job.reader->next(options_.batch, &ahead);
-  }
+  auto batch = job.reader->next(options_.batch, &ahead);
   if (!batch.ok()) return std::move(batch).take_error();
   if (batch->empty()) return Step::kDone;
   std::vector<Work> work;
@@ -555,41 +536,9 @@ Result<Planner::Step> Planner::step(redis::Connection& conn, redis::Connection* 
                                  ? part_cursor_key(job.event_id, job.revision, job.part.index)
                                  : cursor_key(job.event_id, job.revision);
   tail.push_back(redis::cmd("SET", cursor, job.reader->cursor().encode()));
-  // Read ahead: the next batch's reads go out on the lane's other connection now, so Redis
-  // answers them while this batch is decided and written, and its claim goes with this batch's
-  // last chunk, the one that moves the cursor to its start. Not before an urgent revision's
-  // first batch is committed, which they would delay.
-  ReadAhead next_reads;
-  next_reads.build = reads_for;
-  bool read_ahead = false;
-  if (reads && reads != &conn && !job.pass.held()) {
-    auto sent = job.reader->send_next(options_.batch, &next_reads);
-    if (!sent.ok()) return std::move(sent).take_error();
-    read_ahead = *sent;
-  }
-  std::optional<size_t> claim_at;  // the next batch's claim: its index in `tail`
-  if (read_ahead) {
-    if (auto claim = job.reader->claim_command()) {
-      claim_at = tail.size();
-      tail.push_back(std::move(*claim));
-    }
-  }
-  std::vector<redis::Reply> tail_replies;
-  if (auto ok =
-          handle(conn, job.planned, work, done, std::move(tail), now, yield, &ahead, &tail_replies);
+  if (auto ok = handle(conn, job.planned, work, done, std::move(tail), now, yield, &ahead);
       !ok.ok()) {
-    if (read_ahead) (void)job.reader->abandon();
     return std::move(ok).take_error();
-  }
-  if (read_ahead) {
-    const redis::Reply none;
-    const redis::Reply& claimed =
-        claim_at && *claim_at < tail_replies.size() ? tail_replies[*claim_at] : none;
-    auto next = job.reader->receive_next(claimed, options_.batch, &next_reads);
-    if (!next.ok()) return std::move(next).take_error();
-    job.ready = std::move(*next);
-    job.ready_reads.nums = std::move(next_reads.nums);
-    job.ready_reads.replies = std::move(next_reads.replies);
   }
   if (!job.first_batch_done && job.part.index == 0) observe_first_batch(job);
   job.first_batch_done = true;
@@ -610,8 +559,8 @@ Status Planner::settle(redis::Connection& conn, Lane& lane, Job& job, Step outco
         why));
   } else {
     if (why == "overtaken") {
-      tx.push_back(
-          redis::cmd("HINCRBY", dispatch::funnel_key(job.event_id), "revisions_skipped", "1"));
+      tx.push_back(redis::cmd("HINCRBY", dispatch::funnel_key(job.event_id), "revisions_skipped",
+                              "1"));
     }
     tx.push_back(redis::cmd("SET", cursor_key(job.event_id, job.revision), "done"));
     const std::string seen = seen_key(job.event_id, job.revision);
@@ -633,12 +582,12 @@ Status Planner::settle_part(redis::Connection& conn, Job& job, const std::string
   const std::string base = cursor_key(job.event_id, job.revision);
   const std::string seen = seen_key(job.event_id, job.revision);
   const bool skipped = why == "overtaken" && job.part.index == 0;  // once per revision
-  auto done = check_reply(conn.command(
-      redis::cmd("EVAL", kPartDoneLua, "8", kIntake,
-                 part_cursor_key(job.event_id, job.revision, job.part.index), base + ":finished",
-                 base, base + ":parts", seen, seen + ":done", dispatch::funnel_key(job.event_id),
-                 kPlannerGroup, job.entry, std::to_string(job.part.index),
-                 std::to_string(job.part.of), skipped ? "1" : "0", base, seen)));
+  auto done = check_reply(conn.command(redis::cmd(
+      "EVAL", kPartDoneLua, "8", kIntake,
+      part_cursor_key(job.event_id, job.revision, job.part.index), base + ":finished", base,
+      base + ":parts", seen, seen + ":done", dispatch::funnel_key(job.event_id), kPlannerGroup,
+      job.entry, std::to_string(job.part.index), std::to_string(job.part.of), skipped ? "1" : "0",
+      base, seen)));
   release(job);
   job.reader.reset();
   if (!done.ok()) return std::move(done).take_error();
@@ -648,8 +597,8 @@ Status Planner::settle_part(redis::Connection& conn, Job& job, const std::string
 Status Planner::keep_alive(redis::Connection& conn, Lane& lane) {
   redis::Batch claims;
   for (const Job& job : lane.jobs) {
-    claims.push_back(
-        redis::cmd("EVAL", kKeepAliveLua, "1", kIntake, kPlannerGroup, job.entry, lane.consumer));
+    claims.push_back(redis::cmd("EVAL", kKeepAliveLua, "1", kIntake, kPlannerGroup, job.entry,
+                                lane.consumer));
   }
   auto got = conn.pipeline(claims);
   if (!got.ok()) return std::move(got).take_error();
@@ -735,8 +684,8 @@ void Planner::mark_urgent(Job& job, bool urgent) {
 
 Planner::Yield Planner::yield_budget(const Lane& lane, bool urgent) const {
   if (urgent) return {};
-  const int own = static_cast<int>(std::count_if(lane.jobs.begin(), lane.jobs.end(),
-                                                 [](const Job& j) { return j.pass.held(); }));
+  const int own = static_cast<int>(std::count_if(
+      lane.jobs.begin(), lane.jobs.end(), [](const Job& j) { return j.pass.held(); }));
   return Yield{own, options_.yield_max};
 }
 

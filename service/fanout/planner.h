@@ -29,19 +29,19 @@ struct PlannerOptions {
   // Recipients per MULTI/EXEC within a batch: Redis runs a transaction whole, so a smaller one
   // keeps an urgent event's commands from waiting long behind a bulk batch's writes.
   size_t chunk = 50;
-  int lanes = 3;  // planner threads; each interleaves the revisions it took
+  int lanes = 3;         // planner threads; each interleaves the revisions it took
   // A revision whose audience is estimated at shard_min or more is split into this many parts,
   // planned side by side by any lanes (docs/architecture.md, "Split revisions"); 1: never.
   uint32_t shards = 2;
   size_t shard_min = 2000;
-  size_t max_jobs = 16;                         // revisions one lane interleaves
+  size_t max_jobs = 16;  // revisions one lane interleaves
   std::chrono::milliseconds block{500};         // wait for intake entries; bounds stop()
   std::chrono::milliseconds claim_idle{30000};  // a dead planner's entries are taken after this
   std::chrono::milliseconds redis_timeout{5000};
   std::chrono::minutes reminder_lead{1440};  // maintenance REMINDER this long before the window
   int max_failures = 5;  // a revision whose planning fails this often goes to intake:dead
   std::chrono::milliseconds housekeeping_every{60000};  // intake trim, consumer pruning
-  std::chrono::milliseconds consumer_idle{3600000};     // idle consumers, nothing pending: deleted
+  std::chrono::milliseconds consumer_idle{3600000};  // idle consumers, nothing pending: deleted
   // Longest a bulk batch waits, all its pauses together, while an EMERGENCY revision's first
   // batch is planned (PriorityGate).
   std::chrono::milliseconds yield_max{50};
@@ -120,10 +120,6 @@ class Planner {
     int failures = 0;
     bool holding = false;                    // this revision holds its event in flights_
     std::unique_ptr<AudienceReader> reader;  // null until prepared (again, after a failure)
-    AudienceCursor resume_at;                // where prepare() found the reader should start
-    // The next batch, read ahead while the one before was written, and its reads.
-    std::optional<std::vector<Recipient>> ready;
-    ReadAhead ready_reads;
   };
   struct Lane {
     std::string consumer;
@@ -133,9 +129,6 @@ class Planner {
     std::chrono::steady_clock::time_point kept_alive{};  // last keep_alive
     std::chrono::steady_clock::time_point next_claim{};  // next look for a dead planner's entries
     NiceSteps nice;  // made on the lane's thread: its base is the value the thread started with
-    // The lane's second connection, for its audience readers (null: they use the first), so
-    // a batch's claim and reads can be in flight while the batch before is written.
-    redis::Connection* reads = nullptr;
   };
   // Per event planned in this process: the newest revision seen and the one being planned.
   struct Flight {
@@ -156,18 +149,16 @@ class Planner {
   Result<int> round(redis::Connection& conn, Lane& lane, std::chrono::system_clock::time_point now,
                     bool may_block);
   Result<int> take_entries(redis::Connection& conn, Lane& lane, bool block);
-  // `reads`: the lane's connection for audience readers (null: conn).
-  Result<Step> step(redis::Connection& conn, redis::Connection* reads, Job& job, std::string& why,
+  Result<Step> step(redis::Connection& conn, Job& job, std::string& why,
                     std::chrono::system_clock::time_point now, Yield& yield);
   Result<Step> prepare(redis::Connection& conn, Job& job, std::string& why);
   // prepare() without its reads, for a fresh entry that carries its revision: nothing of it can
   // have been planned yet, so the audience starts at the beginning.
   Result<Step> prepare_carried(redis::Connection& conn, Job& job, std::string& why);
-  // The end of both: `current` (the newest revision known) recorded for the event, then where
-  // the job's audience reader starts (step() makes it), unless a newer revision overtook it
-  // (kDone).
-  Result<Step> start_reading(Job& job, const v1::Event& current, const AudienceCursor& start,
-                             std::string& why);
+  // The end of both: `current` (the newest revision known) recorded for the event, then the
+  // job's audience reader from `start`, unless a newer revision overtook it (kDone).
+  Result<Step> start_reading(redis::Connection& conn, Job& job, const v1::Event& current,
+                             const AudienceCursor& start, std::string& why);
   // Splits a fresh revision whose audience is large into options_.shards parts (the job
   // becomes part 0), or takes the split an earlier run of this entry recorded.
   Status split(redis::Connection& conn, Job& job, const redis::Reply& parts);
@@ -199,13 +190,11 @@ class Planner {
   // Decides and writes `work` in chunks. `done_key`, for audience batches: the bitmap of
   // customers already committed, read to skip them and written with each chunk. `tail` goes
   // with the last chunk.
-  // `ahead`: the reads already made for the batch (batch_reads). `tail_replies`: the tail's
-  // replies, in its order.
+  // `ahead`: the reads already made with the audience batch's claim (batch_reads).
   Status handle(redis::Connection& conn, const v1::Event& event, std::vector<Work>& work,
                 const std::string& done_key, redis::Batch tail,
                 std::chrono::system_clock::time_point now, Yield& yield,
-                const ReadAhead* ahead = nullptr,
-                std::vector<redis::Reply>* tail_replies = nullptr);
+                const ReadAhead* ahead = nullptr);
   // What handle() reads for the customers `nums` before deciding: their records, history marks,
   // opt-out and invalid-contact marks and, with done_key, their done bits.
   static redis::Batch batch_reads(const v1::Event& event, const std::vector<uint64_t>& nums,
@@ -226,7 +215,7 @@ class Planner {
   PlannerOptions options_;
   std::atomic<bool> stopping_{false};
   std::atomic<int> waiting_lanes_{0};  // lanes blocked in XREADGROUP for a new entry
-  std::atomic<int> bulk_nice_{0};      // options_.bulk_nice once start() found a lane can return
+  std::atomic<int> bulk_nice_{0};  // options_.bulk_nice once start() found a lane can return
   std::shared_ptr<PriorityGate> gate_;
   std::atomic<std::chrono::steady_clock::duration::rep> yielded_{0};
   std::vector<std::thread> threads_;

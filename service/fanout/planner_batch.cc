@@ -148,9 +148,7 @@ redis::Batch Planner::batch_reads(const v1::Event& event, const std::vector<uint
 
 Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vector<Work>& work,
                        const std::string& done_key, redis::Batch tail, Clock::time_point now,
-                       Yield& yield, const ReadAhead* ahead,
-                       std::vector<redis::Reply>* tail_replies) {
-  const size_t tail_count = tail.size();
+                       Yield& yield, const ReadAhead* ahead) {
   std::vector<std::string> nums;
   nums.reserve(work.size());
   for (const Work& w : work) nums.push_back(std::to_string(w.num));
@@ -290,8 +288,8 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
   struct Chunk {
     redis::Batch tx{redis::cmd("MULTI")};
     std::map<std::string, long long> funnel;
-    std::map<uint64_t, redis::Command> hist_writes;     // bucket -> its HSET
-    std::set<std::string> capped;                       // cap counter keys this chunk counts in
+    std::map<uint64_t, redis::Command> hist_writes;  // bucket -> its HSET
+    std::set<std::string> capped;                    // cap counter keys this chunk counts in
     std::map<int64_t, std::vector<std::string>> holds;  // due ms -> held members
     store::TouchpointBatch tps;
     std::vector<size_t> members;
@@ -301,8 +299,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
   const std::string sent_mark = encode_history_text(history_of(event));
   std::optional<Chunk> chunk;
   // One chunk at a time is in flight: Redis runs it while the next one is composed.
-  size_t in_flight = 0;             // replies the chunk sent last still owes
-  std::optional<size_t> tail_from;  // in the last chunk's EXEC reply, where the tail's start
+  size_t in_flight = 0;  // replies the chunk sent last still owes
   auto finish_sent = [&]() -> Status {
     if (in_flight == 0) return ok_status();
     auto done = conn.receive(std::exchange(in_flight, 0));
@@ -313,14 +310,6 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     }
     for (const auto& r : exec.elements) {
       if (r.is_error()) return make_error(ErrorCode::kInternal, "planner write failed: " + r.str);
-    }
-    if (tail_from && tail_replies) {
-      if (exec.elements.size() < *tail_from + tail_count) {
-        return make_error(ErrorCode::kInternal, "planner transaction failed: odd reply count");
-      }
-      auto from = exec.elements.begin() + static_cast<std::ptrdiff_t>(*tail_from);
-      tail_replies->assign(std::make_move_iterator(from),
-                           std::make_move_iterator(from + static_cast<std::ptrdiff_t>(tail_count)));
     }
     return ok_status();
   };
@@ -345,15 +334,12 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
           redis::cmd("HINCRBY", dispatch::funnel_key(event.id()), field, std::to_string(count)));
     }
     if (!done_key.empty() && !k.members.empty()) tx.push_back(set_bits(k.members));
-    std::optional<size_t> tail_at;
     if (last) {
-      tail_at = tx.size() - 1;  // EXEC answers for every command after MULTI
       for (auto& t : tail) tx.push_back(std::move(t));
     }
     if (tx.size() == 1) return ok_status();  // nothing to write
     tx.push_back(redis::cmd("EXEC"));
-    if (auto ok = finish_sent(); !ok.ok()) return ok;  // the chunk before
-    tail_from = tail_at;
+    if (auto ok = finish_sent(); !ok.ok()) return ok;
     pause(yield);
     auto sent = conn.send(tx);
     if (!sent.ok()) return std::move(sent).take_error();

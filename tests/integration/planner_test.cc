@@ -11,7 +11,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -168,27 +167,6 @@ std::vector<int> nice_of_threads(const std::string& name) {
   return out;
 }
 
-// Every customer queued once with one decision; the revision done and its planning keys gone.
-void expect_planned_once_and_tidy(redis::Connection& conn, const std::string& id, int customers,
-                                  const std::map<uint64_t, int>& queued) {
-  auto f = funnel_of(conn, id);
-  EXPECT_EQ(f["audience"], customers) << "each customer counted once";
-  EXPECT_EQ(f["sms:queued"], customers);
-  EXPECT_EQ(queued.size(), static_cast<size_t>(customers));
-  for (const auto& [num, n] : queued) {
-    EXPECT_EQ(n, 1) << "customer " << num;
-    int decisions = 0;
-    for (const auto& tp : touchpoints_of(conn, num)) decisions += tp.kind() == v1::DECISION;
-    EXPECT_EQ(decisions, 1) << "customer " << num;
-  }
-  const std::string plan = "plan:{" + id + "}:1", seen = "seen:{" + id + "}:1";
-  EXPECT_EQ(conn.command(redis::cmd("GET", plan))->str, "done");
-  for (const std::string& key : {plan + ":parts", plan + ":finished", plan + ":s0", plan + ":s1",
-                                 seen, seen + ":done", seen + ":last:0", seen + ":last:1"}) {
-    EXPECT_EQ(conn.command(redis::cmd("EXISTS", key))->integer, 0) << key << " is left";
-  }
-}
-
 class PlannerRedis : public ::testing::Test {
  protected:
   PlannerRedis()
@@ -317,38 +295,6 @@ class PlannerRedis : public ::testing::Test {
     ASSERT_TRUE(relay.cut()) << round.error().message;
   }
 
-  // Plans OUT-AHEAD in batches of 50 with a cut at the `cut_at`-th EXEC, then plans it to the
-  // end: every customer once.
-  void expect_read_ahead_replayed(int cut_at) {
-    fanout::PlannerOptions o = options();
-    o.batch = 50;
-    o.chunk = 25;
-    o.shards = 1;
-    put_customers(kCustomers);
-    const std::string id = "OUT-AHEAD";
-    raise_outage(id);
-    fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, o);
-    run_until_cut(planner, cut_at);
-    ASSERT_EQ(funnel_of(conn_, id)["audience"], 50 + (cut_at - 3) * 25);
-    // Batch 3's reads went out, but its claim rides with batch 2's last chunk: the saved
-    // cursor and the claim a replay looks for stay the same batch's.
-    auto claims = conn_.command(redis::cmd("GET", "seen:{" + id + "}:1:last"));
-    auto cursor = conn_.command(redis::cmd("GET", "plan:{" + id + "}:1"));
-    ASSERT_TRUE(claims.ok() && cursor.ok());
-    EXPECT_EQ(claims->str.substr(0, claims->str.find('|')), cursor->str)
-        << "the last claim is the batch at the saved cursor";
-    EXPECT_EQ(conn_.command(redis::cmd("BITCOUNT", "seen:{" + id + "}:1"))->integer, 100)
-        << "batch 3 is not claimed before batch 2 is committed";
-
-    std::this_thread::sleep_for(milliseconds(200));  // past claim_idle
-    for (int round = 0; round < 10; ++round) {
-      auto again = planner.run_once(conn_, std::chrono::system_clock::now());
-      ASSERT_TRUE(again.ok()) << again.error().message;
-      if (conn_.command(redis::cmd("GET", "plan:{" + id + "}:1"))->str == "done") break;
-    }
-    expect_planned_once_and_tidy(conn_, id, kCustomers, queued_per_customer());
-  }
-
   fanout::PlannerOptions options() {
     fanout::PlannerOptions o;
     o.consumer = "chunks-test";
@@ -467,6 +413,27 @@ std::vector<std::map<std::string, std::string>> intake_entries_of(redis::Connect
   return out;
 }
 
+// Every customer queued once with one decision; the revision done and its planning keys gone.
+void expect_planned_once_and_tidy(redis::Connection& conn, const std::string& id, int customers,
+                                  const std::map<uint64_t, int>& queued) {
+  auto f = funnel_of(conn, id);
+  EXPECT_EQ(f["audience"], customers) << "each customer counted once";
+  EXPECT_EQ(f["sms:queued"], customers);
+  EXPECT_EQ(queued.size(), static_cast<size_t>(customers));
+  for (const auto& [num, n] : queued) {
+    EXPECT_EQ(n, 1) << "customer " << num;
+    int decisions = 0;
+    for (const auto& tp : touchpoints_of(conn, num)) decisions += tp.kind() == v1::DECISION;
+    EXPECT_EQ(decisions, 1) << "customer " << num;
+  }
+  const std::string plan = "plan:{" + id + "}:1", seen = "seen:{" + id + "}:1";
+  EXPECT_EQ(conn.command(redis::cmd("GET", plan))->str, "done");
+  for (const std::string& key : {plan + ":parts", plan + ":finished", plan + ":s0", plan + ":s1",
+                                 seen, seen + ":done", seen + ":last:0", seen + ":last:1"}) {
+    EXPECT_EQ(conn.command(redis::cmd("EXISTS", key))->integer, 0) << key << " is left";
+  }
+}
+
 // An EMERGENCY revision's intake entry carries the revision, so the lane that takes it first
 // plans without reading it back. An entry taken again after a crash is not fresh: it must
 // resume from its saved cursor and replay its claimed batch, not start over (starting over
@@ -502,19 +469,6 @@ TEST_F(PlannerRedis, AnUrgentEntryTakenAgainAfterACrashResumesFromItsCursor) {
     if (conn_.command(redis::cmd("GET", "plan:{OUT-URGENT-CUT}:1"))->str == "done") break;
   }
   expect_planned_once_and_tidy(conn_, "OUT-URGENT-CUT", kCustomers, queued_per_customer());
-}
-
-// A lane reads its next batch while it still writes the current one, and claims it in the
-// transaction that commits the current one's last chunk. Batch 1 is EXECs 1-2 (the cursor and
-// batch 2's claim go with the second); cut at 3, batch 2 wrote nothing; at 4, its first chunk
-// landed and its last, carrying batch 3's claim, was cut. Batch 3's reads had gone out either
-// way. The replay plans each customer once.
-TEST_F(PlannerRedis, ABatchReadAheadIsClaimedOnlyWithTheBatchBeforeItsLastChunk) {
-  expect_read_ahead_replayed(3);
-}
-
-TEST_F(PlannerRedis, ABatchReadAheadIsReplayedWhenTheChunkCarryingItsClaimIsCut) {
-  expect_read_ahead_replayed(4);
 }
 
 TEST_F(PlannerRedis, ALargeRevisionIsSplitIntoPartsThatTogetherPlanEveryoneOnce) {
@@ -652,8 +606,7 @@ TEST_F(PlannerRedis, EachRevisionsFirstBatchIsTimedFromItsAcceptByPriority) {
     const std::string series = std::string("{priority=\"") + priority + "\"}";
     EXPECT_NE(text.find("herald_planner_first_batch_seconds_count" + series + " 1\n"),
               std::string::npos)
-        << priority << "\n"
-        << text;
+        << priority << "\n" << text;
     const auto at = text.find("herald_planner_first_batch_seconds_sum" + series + " ");
     ASSERT_NE(at, std::string::npos) << text;
     const double seconds = std::stod(text.substr(text.find(' ', at) + 1));
