@@ -13,6 +13,8 @@
 #   PLANNING_ONLY=1 bash scripts/bench_fanout.sh  # heraldd plans without sending
 #     (dispatch.enabled false); once the fan-out is planned, a second heraldd sends what was
 #     queued, timed on its own
+#   LANE_STATES=1 bash scripts/bench_fanout.sh  # also samples the planner lanes' states for
+#     8 s from a fifth of the audience planned (tests/bench/lane_states.py)
 # Also printed: Redis's and heraldd's CPU per customer planned (from /proc, over the fan-out,
 # sending included unless PLANNING_ONLY), Redis's busiest commands (INFO commandstats) per customer, and Redis's
 # used_memory before the fan-out and once it is planned.
@@ -103,6 +105,12 @@ PING_GAP_MS=$(python3 -c "print(round($COUNT * 0.032 / 1000, 1))")
 python3 "$HERALD_ROOT/tests/bench/redis_ping.py" "$REDIS_PORT" 1000 "$PING_GAP_MS" \
   >"$WORK/ping-during.txt" &
 PINGPID=$!
+LANEPID=
+if [ -n "${LANE_STATES:-}" ]; then
+  python3 "$HERALD_ROOT/tests/bench/lane_states.py" "$PID" 8 "$REDIS_PORT" OUT-BENCH \
+    "$(( COUNT / 5 ))" >"$WORK/lane-states.txt" &
+  LANEPID=$!
+fi
 # One Python poller (one connection) instead of a redis-cli per poll; it prints the top RSS.
 rss_max=$(python3 "$HERALD_ROOT/tests/bench/await_plan.py" "$REDIS_PORT" 'plan:{OUT-BENCH}:1' "$PID" 3600)
 end=$(date +%s.%N)
@@ -119,6 +127,11 @@ python3 "$HERALD_ROOT/tests/bench/aof_forks.py" "$WORK/redis/redis.log" "$start"
   "$(cat "$WORK/latency-during.end")" "$fork_usec"
 echo "== Redis PING round trip during the fan-out (1,000, one every $PING_GAP_MS ms and a round trip)"
 cat "$WORK/ping-during.txt"
+if [ -n "$LANEPID" ]; then
+  wait "$LANEPID"
+  echo "== planner lanes during 8 s of the fan-out, from a fifth planned (R: runnable)"
+  cat "$WORK/lane-states.txt"
+fi
 hwm=$(awk '/^VmHWM/{print $2}' "/proc/$PID/status")
 FUNNEL=$(rcli hgetall 'fn:{OUT-BENCH}' | paste -sd' ')
 python3 - "$start" "$end" "$rss_max" "$hwm" "$FUNNEL" "$mem0" "$mem1" <<PY
