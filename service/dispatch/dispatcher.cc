@@ -205,9 +205,21 @@ void Dispatcher::run(channels::Channel& channel, std::string consumer) {
     }
     // A full round may leave more idle entries: claim again next round.
     if (claim) next_claim = entries->size() >= want ? Clock::now() : Clock::now() + options_.claim_every;
-    if (auto s = budget.give_back(conn, static_cast<int64_t>(want - entries->size())); !s.ok()) {
-      fail("budget", s.error());
-      continue;
+    // Entries are taken whole: a few messages more than granted ask the budget again, and
+    // what it still refuses goes back to the retry set (run_round).
+    Grant tokens{static_cast<int64_t>(std::min(entries->size(), want)), {}};
+    if (entries->size() < want) {
+      if (auto s = budget.give_back(conn, static_cast<int64_t>(want - entries->size())); !s.ok()) {
+        fail("budget", s.error());
+        continue;
+      }
+    } else if (entries->size() > want) {
+      auto more = budget.take(conn, static_cast<int64_t>(entries->size() - want));
+      if (!more.ok()) {
+        fail("budget", more.error());
+        continue;
+      }
+      tokens = Grant{tokens.granted + more->granted, more->wait};
     }
     if (entries->empty()) {
       if (auto s = queue->wait_for_new(kind, options_.block); !s.ok()) fail("wait", s.error());
@@ -217,8 +229,8 @@ void Dispatcher::run(channels::Channel& channel, std::string consumer) {
       return e.valid && (e.message.priority() == v1::PRIORITY_EMERGENCY ||
                          e.message.priority() == v1::PRIORITY_MEDICAL);
     }));
-    RoundContext ctx{conn, sealer_, channel, budget, options_.retry, rng};
-    auto tally = run_round(ctx, *entries, SysClock::now());
+    RoundContext ctx{conn, sealer_, channel, budget, options_.retry, rng, options_.batch};
+    auto tally = run_round(ctx, *entries, SysClock::now(), tokens);
     if (!tally.ok()) {
       // Not acked: claimed again after min_idle; those sent hold a guard if it was written.
       fail("settle", tally.error());

@@ -79,7 +79,7 @@ class Dispatcher {
     uint64_t retried = 0;    // retries scheduled
     uint64_t expired = 0;
     uint64_t stale = 0;
-    uint64_t malformed = 0;  // entries holding no message, acked and dropped
+    uint64_t malformed = 0;  // entry parts holding no message, settled and dropped
     uint64_t guarded = 0;    // settled as sent from their guard, not sent again
     uint64_t fallbacks = 0;  // next channels handed to the planner
   };

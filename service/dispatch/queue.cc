@@ -10,6 +10,14 @@ namespace herald::dispatch {
 namespace {
 
 constexpr int kClaimRounds = 16;  // XAUTOCLAIM cursor steps per priority per call
+constexpr int kReadsPerStream = 4;  // XREADGROUP calls per priority per take
+
+// The most messages in one of the entries from `from` on.
+size_t largest_entry(const std::vector<Entry>& out, size_t from) {
+  size_t most = 0;
+  for (size_t i = from; i < out.size(); ++i) most = std::max(most, out[i].parts);
+  return most;
+}
 
 int priority_number(v1::Priority priority) {
   return priority == v1::PRIORITY_UNSPECIFIED ? static_cast<int>(v1::PRIORITY_NORMAL)
@@ -35,6 +43,24 @@ redis::Command enqueue_command(const v1::OutboundMessage& msg) {
                     msg.SerializeAsString());
 }
 
+void EntryBatch::add(const v1::OutboundMessage& msg) {
+  by_stream_[stream_key(msg.channel(), msg.priority())].push_back(msg.SerializeAsString());
+}
+
+void EntryBatch::flush(redis::Batch& out) {
+  for (auto& [stream, messages] : by_stream_) {
+    for (size_t at = 0; at < messages.size(); at += kMessagesPerEntry) {
+      redis::Command c{"XADD", stream, "*"};
+      for (size_t k = at; k < std::min(at + kMessagesPerEntry, messages.size()); ++k) {
+        c.emplace_back(kField);
+        c.push_back(std::move(messages[k]));
+      }
+      out.push_back(std::move(c));
+    }
+  }
+  by_stream_.clear();
+}
+
 redis::Batch ack_commands(const Entry& entry) {
   return redis::batch(redis::cmd("XACK", entry.stream, kGroup, entry.id),
                       redis::cmd("XDEL", entry.stream, entry.id));
@@ -45,16 +71,22 @@ redis::Command settle_command(std::span<const Settlement> settlements) {
   // single, when a claimed entry was settled by two consumers. The deletes are one XDEL per
   // stream and the funnel one HINCRBY per field, after the loop: a call from Lua costs more
   // than the command itself.
-  // KEYS per entry: stream, funnel, retry set (or the stream). ARGV: group, then per entry
-  // id, funnel field, due, member.
+  // An entry's parts share its id: the first part's XACK answers for all of them.
+  // KEYS per settlement: stream, funnel, retry set (or the stream). ARGV: group, then per
+  // settlement id, funnel field, due, member.
   static constexpr std::string_view kScript = R"lua(
-local done, gone, counts = {}, {}, {}
+local done, gone, counts, acked = {}, {}, {}, {}
 for i = 0, #KEYS / 3 - 1 do
   local stream, id = KEYS[3 * i + 1], ARGV[4 * i + 2]
-  if redis.call('XACK', stream, ARGV[1], id) == 1 then
-    local ids = gone[stream]
-    if not ids then ids = {}; gone[stream] = ids end
-    ids[#ids + 1] = id
+  local ids = gone[stream]
+  if not ids then ids = {}; gone[stream] = ids; acked[stream] = {} end
+  local pending = acked[stream][id]
+  if pending == nil then
+    pending = redis.call('XACK', stream, ARGV[1], id) == 1
+    acked[stream][id] = pending
+    if pending then ids[#ids + 1] = id end
+  end
+  if pending then
     local field, due = ARGV[4 * i + 3], ARGV[4 * i + 4]
     if field ~= '' then
       local funnel = counts[KEYS[3 * i + 2]]
@@ -94,21 +126,30 @@ return done)lua";
   return out;
 }
 
-void append_entries(const std::string& stream, const redis::Reply& list, std::vector<Entry>& out) {
+size_t append_entries(const std::string& stream, const redis::Reply& list,
+                      std::vector<Entry>& out) {
+  size_t entries = 0;
   for (const auto& item : list.elements) {
     if (item.elements.size() < 2) continue;
-    Entry e;
-    e.stream = stream;
-    e.id = item.elements[0].str;
+    ++entries;
     const auto& fields = item.elements[1].elements;
+    size_t parts = 0;
+    for (size_t i = 0; i + 1 < fields.size(); i += 2) parts += fields[i].str == kField ? 1 : 0;
+    auto part = [&]() -> Entry& {
+      Entry& e = out.emplace_back();
+      e.stream = stream;
+      e.id = item.elements[0].str;
+      e.parts = std::max<size_t>(parts, 1);
+      return e;
+    };
+    if (parts == 0) part();  // holds no message: one invalid part, so it is settled
     for (size_t i = 0; i + 1 < fields.size(); i += 2) {
-      if (fields[i].str == kField) {
-        e.valid = e.message.ParseFromString(fields[i + 1].str);
-        break;
-      }
+      if (fields[i].str != kField) continue;
+      Entry& e = part();
+      e.valid = e.message.ParseFromString(fields[i + 1].str);
     }
-    out.push_back(std::move(e));
   }
+  return entries;
 }
 
 Result<redis::Reply> DispatchQueue::run(const redis::Command& cmd) {
@@ -149,24 +190,16 @@ Result<std::vector<Entry>> DispatchQueue::read(const std::string& consumer, v1::
   std::vector<Entry> out;
   if (max == 0) return out;
   for (auto p : kPriorities) {
-    const size_t want = max - out.size();
-    const std::string key = stream_key(channel, p);
-    auto r = run(redis::cmd("XREADGROUP", "GROUP", kGroup, consumer, "COUNT", std::to_string(want),
-                            "STREAMS", key, ">"));
-    if (!r.ok()) return std::move(r).take_error();
-    const size_t before = out.size();
-    for (const auto& stream : r->elements) {
-      if (stream.elements.size() == 2) append_entries(key, stream.elements[1], out);
-    }
+    if (auto s = read_into(stream_key(channel, p), consumer, max, out); !s.ok()) return s.error();
     // A full batch means this priority may hold more: lower ones wait for the next read.
-    if (out.size() - before >= want) return out;
+    if (out.size() >= max) return out;
   }
   if (!out.empty() || block.count() <= 0) return out;
 
   // Everything was empty: wait on all priorities at once, taking few so that `max` holds.
   redis::Command wait = redis::cmd("XREADGROUP", "GROUP", kGroup, consumer, "COUNT",
-                                   std::to_string(std::max<size_t>(1, max / 3)), "BLOCK",
-                                   std::to_string(block.count()), "STREAMS");
+                                   std::to_string(std::max<size_t>(1, max / 3 / kMessagesPerEntry)),
+                                   "BLOCK", std::to_string(block.count()), "STREAMS");
   for (auto p : kPriorities) wait.push_back(stream_key(channel, p));
   for (size_t i = 0; i < std::size(kPriorities); ++i) wait.push_back(">");
   auto r = run(wait);
@@ -184,16 +217,51 @@ Status DispatchQueue::claim_into(const std::string& key, const std::string& cons
                                  std::chrono::milliseconds min_idle, size_t max,
                                  std::vector<Entry>& out) {
   std::string cursor = "0-0";
-  for (int round = 0; round < kClaimRounds && out.size() < max; ++round) {
+  for (int round = 0; round < kClaimRounds && wants_more(key, max, out.size()); ++round) {
     auto r = run(redis::cmd("XAUTOCLAIM", key, kGroup, consumer, std::to_string(min_idle.count()),
-                            cursor, "COUNT", std::to_string(max - out.size())));
+                            cursor, "COUNT", std::to_string(entries_for(key, max - out.size()))));
     if (!r.ok()) return std::move(r).take_error();
     if (r->elements.size() < 2) break;
-    append_entries(key, r->elements[1], out);
+    const size_t before = out.size();
+    if (append_entries(key, r->elements[1], out) > 0) learn(key, largest_entry(out, before));
     cursor = r->elements[0].str;
     if (cursor == "0-0") break;
   }
   return ok_status();
+}
+
+Status DispatchQueue::read_into(const std::string& key, const std::string& consumer, size_t max,
+                                std::vector<Entry>& out) {
+  for (int round = 0; round < kReadsPerStream && wants_more(key, max, out.size()); ++round) {
+    const size_t count = entries_for(key, max - out.size());
+    auto r = run(redis::cmd("XREADGROUP", "GROUP", kGroup, consumer, "COUNT", std::to_string(count),
+                            "STREAMS", key, ">"));
+    if (!r.ok()) return std::move(r).take_error();
+    const size_t before = out.size();
+    size_t got = 0;
+    for (const auto& stream : r->elements) {
+      if (stream.elements.size() == 2) got += append_entries(key, stream.elements[1], out);
+    }
+    if (got > 0) learn(key, largest_entry(out, before));
+    if (got < count) break;  // the stream has no more new entries
+  }
+  return ok_status();
+}
+
+size_t DispatchQueue::entry_size(const std::string& key) {
+  return entry_size_.try_emplace(key, kMessagesPerEntry).first->second;
+}
+
+size_t DispatchQueue::entries_for(const std::string& key, size_t wanted) {
+  return std::max<size_t>(1, wanted / entry_size(key));
+}
+
+bool DispatchQueue::wants_more(const std::string& key, size_t max, size_t have) {
+  return have == 0 || (have < max && max - have >= entry_size(key));
+}
+
+void DispatchQueue::learn(const std::string& key, size_t largest) {
+  entry_size_[key] = std::clamp<size_t>(largest, 1, kMessagesPerEntry);
 }
 
 Result<std::vector<Entry>> DispatchQueue::take(const std::string& consumer, v1::Channel channel,
@@ -207,12 +275,7 @@ Result<std::vector<Entry>> DispatchQueue::take(const std::string& consumer, v1::
       if (auto s = claim_into(key, consumer, min_idle, max, out); !s.ok()) return s.error();
       if (out.size() >= max) break;
     }
-    auto r = run(redis::cmd("XREADGROUP", "GROUP", kGroup, consumer, "COUNT",
-                            std::to_string(max - out.size()), "STREAMS", key, ">"));
-    if (!r.ok()) return std::move(r).take_error();
-    for (const auto& stream : r->elements) {
-      if (stream.elements.size() == 2) append_entries(key, stream.elements[1], out);
-    }
+    if (auto s = read_into(key, consumer, max, out); !s.ok()) return s.error();
   }
   return out;
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -19,7 +20,9 @@ inline constexpr v1::Channel kChannels[] = {v1::SMS, v1::EMAIL, v1::VOICE, v1::W
 inline constexpr v1::Priority kPriorities[] = {v1::PRIORITY_EMERGENCY, v1::PRIORITY_MEDICAL,
                                                v1::PRIORITY_NORMAL};
 inline constexpr std::string_view kGroup = "dispatch";  // one consumer group per stream
-inline constexpr std::string_view kField = "m";         // the entry field holding the message
+inline constexpr std::string_view kField = "m";         // an entry field holding one message
+// Messages the planner and the retry mover put in one stream entry, each in a field `m`.
+inline constexpr size_t kMessagesPerEntry = 16;
 
 // "dq:<channel>:<priority number>"; an unspecified priority is served as NORMAL.
 std::string stream_key(v1::Channel channel, v1::Priority priority);
@@ -27,18 +30,33 @@ std::string stream_key(v1::Channel channel, v1::Priority priority);
 // "fn:{<event id>}": the event's funnel counters, fields "<channel>:<outcome>".
 std::string funnel_key(std::string_view event_id);
 
-// XADD of one message to its stream, for a planner to put inside its own MULTI/EXEC.
+// XADD of one message to its stream, an entry of its own, for a caller's own MULTI/EXEC.
 redis::Command enqueue_command(const v1::OutboundMessage& msg);
 
-// One stream entry taken by a consumer; it stays pending in the group until acked.
+// Many messages' XADDs, up to kMessagesPerEntry messages to an entry of their stream: one
+// command's cost in Redis for up to sixteen messages (docs/architecture.md).
+class EntryBatch {
+ public:
+  void add(const v1::OutboundMessage& msg);
+  // Appends the XADDs and empties the batch.
+  void flush(redis::Batch& out);
+  bool empty() const { return by_stream_.empty(); }
+
+ private:
+  std::map<std::string, std::vector<std::string>> by_stream_;  // stream -> message bytes
+};
+
+// One message of a stream entry taken by a consumer. The entry stays pending in the group
+// until acked; every message of an entry is an Entry with the same stream and id.
 struct Entry {
   std::string stream;  // the stream key
   std::string id;      // the stream entry id
   v1::OutboundMessage message;
-  bool valid = false;  // false when the entry held no parsable message
+  bool valid = false;  // false when this part of the entry is no parsable message
+  size_t parts = 1;    // messages (fields `m`) in the stream entry, this one included
 };
 
-// XACK and XDEL of one entry.
+// XACK and XDEL of one entry: with every part of it.
 redis::Batch ack_commands(const Entry& entry);
 
 // A message put back for later: ZADD <key> <score> <member> (a retry set, see retry.h).
@@ -58,7 +76,9 @@ struct Settlement {
 // Acks and deletes each entry and, only if it was still pending, counts "<channel>:<outcome>"
 // in the event's funnel and schedules `later`: one script for a whole round (its call costs
 // Redis more than the commands inside), so the count, the retry and the ack never disagree
-// when two consumers settle one entry. Replies with one 1 (settled here) or 0 per entry.
+// when two consumers settle one entry. An entry's parts are acked once, together: a round
+// settles all parts of the entries it took, in one call. Replies with one 1 (settled here) or
+// 0 per settlement.
 redis::Command settle_command(std::span<const Settlement> settlements);
 
 // The dispatch streams over one blocking connection: for dispatcher threads, tools and tests,
@@ -74,18 +94,19 @@ class DispatchQueue {
   Status ensure_groups();
   Status ensure_groups(v1::Channel channel);
 
-  // Up to `max` new entries, EMERGENCY first: a lower priority is read only once every higher
-  // one has no new entries. When all are empty, blocks up to `block` (0: never blocks) for any.
-  // `block` must stay below the connection's timeout.
+  // Up to `max` new messages (whole entries, so up to kMessagesPerEntry - 1 more when `max` is
+  // small), EMERGENCY first: a lower priority is read only once every higher one has no new
+  // entries. When all are empty, blocks up to `block` (0: never blocks) for any. `block` must
+  // stay below the connection's timeout.
   Result<std::vector<Entry>> read(const std::string& consumer, v1::Channel channel, size_t max,
                                   std::chrono::milliseconds block);
 
-  // Takes over up to `max` entries pending longer than `min_idle` with any consumer of the
-  // channel's group (a dead one's, or entries left pending for a retry), EMERGENCY first.
+  // Takes over up to `max` messages of entries pending longer than `min_idle` with any consumer
+  // of the channel's group (a dead one's, or entries left pending for a retry), EMERGENCY first.
   Result<std::vector<Entry>> claim_idle(const std::string& consumer, v1::Channel channel,
                                         std::chrono::milliseconds min_idle, size_t max);
 
-  // Up to `max` entries, priority by priority (EMERGENCY first); within one, entries idle
+  // Up to `max` messages, priority by priority (EMERGENCY first); within one, entries idle
   // longer than `min_idle` (when claiming) before new ones. Never blocks.
   Result<std::vector<Entry>> take(const std::string& consumer, v1::Channel channel, size_t max,
                                   bool claim, std::chrono::milliseconds min_idle);
@@ -100,7 +121,7 @@ class DispatchQueue {
   // Acks and deletes the entry, so a stream only ever holds undelivered work.
   Status ack(const Entry& entry);
 
-  // Entries of the channel taken by a consumer but not acked, over all priorities.
+  // Stream entries of the channel taken by a consumer but not acked, over all priorities.
   Result<long long> pending(v1::Channel channel);
 
   redis::Connection& connection() { return conn_; }
@@ -109,10 +130,23 @@ class DispatchQueue {
   Result<redis::Reply> run(const redis::Command& cmd);
   Status claim_into(const std::string& key, const std::string& consumer,
                     std::chrono::milliseconds min_idle, size_t max, std::vector<Entry>& out);
+  Status read_into(const std::string& key, const std::string& consumer, size_t max,
+                   std::vector<Entry>& out);
+  // Redis counts entries, a round messages. A stream's entry size is the largest entry its last
+  // read returned (kMessagesPerEntry before any): a read asks for as many entries as hold the
+  // messages still wanted at that size, and is made only while at least one such entry is
+  // wanted, or nothing was taken yet.
+  size_t entry_size(const std::string& key);
+  size_t entries_for(const std::string& key, size_t wanted);
+  bool wants_more(const std::string& key, size_t max, size_t have);
+  void learn(const std::string& key, size_t largest);
+
   redis::Connection conn_;
+  std::map<std::string, size_t> entry_size_;  // stream -> messages in its last read's largest entry
 };
 
-// Parses the stream part of an XREADGROUP / XAUTOCLAIM reply: [[id, [field, value, ...]], ...].
-void append_entries(const std::string& stream, const redis::Reply& list, std::vector<Entry>& out);
+// Parses the stream part of an XREADGROUP / XAUTOCLAIM reply: [[id, [field, value, ...]], ...],
+// one Entry per message. Returns how many stream entries it read.
+size_t append_entries(const std::string& stream, const redis::Reply& list, std::vector<Entry>& out);
 
 }  // namespace herald::dispatch

@@ -73,17 +73,26 @@ std::string retry_key(v1::Channel channel, v1::Priority priority) {
 }
 
 redis::Command move_due_command(v1::Channel channel, int64_t now_ms, size_t limit) {
-  // KEYS: the retry sets, then the streams, in kPriorities order.
+  // KEYS: the retry sets, then the streams, in kPriorities order. ARGV: now, limit, the
+  // message field, messages per entry.
   static constexpr std::string_view kScript = R"lua(
 local half = #KEYS / 2
+local per = tonumber(ARGV[4])
 local moved = 0
 for i = 1, half do
   local due = redis.call('ZRANGEBYSCORE', KEYS[i], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
-  for _, m in ipairs(due) do
-    redis.call('XADD', KEYS[half + i], '*', ARGV[3], m)
-    redis.call('ZREM', KEYS[i], m)
-    moved = moved + 1
+  for at = 1, #due, per do
+    local fields = {}
+    for k = at, math.min(at + per - 1, #due) do
+      fields[#fields + 1] = ARGV[3]
+      fields[#fields + 1] = due[k]
+    end
+    redis.call('XADD', KEYS[half + i], '*', unpack(fields))
   end
+  for at = 1, #due, 1000 do
+    redis.call('ZREM', KEYS[i], unpack(due, at, math.min(at + 999, #due)))
+  end
+  moved = moved + #due
 end
 return moved)lua";
   redis::Command c = redis::cmd("EVAL", kScript, std::to_string(2 * std::size(kPriorities)));
@@ -92,6 +101,7 @@ return moved)lua";
   c.push_back(std::to_string(now_ms));
   c.push_back(std::to_string(limit));
   c.push_back(std::string(kField));
+  c.push_back(std::to_string(kMessagesPerEntry));
   return c;
 }
 

@@ -48,7 +48,8 @@ int64_t unix_ms(SysClock::time_point t);
 std::string retry_key(v1::Channel channel, v1::Priority priority);
 
 // Moves up to `limit` retries of the channel due by `now_ms` back onto their streams (XADD,
-// ZREM) in one script, so a crash leaves each in the set or in the stream. Replies the count.
+// up to kMessagesPerEntry to an entry; ZREM) in one script, so a crash leaves each in the set
+// or in the stream. Replies the count.
 redis::Command move_due_command(v1::Channel channel, int64_t now_ms, size_t limit);
 
 }  // namespace herald::dispatch

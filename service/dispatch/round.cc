@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <optional>
+#include <utility>
 
 #include "herald/v1/touchpoint.pb.h"
 #include "service/dispatch/fallback.h"
@@ -253,8 +254,10 @@ class Round {
     for (size_t i = 0; i < entries.size(); ++i) {
       const Entry& e = entries[i];
       if (!e.valid) {
-        spdlog::warn("dispatch: entry {} of {} holds no message; dropped", e.id, e.stream);
-        for (auto& c : ack_commands(e)) tx_.push_back(std::move(c));
+        // Settled by the round's settle script with the entry's other parts, never acked on
+        // its own: that would leave them uncounted and their retries unscheduled.
+        spdlog::warn("dispatch: a part of entry {} of {} is no message; dropped", e.id, e.stream);
+        settled_.emplace_back(&e);
         ++tally_.malformed;
       } else if ((*guards)[i].type == redis::Reply::Type::kString) {
         settled_.push_back(dropped(e, "sent", "",
@@ -275,6 +278,16 @@ class Round {
     return ok_status();
   }
 
+  // Messages past the `tokens` the rate budget granted (a round takes whole entries) go back,
+  // due when the next token comes, with their attempt.
+  void admit_tokens(size_t tokens, milliseconds wait) {
+    for (size_t i = tokens; i < to_send_.size(); ++i) put_back(*to_send_[i], wait);
+    if (to_send_.size() > tokens) {
+      to_send_.resize(tokens);
+      contents_.resize(tokens);
+    }
+  }
+
   // Calls the concurrency budget does not admit go back, due in a second, with their attempt.
   Status admit_calls() {
     if (!ctx_.budget.calls_limited() || to_send_.empty()) return ok_status();
@@ -283,44 +296,47 @@ class Round {
     auto admitted = ctx_.budget.take_calls(ctx_.conn, ids);
     if (!admitted.ok()) return std::move(admitted).take_error();
     const size_t keep = std::min(to_send_.size(), static_cast<size_t>(*admitted));
-    for (size_t i = keep; i < to_send_.size(); ++i) {
-      const v1::OutboundMessage& m = to_send_[i]->message;
-      Settled s(to_send_[i]);
-      s.later = Reschedule{retry_key(m.channel(), m.priority()),
-                           unix_ms(now_ + std::chrono::seconds(1)), m.SerializeAsString()};
-      settled_.push_back(std::move(s));
-      ++tally_.put_back;
-    }
+    for (size_t i = keep; i < to_send_.size(); ++i) put_back(*to_send_[i], std::chrono::seconds(1));
     to_send_.resize(keep);
     contents_.resize(keep);
     return ok_status();
   }
 
-  // One send_batch; a guard for every message the provider took.
-  void send(size_t taken_tokens) {
+  // One send_batch per ctx.send_batch messages; a guard for every message the provider took.
+  // A slice's guards are written before the next slice goes, so a crash can repeat one slice
+  // at most, however many messages the round's entries held.
+  Status send(size_t taken_tokens) {
     // Tokens were taken for every entry; those that will not reach the provider go back.
     (void)ctx_.budget.give_back(ctx_.conn, static_cast<int64_t>(taken_tokens - to_send_.size()));
-    std::vector<channels::Outgoing> batch;
-    batch.reserve(to_send_.size());
-    for (size_t i = 0; i < to_send_.size(); ++i) batch.push_back({&to_send_[i]->message, &contents_[i]});
-    std::vector<SendResult> results;
-    if (!batch.empty()) results = ctx_.channel.send_batch(batch);
-    now_ = SysClock::now();
-    for (size_t i = 0; i < to_send_.size(); ++i) {
-      SendResult r;
-      if (i < results.size()) {
-        r = std::move(results[i]);
-      } else {
-        r.status = SendResult::Status::kRetry;
-        r.error_code = "no_result";
+    const size_t slice = ctx_.send_batch > 0 ? ctx_.send_batch : to_send_.size();
+    for (size_t from = 0; from < to_send_.size(); from += slice) {
+      if (!guards_.empty()) {
+        auto written = ctx_.conn.pipeline(std::exchange(guards_, {}));
+        if (!written.ok()) return std::move(written).take_error();
       }
-      if (r.status == SendResult::Status::kSent) {
-        guards_.push_back(redis::cmd("SET", guard_key(to_send_[i]->message.id()),
-                                     r.provider_id.empty() ? "-" : r.provider_id, "EX",
-                                     std::to_string(ctx_.retry.max_age.count())));
+      const size_t to = std::min(to_send_.size(), from + slice);
+      std::vector<channels::Outgoing> batch;
+      batch.reserve(to - from);
+      for (size_t i = from; i < to; ++i) batch.push_back({&to_send_[i]->message, &contents_[i]});
+      std::vector<SendResult> results = ctx_.channel.send_batch(batch);
+      now_ = SysClock::now();
+      for (size_t i = from; i < to; ++i) {
+        SendResult r;
+        if (i - from < results.size()) {
+          r = std::move(results[i - from]);
+        } else {
+          r.status = SendResult::Status::kRetry;
+          r.error_code = "no_result";
+        }
+        if (r.status == SendResult::Status::kSent) {
+          guards_.push_back(redis::cmd("SET", guard_key(to_send_[i]->message.id()),
+                                       r.provider_id.empty() ? "-" : r.provider_id, "EX",
+                                       std::to_string(ctx_.retry.max_age.count())));
+        }
+        settled_.push_back(outcome_of(*to_send_[i], r, ctx_, now_));
       }
-      settled_.push_back(outcome_of(*to_send_[i], r, ctx_, now_));
     }
+    return ok_status();
   }
 
   // Guards first, then one transaction: acks, retries, funnel, touchpoints, opt-outs, fallbacks.
@@ -356,6 +372,15 @@ class Round {
   }
 
  private:
+  void put_back(const Entry& e, milliseconds after) {
+    const v1::OutboundMessage& m = e.message;
+    Settled s(&e);
+    s.later = Reschedule{retry_key(m.channel(), m.priority()),
+                         unix_ms(now_ + std::max(after, milliseconds(1))), m.SerializeAsString()};
+    settled_.push_back(std::move(s));
+    ++tally_.put_back;
+  }
+
   RoundContext& ctx_;
   SysClock::time_point now_;
   Tally tally_;
@@ -372,11 +397,18 @@ std::string guard_key(std::string_view message_id) { return fmt::format("sg:{{{}
 
 Result<Tally> run_round(RoundContext& ctx, const std::vector<Entry>& entries,
                         SysClock::time_point now) {
+  return run_round(ctx, entries, now, Grant{static_cast<int64_t>(entries.size()), {}});
+}
+
+Result<Tally> run_round(RoundContext& ctx, const std::vector<Entry>& entries,
+                        SysClock::time_point now, const Grant& tokens) {
   if (entries.empty()) return Tally{};
+  const size_t granted = static_cast<size_t>(std::max<int64_t>(0, tokens.granted));
   Round round(ctx, now);
   if (auto s = round.sort(entries); !s.ok()) return std::move(s).take_error();
+  round.admit_tokens(granted, tokens.wait);
   if (auto s = round.admit_calls(); !s.ok()) return std::move(s).take_error();
-  round.send(entries.size());
+  if (auto s = round.send(granted); !s.ok()) return std::move(s).take_error();
   return round.settle();
 }
 

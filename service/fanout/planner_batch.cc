@@ -291,6 +291,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     std::map<uint64_t, redis::Command> hist_writes;  // bucket -> its HSET
     std::set<std::string> capped;                    // cap counter keys this chunk counts in
     std::map<int64_t, std::vector<std::string>> holds;  // due ms -> held members
+    dispatch::EntryBatch queued;  // the chunk's messages, a few to an entry of each stream
     store::TouchpointBatch tps;
     std::vector<size_t> members;
   };
@@ -316,6 +317,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
   auto commit = [&](bool last) -> Status {
     Chunk& k = *chunk;
     redis::Batch& tx = k.tx;
+    k.queued.flush(tx);
     for (auto& [bucket, write] : k.hist_writes) tx.push_back(std::move(write));
     for (const auto& key : k.capped) {
       tx.push_back(redis::cmd("EXPIRE", key, std::string(kCapTtlSeconds)));
@@ -391,7 +393,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
             continue;
           }
           msg->set_fallback_from(w.fallback_from);
-          tx.push_back(dispatch::enqueue_command(*msg));
+          k.queued.add(*msg);
           auto write = k.hist_writes.find(w.num / kHistoryBucket);
           if (write == k.hist_writes.end()) {
             write = k.hist_writes

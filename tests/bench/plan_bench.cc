@@ -122,13 +122,14 @@ BENCHMARK(BM_Compose)->Arg(v1::SMS)->Arg(v1::EMAIL)->Arg(v1::VOICE);
 // The planner's whole work for one customer with SMS and email queued: open the record (on an
 // arena, as a batch's are), find the premises, decide both channels, compose, and write the
 // dispatch entries, history fields, touchpoints and cap count into a transaction's commands
-// (the touchpoints flushed every 50 customers, as a chunk does).
+// (the messages and touchpoints flushed every 50 customers, as a chunk does).
 void BM_PlanOneCustomer(benchmark::State& state) {
   const World& w = world();
   const redis::Reply r = record_reply();
   const fanout::CustomerState s;
   redis::Batch tx;
   store::TouchpointBatch tps;
+  dispatch::EntryBatch queued;
   size_t in_chunk = 0;
   auto arena = std::make_unique<google::protobuf::Arena>();
   for (auto _ : state) {
@@ -140,7 +141,7 @@ void BM_PlanOneCustomer(benchmark::State& state) {
       if (d.action != fanout::Action::kQueue) continue;
       if (!vars) vars = fanout::message_vars(*c, w.event, premises, w.signer, w.compose, kNoon);
       auto msg = fanout::compose(*c, 1, w.event, ch, d.priority, *vars, w.catalog, w.sealer, kNoon);
-      tx.push_back(dispatch::enqueue_command(*msg));
+      queued.add(*msg);
       tx.push_back(redis::cmd("HSET", "hist", fanout::history_field(1, ch),
                               fanout::encode_history_text({})));
       fanout::add_touchpoint(tx, tps, 1, *c, w.event, ch, "queued", d, "ETR 6:00 PM", kNoon);
@@ -148,6 +149,7 @@ void BM_PlanOneCustomer(benchmark::State& state) {
     tx.push_back(redis::cmd("HINCRBY", "cap:2026-11-23", "1", "1"));
     if (++in_chunk == 50) {
       arena = std::make_unique<google::protobuf::Arena>();
+      queued.flush(tx);
       tps.flush(tx);
       benchmark::DoNotOptimize(tx.data());
       tx.clear();

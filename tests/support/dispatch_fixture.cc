@@ -91,14 +91,30 @@ redis::Connection connect(const RedisServer& server) {
   return std::move(*conn);
 }
 
-void enqueue(redis::Connection& conn, const std::vector<v1::OutboundMessage>& msgs) {
-  redis::Batch cmds;
-  for (const auto& m : msgs) cmds.push_back(dispatch::enqueue_command(m));
+namespace {
+
+void run_all(redis::Connection& conn, const redis::Batch& cmds) {
   auto replies = conn.pipeline(cmds);
   if (!replies.ok()) throw std::runtime_error(replies.error().message);
   for (const auto& r : *replies) {
     if (r.is_error()) throw std::runtime_error(r.str);
   }
+}
+
+}  // namespace
+
+void enqueue(redis::Connection& conn, const std::vector<v1::OutboundMessage>& msgs) {
+  redis::Batch cmds;
+  for (const auto& m : msgs) cmds.push_back(dispatch::enqueue_command(m));
+  run_all(conn, cmds);
+}
+
+void enqueue_grouped(redis::Connection& conn, const std::vector<v1::OutboundMessage>& msgs) {
+  dispatch::EntryBatch batch;
+  for (const auto& m : msgs) batch.add(m);
+  redis::Batch cmds;
+  batch.flush(cmds);
+  run_all(conn, cmds);
 }
 
 std::map<std::string, long long> funnel_of(redis::Connection& conn, std::string_view event) {

@@ -65,6 +65,8 @@ v1::OutboundMessage sealed_message(std::string_view event, uint32_t revision, v1
 
 redis::Connection connect(const RedisServer& server);
 void enqueue(redis::Connection& conn, const std::vector<v1::OutboundMessage>& msgs);
+// As the planner queues them: up to kMessagesPerEntry to an entry of each stream.
+void enqueue_grouped(redis::Connection& conn, const std::vector<v1::OutboundMessage>& msgs);
 std::map<std::string, long long> funnel_of(redis::Connection& conn, std::string_view event);
 // The SEND and DECISION touchpoints of one customer, oldest first.
 std::vector<v1::Touchpoint> touchpoints_of(redis::Connection& conn, uint64_t num);
