@@ -15,6 +15,8 @@
 #     queued, timed on its own
 #   LANE_STATES=1 bash scripts/bench_fanout.sh  # also samples the planner lanes' states for
 #     8 s from a fifth of the audience planned (tests/bench/lane_states.py)
+#   HERALD_BENCH_PHASE_HOOK=CMD  # runs "CMD <phase>" as the fan-out starts (planning), once it
+#     is planned (planned) and, with PLANNING_ONLY, around the sending (sending, sent)
 # Also printed: Redis's and heraldd's CPU per customer planned (from /proc, over the fan-out,
 # sending included unless PLANNING_ONLY), Redis's busiest commands (INFO commandstats) per customer, and Redis's
 # used_memory before the fan-out and once it is planned.
@@ -54,6 +56,7 @@ fi
 PID=${HERALD_PIDS[-1]}
 RPID=${HERALD_PIDS[0]}
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
+phase() { [ -z "${HERALD_BENCH_PHASE_HOOK:-}" ] || $HERALD_BENCH_PHASE_HOOK "$1"; }
 "$BUILD_DIR/service/heraldctl" import "$DATA" >"$WORK/import.json"
 "$BUILD_DIR/service/heraldctl" import "$LAT" >/dev/null
 echo "== customers: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["accepted"])' "$WORK/import.json") imported"
@@ -90,6 +93,7 @@ mem0=$(used_memory)
 rcli config resetstat >/dev/null
 r0=$(cpu_ticks "$RPID"); h0=$(cpu_ticks "$PID")
 steal=$(steal_mark)
+phase planning
 start=$(date +%s.%N)
 curl -sS -o /dev/null -w '' -X POST "$HERALD_URL/v1/events" -H "Authorization: Bearer $ADMIN_KEY" \
   -H 'Content-Type: application/json' \
@@ -114,6 +118,7 @@ fi
 # One Python poller (one connection) instead of a redis-cli per poll; it prints the top RSS.
 rss_max=$(python3 "$HERALD_ROOT/tests/bench/await_plan.py" "$REDIS_PORT" 'plan:{OUT-BENCH}:1' "$PID" 3600)
 end=$(date +%s.%N)
+phase planned
 r1=$(cpu_ticks "$RPID"); h1=$(cpu_ticks "$PID")
 mem1=$(used_memory)
 report_steal "the fan-out" "$steal"
@@ -208,11 +213,13 @@ if [ -n "${PLANNING_ONLY:-}" ]; then
   mkdir -p "$WORK/sender"
   # Timed from the sender's start: it sends as soon as it runs, before its ready file appears.
   rcli config resetstat >/dev/null
+  phase sending
   r0=$(cpu_ticks "$RPID"); t0=$(date +%s.%N)
   HERALD_DISPATCH_ENABLED=true start_heraldd "$WORK/sender"
   SPID=${HERALD_PIDS[-1]}
   python3 "$HERALD_ROOT/tests/bench/await_sent.py" "$REDIS_PORT" OUT-BENCH "$QUEUED" 3600 >/dev/null
   waited=$(python3 -c "print($(date +%s.%N) - $t0)")
+  phase sent
   r1=$(cpu_ticks "$RPID"); s1=$(cpu_ticks "$SPID")
   python3 - "$QUEUED" "$waited" "$((r1 - r0))" "$s1" <<'PY'
 import sys

@@ -58,7 +58,8 @@ build_herald() {
 # start_redis DIR: redis-server with AOF in DIR on a free loopback port; sets REDIS_PORT and
 # REDIS_URL. With REDIS_TRANSPORT=unix it also listens on the Unix socket DIR/redis.sock
 # (REDIS_SOCKET), and REDIS_URL names that socket for heraldd. HERALD_REDIS_ARGS adds
-# redis-server arguments, e.g. "--auto-aof-rewrite-min-size 1gb" for an experiment.
+# redis-server arguments, e.g. "--auto-aof-rewrite-min-size 1gb" for an experiment, and
+# HERALD_REDIS_WRAP a command it runs under (scripts/bench_redis_work.sh: valgrind).
 start_redis() {
   local dir=$1 socket_args=()
   mkdir -p "$dir"
@@ -69,11 +70,11 @@ start_redis() {
     socket_args=(--unixsocket "$REDIS_SOCKET" --unixsocketperm 700)
     REDIS_URL="unix://$REDIS_SOCKET"
   fi
-  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$dir" --save '' \
+  ${HERALD_REDIS_WRAP:-} redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$dir" --save '' \
     "${socket_args[@]}" --appendonly yes --appendfsync everysec --daemonize no \
     --logfile "$dir/redis.log" ${HERALD_REDIS_ARGS:-} &
   HERALD_PIDS+=($!)
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 300); do
     redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
     sleep 0.1
   done
