@@ -4,6 +4,7 @@
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
+#include <map>
 #include <optional>
 #include <utility>
 
@@ -220,16 +221,36 @@ uint64_t add_fallbacks(RoundContext& ctx, std::vector<Settled>& settled, redis::
   return n;
 }
 
+std::string_view guard_field(const Entry& e) { return e.valid ? e.message.id() : e.id; }
+
+// Each part's guard, if any: one HMGET per entry, and one MGET of the guards an earlier
+// release wrote (a key per message), for entries it sent and did not settle.
 Result<std::vector<redis::Reply>> read_guards(redis::Connection& conn,
                                               const std::vector<Entry>& entries) {
-  redis::Command mget = redis::cmd("MGET");
-  for (const auto& e : entries) mget.push_back(guard_key(e.valid ? e.message.id() : e.id));
-  auto r = conn.command(mget);
-  if (!r.ok()) return std::move(r).take_error();
-  if (r->is_error() || r->elements.size() != entries.size()) {
-    return make_error(ErrorCode::kUnavailable, "guard read: " + r->str);
+  redis::Batch reads{redis::cmd("MGET")};
+  std::vector<std::pair<size_t, size_t>> at(entries.size());  // per part: its HMGET, its field
+  std::map<std::string, size_t> hmget;                        // guard key -> its command
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const Entry& e = entries[i];
+    reads.front().push_back(legacy_guard_key(guard_field(e)));
+    auto [it, fresh] = hmget.try_emplace(guard_key(e), reads.size());
+    if (fresh) reads.push_back(redis::cmd("HMGET", it->first));
+    at[i] = {it->second, reads[it->second].size() - 2};
+    reads[it->second].emplace_back(guard_field(e));
   }
-  return std::move(r->elements);
+  auto r = conn.pipeline(reads);
+  if (!r.ok()) return std::move(r).take_error();
+  for (size_t k = 0; k < r->size(); ++k) {
+    if ((*r)[k].is_error() || (*r)[k].elements.size() != reads[k].size() - (k == 0 ? 1 : 2)) {
+      return make_error(ErrorCode::kUnavailable, "guard read: " + (*r)[k].str);
+    }
+  }
+  std::vector<redis::Reply> out(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const redis::Reply& guard = (*r)[at[i].first].elements[at[i].second];
+    out[i] = guard.type == redis::Reply::Type::kString ? guard : (*r)[0].elements[i];
+  }
+  return out;
 }
 
 Result<v1::MessageContent> open_content(const core::Sealer& sealer, const v1::OutboundMessage& m) {
@@ -315,6 +336,7 @@ class Round {
         if (!written.ok()) return std::move(written).take_error();
       }
       const size_t to = std::min(to_send_.size(), from + slice);
+      std::map<std::string, redis::Command> sent;  // guard key -> its HSET
       std::vector<channels::Outgoing> batch;
       batch.reserve(to - from);
       for (size_t i = from; i < to; ++i) batch.push_back({&to_send_[i]->message, &contents_[i]});
@@ -329,11 +351,16 @@ class Round {
           r.error_code = "no_result";
         }
         if (r.status == SendResult::Status::kSent) {
-          guards_.push_back(redis::cmd("SET", guard_key(to_send_[i]->message.id()),
-                                       r.provider_id.empty() ? "-" : r.provider_id, "EX",
-                                       std::to_string(ctx_.retry.max_age.count())));
+          const std::string key = guard_key(*to_send_[i]);
+          auto write = sent.try_emplace(key, redis::Command{"HSET", key}).first;
+          write->second.push_back(to_send_[i]->message.id());
+          write->second.push_back(r.provider_id.empty() ? "-" : r.provider_id);
         }
         settled_.push_back(outcome_of(*to_send_[i], r, ctx_, now_));
+      }
+      for (auto& [key, write] : sent) {
+        guards_.push_back(std::move(write));
+        guards_.push_back(redis::cmd("EXPIRE", key, std::to_string(ctx_.retry.max_age.count())));
       }
     }
     return ok_status();
@@ -393,7 +420,13 @@ class Round {
 
 }  // namespace
 
-std::string guard_key(std::string_view message_id) { return fmt::format("sg:{{{}}}", message_id); }
+std::string guard_key(const Entry& entry) {
+  return fmt::format("sge:{{{}:{}}}", entry.stream, entry.id);
+}
+
+std::string legacy_guard_key(std::string_view message_id) {
+  return fmt::format("sg:{{{}}}", message_id);
+}
 
 Result<Tally> run_round(RoundContext& ctx, const std::vector<Entry>& entries,
                         SysClock::time_point now) {

@@ -48,7 +48,12 @@ Result<Tally> run_round(RoundContext& ctx, const std::vector<Entry>& entries,
 Result<Tally> run_round(RoundContext& ctx, const std::vector<Entry>& entries,
                         SysClock::time_point now, const Grant& tokens);
 
-// "sg:{<message id>}": the provider's id of a message that was sent.
-std::string guard_key(std::string_view message_id);
+// "sge:{<stream>:<entry id>}": the sent guards of one dispatch entry, a hash of the provider's
+// id of each of its messages that was sent, by message id; expires after max_age_s. One key,
+// one HSET and one EXPIRE for the messages of an entry that one send_batch sent.
+std::string guard_key(const Entry& entry);
+// "sg:{<message id>}": a sent guard as an earlier release wrote it, a string per message; still
+// read, never written.
+std::string legacy_guard_key(std::string_view message_id);
 
 }  // namespace herald::dispatch

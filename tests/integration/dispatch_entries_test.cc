@@ -216,8 +216,8 @@ TEST_F(DispatchEntries, ARoundSendsInSlicesAndGuardsEachSliceBeforeTheNext) {
   ScriptedChannel channel(v1::SMS, "", [&](const v1::OutboundMessage& m, int) {
     if (m.customer_num() == 5) {
       for (uint64_t n = 1; n <= 4; ++n) {
-        auto g = watcher.command(redis::cmd(
-            "EXISTS", dispatch::guard_key(std::string(kEvent) + ":1:sms:" + std::to_string(n))));
+        auto g = watcher.command(redis::cmd("HEXISTS", dispatch::guard_key(taken.front()),
+                                            std::string(kEvent) + ":1:sms:" + std::to_string(n)));
         guards_seen.push_back(g.ok() ? g->integer : -1);
       }
     }

@@ -21,7 +21,7 @@ using Failure = SendResult::Failure;
 constexpr std::string_view kEvent = "OUT-42";
 
 class DispatchRetry : public ::testing::Test {
- protected:
+ public:
   std::unique_ptr<Dispatcher> start(std::shared_ptr<channels::Channel> channel,
                                     DispatcherOptions o = {}) {
     o.consumer = "retry-test";
@@ -144,49 +144,71 @@ TEST_F(DispatchRetry, OptedOutMarksTheNumberStoppedAndIsNotRetried) {
 }
 
 // A process sent the message (its guard is written) and died before the ack: whoever claims
-// the entry settles it as sent without a second send.
-TEST_F(DispatchRetry, TheGuardStopsASecondSendAfterACrashBeforeTheAck) {
+// the entry settles it as sent without a second send. `legacy`: the guard as an earlier
+// release wrote it, a key per message.
+void GuardStopsASecondSend(DispatchRetry& t, bool legacy) {
   auto msg = sealed_message(kEvent, 1, v1::SMS, v1::PRIORITY_EMERGENCY, 14);
   auto other = sealed_message(kEvent, 1, v1::SMS, v1::PRIORITY_EMERGENCY, 15);
-  enqueue(conn_, {msg, other});
+  (legacy ? enqueue : enqueue_grouped)(t.conn_, {msg, other});
   {
-    dispatch::DispatchQueue dead(connect(server_));
+    dispatch::DispatchQueue dead(connect(t.server_));
     ASSERT_TRUE(dead.ensure_groups().ok());
     auto taken = dead.read("dead/sms/0", v1::SMS, 10, milliseconds(0));
     ASSERT_EQ(taken->size(), 2u);
     // The dead process got its 201 for `msg` only and wrote that guard.
-    ASSERT_TRUE(
-        conn_.command(redis::cmd("SET", dispatch::guard_key(msg.id()), "SM-first", "EX", "60"))
-            .ok());
+    const auto guard =
+        legacy ? redis::cmd("SET", dispatch::legacy_guard_key(msg.id()), "SM-first", "EX", "60")
+               : redis::cmd("HSET", dispatch::guard_key(taken->front()), msg.id(), "SM-first");
+    ASSERT_EQ(taken->front().message.id(), msg.id());
+    ASSERT_TRUE(t.conn_.command(guard).ok());
   }
   auto sms = std::make_shared<ScriptedChannel>(v1::SMS, "");
   DispatcherOptions o;
   o.min_idle = milliseconds(300);
   o.claim_every = milliseconds(50);
-  auto d = start(sms, o);
+  auto d = t.start(sms, o);
   ASSERT_TRUE(wait_for([&] { return d->counts().sent == 2; }, milliseconds(10000)));
   d->stop();
   EXPECT_EQ(sms->sends_of(msg.id()), 0) << "sent twice after its 2xx";
   EXPECT_EQ(sms->sends_of(other.id()), 1) << "the unsent one must still go";
   EXPECT_EQ(d->counts().guarded, 1u);
-  EXPECT_EQ(funnel_of(conn_, kEvent)["sms:sent"], 2);
-  auto tps = touchpoints_of(conn_, 14);
+  EXPECT_EQ(funnel_of(t.conn_, kEvent)["sms:sent"], 2);
+  auto tps = touchpoints_of(t.conn_, 14);
   ASSERT_EQ(tps.size(), 1u);
   EXPECT_NE(tps[0].detail().find("SM-first"), std::string::npos);
 }
 
-TEST_F(DispatchRetry, EverySentMessageLeavesAGuard) {
+TEST_F(DispatchRetry, TheGuardStopsASecondSendAfterACrashBeforeTheAck) {
+  GuardStopsASecondSend(*this, false);
+}
+
+TEST_F(DispatchRetry, AGuardAnEarlierReleaseWroteStillStopsASecondSend) {
+  GuardStopsASecondSend(*this, true);
+}
+
+TEST_F(DispatchRetry, EverySentMessageLeavesAGuardInItsEntrysHash) {
   auto msg = sealed_message(kEvent, 1, v1::SMS, v1::PRIORITY_NORMAL, 16);
-  enqueue(conn_, {msg});
+  auto next = sealed_message(kEvent, 1, v1::SMS, v1::PRIORITY_NORMAL, 17);
+  enqueue_grouped(conn_, {msg, next});
+  dispatch::Entry entry;
+  entry.stream = dispatch::stream_key(v1::SMS, v1::PRIORITY_NORMAL);
+  entry.id =
+      conn_.command(redis::cmd("XRANGE", entry.stream, "-", "+"))->elements[0].elements[0].str;
   auto sms = std::make_shared<ScriptedChannel>(v1::SMS, "");
   auto d = start(sms);
-  ASSERT_TRUE(wait_for([&] { return d->counts().sent == 1; }, milliseconds(10000)));
+  ASSERT_TRUE(wait_for([&] { return d->counts().sent == 2; }, milliseconds(10000)));
   d->stop();
-  auto guard = conn_.command(redis::cmd("GET", dispatch::guard_key(msg.id())));
-  ASSERT_EQ(guard->type, redis::Reply::Type::kString);
-  EXPECT_EQ(guard->str, "SM1" + msg.id());
-  auto ttl = conn_.command(redis::cmd("TTL", dispatch::guard_key(msg.id())));
+  auto guards = conn_.command(redis::cmd("HGETALL", dispatch::guard_key(entry)));
+  ASSERT_EQ(guards->elements.size(), 4u) << "one key for both messages of the entry";
+  std::map<std::string, std::string> by_id;
+  for (size_t i = 0; i + 1 < guards->elements.size(); i += 2) {
+    by_id[guards->elements[i].str] = guards->elements[i + 1].str;
+  }
+  EXPECT_EQ(by_id[msg.id()], "SM1" + msg.id());
+  EXPECT_EQ(by_id[next.id()], "SM1" + next.id());
+  auto ttl = conn_.command(redis::cmd("TTL", dispatch::guard_key(entry)));
   EXPECT_GT(ttl->integer, 3500);
+  EXPECT_EQ(conn_.command(redis::cmd("EXISTS", dispatch::legacy_guard_key(msg.id())))->integer, 0);
 }
 
 }  // namespace
