@@ -38,6 +38,8 @@ report_steal() {
 # cpu_ticks PID: the CPU time a process has used (user + system, clock ticks; stolen time is not
 # in it), for CPU per customer or per request.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# child_ticks PID: the same for its children once they ended (Redis: its AOF rewrites).
+child_ticks() { awk '{print $16 + $17}' "/proc/$1/stat"; }
 
 # Waits (at most 2 minutes) until Redis on $REDIS_PORT is not rewriting its AOF: a rewrite's
 # child would share the cores with whatever is measured next.
