@@ -12,7 +12,7 @@ PACKAGES=(
   libphonenumber-dev libre2-dev libsodium-dev libgoogle-perftools-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libsimdjson-dev
-  redis-server redis-tools python3 python3-aiosmtpd wrk curl
+  redis-server redis-tools python3 python3-aiosmtpd wrk curl valgrind
 )
 
 missing=()
