@@ -74,7 +74,7 @@ SKIP_BUILD=1 bash "$HERALD_ROOT/scripts/bench_api.sh" "${EMAIL_ARGS[@]}"
 bash "$HERALD_ROOT/scripts/bench_scripts.sh" "${EMAIL_ARGS[@]}"
 bash "$HERALD_ROOT/scripts/bench_email.sh" "${EMAIL_ARGS[@]}"
 SKIP_BUILD=1 bash "$HERALD_ROOT/scripts/bench_fanout.sh" "${EMAIL_ARGS[@]}"
-if [ "${1:-}" = "--quick" ]; then
+if [ ${#EMAIL_ARGS[@]} -gt 0 ]; then  # --quick ($1 is reused by the wrk loop above)
   SKIP_BUILD=1 COUNT=2000 bash "$HERALD_ROOT/scripts/bench_redis_work.sh"
 else
   SKIP_BUILD=1 bash "$HERALD_ROOT/scripts/bench_redis_work.sh"
