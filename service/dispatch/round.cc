@@ -223,32 +223,41 @@ uint64_t add_fallbacks(RoundContext& ctx, std::vector<Settled>& settled, redis::
 
 std::string_view guard_field(const Entry& e) { return e.valid ? e.message.id() : e.id; }
 
-// Each part's guard, if any: one HMGET per entry, and one MGET of the guards an earlier
-// release wrote (a key per message), for entries it sent and did not settle.
+// Each part's guard, if any: one HMGET per entry and, for one-message entries (the only kind an
+// earlier release wrote, and so could have sent without settling), one MGET of the guards it
+// wrote, a key per message. A fan-out's sixteen-message entries need no MGET.
 Result<std::vector<redis::Reply>> read_guards(redis::Connection& conn,
                                               const std::vector<Entry>& entries) {
-  redis::Batch reads{redis::cmd("MGET")};
+  redis::Batch reads;  // the HMGETs, then the MGET
+  redis::Command mget{"MGET"};
   std::vector<std::pair<size_t, size_t>> at(entries.size());  // per part: its HMGET, its field
+  std::vector<size_t> legacy_at(entries.size(), 0);           // its MGET argument; 0: none
   std::map<std::string, size_t> hmget;                        // guard key -> its command
   for (size_t i = 0; i < entries.size(); ++i) {
     const Entry& e = entries[i];
-    reads.front().push_back(legacy_guard_key(guard_field(e)));
+    if (e.parts == 1) {
+      legacy_at[i] = mget.size();
+      mget.push_back(legacy_guard_key(guard_field(e)));
+    }
     auto [it, fresh] = hmget.try_emplace(guard_key(e), reads.size());
     if (fresh) reads.push_back(redis::cmd("HMGET", it->first));
     at[i] = {it->second, reads[it->second].size() - 2};
     reads[it->second].emplace_back(guard_field(e));
   }
+  const size_t legacy = reads.size();
+  if (mget.size() > 1) reads.push_back(std::move(mget));
   auto r = conn.pipeline(reads);
   if (!r.ok()) return std::move(r).take_error();
   for (size_t k = 0; k < r->size(); ++k) {
-    if ((*r)[k].is_error() || (*r)[k].elements.size() != reads[k].size() - (k == 0 ? 1 : 2)) {
+    if ((*r)[k].is_error() || (*r)[k].elements.size() != reads[k].size() - (k == legacy ? 1 : 2)) {
       return make_error(ErrorCode::kUnavailable, "guard read: " + (*r)[k].str);
     }
   }
   std::vector<redis::Reply> out(entries.size());
   for (size_t i = 0; i < entries.size(); ++i) {
     const redis::Reply& guard = (*r)[at[i].first].elements[at[i].second];
-    out[i] = guard.type == redis::Reply::Type::kString ? guard : (*r)[0].elements[i];
+    const bool old = guard.type != redis::Reply::Type::kString && legacy_at[i] > 0;
+    out[i] = old ? (*r)[legacy].elements[legacy_at[i] - 1] : guard;
   }
   return out;
 }
@@ -426,11 +435,6 @@ std::string guard_key(const Entry& entry) {
 
 std::string legacy_guard_key(std::string_view message_id) {
   return fmt::format("sg:{{{}}}", message_id);
-}
-
-Result<Tally> run_round(RoundContext& ctx, const std::vector<Entry>& entries,
-                        SysClock::time_point now) {
-  return run_round(ctx, entries, now, Grant{static_cast<int64_t>(entries.size()), {}});
 }
 
 Result<Tally> run_round(RoundContext& ctx, const std::vector<Entry>& entries,

@@ -42,9 +42,7 @@ struct Tally {
 // and whatever was not acked is claimed again after the idle timeout (sent ones hold a guard).
 // `entries` are every part of the stream entries the round took. `tokens` is what the rate
 // budget granted for them: messages past it go back to the retry set, due after its `wait`,
-// and tokens left unused are given back. Without it, one token a message was taken.
-Result<Tally> run_round(RoundContext& ctx, const std::vector<Entry>& entries,
-                        SysClock::time_point now);
+// and tokens left unused are given back.
 Result<Tally> run_round(RoundContext& ctx, const std::vector<Entry>& entries,
                         SysClock::time_point now, const Grant& tokens);
 
