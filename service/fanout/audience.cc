@@ -24,37 +24,6 @@ constexpr int kMaxDigits = 6;
 constexpr double kTopTileDeg = 0.02;  // about 2 km: a city block grid, refined where dense
 constexpr size_t kLeafMax = 4000;     // more members than this and a tile is split in four
 constexpr size_t kMaxDepth = 16;
-constexpr size_t kClaimChunk = 1000;  // 4 Lua arguments each, under Lua's 8000-value stack
-
-// KEYS[1] seen bitmap, KEYS[2] last claim "<batch start cursor>|n,n,..."; ARGV[1] batch start,
-// ARGV[2..] candidate numbers. Returns 1 for each candidate the caller now owns: its bit was
-// clear, or it was claimed by an earlier run of this very batch (a replay after a crash).
-constexpr std::string_view kClaimLua = R"lua(
-local replay, kept = {}, {}
-local last = redis.call('GET', KEYS[2])
-if last then
-  local at = string.find(last, '|', 1, true)
-  if at and string.sub(last, 1, at - 1) == ARGV[1] then
-    for m in string.gmatch(string.sub(last, at + 1), '[^,]+') do
-      replay[m] = true
-      kept[#kept + 1] = m
-    end
-  end
-end
-local args = {}
-for i = 2, #ARGV do
-  args[#args + 1] = 'SET'; args[#args + 1] = 'u1'; args[#args + 1] = ARGV[i]; args[#args + 1] = 1
-end
-local old = redis.call('BITFIELD', KEYS[1], unpack(args))
-local out = {}
-for i = 2, #ARGV do
-  local fresh = old[i - 1] == 0
-  if fresh then kept[#kept + 1] = ARGV[i] end
-  out[i - 1] = (fresh or replay[ARGV[i]]) and 1 or 0
-end
-redis.call('SET', KEYS[2], ARGV[1] .. '|' .. table.concat(kept, ','))
-return out
-)lua";
 
 // The area a premise found inside `box` may be stored under: Redis keeps positions to within a
 // metre of what was stored, so the box is widened by about 10 m.
@@ -68,11 +37,6 @@ CellRange cells_of(const Box& box) {
   constexpr double kMarginDeg = 0.0001;
   return {store::geo_cell(box.min_lat - kMarginDeg, box.min_lon - kMarginDeg),
           store::geo_cell(box.max_lat + kMarginDeg, box.max_lon + kMarginDeg)};
-}
-
-const std::string& claim_sha() {
-  static const std::string sha = store::sha1_hex(kClaimLua);
-  return sha;
 }
 
 Error redis_error(const redis::Reply& r) {
@@ -156,12 +120,10 @@ size_t geo_tiles(const v1::Area& area) {
   return tiles;
 }
 
-AudienceReader::AudienceReader(redis::Connection& redis, v1::Area area, std::string seen_key,
-                               AudienceCursor start, AudiencePart part)
+AudienceReader::AudienceReader(redis::Connection& redis, v1::Area area, AudienceCursor start,
+                               AudiencePart part)
     : redis_(redis),
       area_(std::move(area)),
-      seen_key_(std::move(seen_key)),
-      last_key_(seen_key_ + ":last" + (part.of > 1 ? ":" + std::to_string(part.index) : "")),
       cursor_(std::move(start)),
       part_(part),
       polygon_(to_points(area_.polygon())) {}
@@ -172,46 +134,37 @@ Result<std::vector<Recipient>> AudienceReader::next(size_t max, ReadAhead* ahead
   std::vector<Recipient> out;
   std::unordered_map<uint64_t, size_t> at;
   if (ahead) ahead->nums.clear();
-  // Up to `max` candidates, page after page, then their claim: one round trip for the whole
-  // batch (more only past kClaimChunk), into which `ahead` puts its reads. Candidates claimed
-  // by an earlier batch are dropped; if none is left, the next candidates are taken.
-  while (out.empty() && !cursor_.done) {
-    std::vector<Candidate> pending;
-    while (pending.size() < max && !cursor_.done) {
-      if (!loaded_) {
-        if (auto s = load_page(); !s) return rewind(start, s.error());
-        continue;
-      }
-      if (cursor_.offset >= page_.size()) {
-        finish_page();
-        continue;
-      }
-      const size_t from = cursor_.offset;
-      const size_t take = std::min(max - pending.size(), page_.size() - from);
-      for (size_t i = from; i < from + take; ++i) pending.push_back(std::move(page_[i]));
-      cursor_.offset += take;
+  // Up to `max` candidates, page after page; a customer met twice (two feeders, two of its
+  // premises) is one recipient. `ahead`'s reads for them are the batch's only round trip
+  // besides the pages.
+  while (out.size() < max && !cursor_.done) {
+    if (!loaded_) {
+      if (auto s = load_page(); !s) return rewind(start, s.error());
+      continue;
     }
-    const bool one_claim = pending.size() <= kClaimChunk;
-    if (ahead) ahead->nums.clear();
-    for (size_t from = 0; from < pending.size(); from += kClaimChunk) {
-      const size_t take = std::min(pending.size() - from, kClaimChunk);
-      auto fresh = claim(start, pending, from, take, one_claim ? ahead : nullptr);
-      if (!fresh) return rewind(start, fresh.error());
-      for (size_t i = 0; i < take; ++i) {
-        if (!(*fresh)[i]) continue;
-        Candidate& c = pending[from + i];
-        auto [it, added] = at.emplace(c.num, out.size());
-        if (added) {
-          out.push_back(Recipient{c.num, std::move(c.premises)});
-          continue;
-        }
-        // A replayed batch can meet the same customer twice (two feeders): one recipient.
-        auto& ps = out[it->second].premises;
-        ps.insert(ps.end(), c.premises.begin(), c.premises.end());
-        std::sort(ps.begin(), ps.end());
-        ps.erase(std::unique(ps.begin(), ps.end()), ps.end());
-      }
+    if (cursor_.offset >= page_.size()) {
+      finish_page();
+      continue;
     }
+    Candidate& c = page_[cursor_.offset++];
+    auto [it, added] = at.emplace(c.num, out.size());
+    if (added) {
+      out.push_back(Recipient{c.num, std::move(c.premises)});
+      continue;
+    }
+    auto& ps = out[it->second].premises;
+    ps.insert(ps.end(), c.premises.begin(), c.premises.end());
+    std::sort(ps.begin(), ps.end());
+    ps.erase(std::unique(ps.begin(), ps.end()), ps.end());
+  }
+  if (ahead && ahead->build && !out.empty()) {
+    std::vector<uint64_t> nums;
+    nums.reserve(out.size());
+    for (const Recipient& r : out) nums.push_back(r.num);
+    auto got = redis_.pipeline(ahead->build(nums));
+    if (!got) return rewind(start, got.error());
+    ahead->nums = std::move(nums);
+    ahead->replies = std::move(*got);
   }
   if (loaded_ && cursor_.offset >= page_.size()) finish_page();
   return out;
@@ -509,44 +462,6 @@ Status AudienceReader::load_geo() {
     loaded_ = true;
     return ok_status();
   }
-}
-
-Result<std::vector<bool>> AudienceReader::claim(const std::string& batch_start,
-                                                const std::vector<Candidate>& candidates,
-                                                size_t from, size_t count, ReadAhead* ahead) {
-  redis::Batch batch{redis::cmd("EVALSHA", claim_sha(), "2", seen_key_, last_key_, batch_start)};
-  redis::Command& eval = batch.front();
-  std::vector<uint64_t> nums;
-  nums.reserve(count);
-  for (size_t i = from; i < from + count; ++i) {
-    nums.push_back(candidates[i].num);
-    eval.push_back(std::to_string(candidates[i].num));
-  }
-  if (ahead && ahead->build) {
-    redis::Batch reads = ahead->build(nums);
-    for (auto& c : reads) batch.push_back(std::move(c));
-  }
-  auto got = redis_.pipeline(batch);
-  if (!got) return got.error();
-  redis::Reply r = std::move(got->front());
-  if (r.is_error() && r.str.rfind("NOSCRIPT", 0) == 0) {
-    redis::Command again = std::move(batch.front());
-    again[0] = "EVAL";
-    again[1] = std::string(kClaimLua);
-    auto retried = redis_.command(again);
-    if (!retried) return retried.error();
-    r = std::move(*retried);
-  }
-  if (r.is_error()) return redis_error(r);
-  if (r.elements.size() != count) return make_error(ErrorCode::kInternal, "redis: odd claim");
-  if (ahead && ahead->build) {
-    ahead->nums = std::move(nums);
-    ahead->replies.assign(std::make_move_iterator(got->begin() + 1),
-                          std::make_move_iterator(got->end()));
-  }
-  std::vector<bool> fresh(count);
-  for (size_t i = 0; i < count; ++i) fresh[i] = r.elements[i].integer == 1;
-  return fresh;
 }
 
 std::string AudienceCursor::encode() const {

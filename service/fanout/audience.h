@@ -54,28 +54,25 @@ struct AudienceCursor {
 
 // Streams the audience of an Area from the customer indexes in batches, with memory bounded by
 // one page (at most ~20,000 numbers) whatever the audience size. Blocking: runs on a worker
-// thread with its own Connection, one reader per seen_key at a time.
+// thread with its own Connection.
 //
-// Each customer is returned once per seen_key (e.g. "seen:{event}:<rev>"), across sources and
-// restarts: a Lua script sets the customer's bit in the seen bitmap and records the claimed
-// numbers in "<seen_key>:last" under the batch's starting cursor. A reader resumed from that
-// same cursor (the caller crashed before handling the batch) gets the batch again, so nothing
-// claimed is lost; the caller's own per-channel markers absorb the replay. Both keys are the
-// caller's to expire once the revision is planned.
+// A batch holds a customer once, but a customer the indexes list more than once (premises on
+// two feeders, in two ZIPs, or a feeder and a polygon of the same area) may come again in a
+// later batch: the caller keeps its decisions to one per customer (the planner's done bits,
+// set in the transaction that commits a customer and read with every batch). A reader resumed
+// from a saved cursor (the caller crashed before handling the batch) gives the batch again.
 //
 // A part of a split revision (AudiencePart, `of` > 1) reads the same pages and keeps only the
-// customers whose number n has n % of == index; its replay record is "<seen_key>:last:<index>".
+// customers whose number n has n % of == index, so parts never share a customer.
 struct AudiencePart {
   uint32_t index = 0;
   uint32_t of = 1;  // 1: the whole audience
   bool keeps(uint64_t num) const { return of <= 1 || num % of == index; }
 };
 
-// Reads a caller wants for a batch's customers, sent in the same pipeline as the batch's
-// claim, so they cost no round trip of their own. `build` is given the candidates' numbers
-// (the claimed ones among them, and possibly a few that were not, in page order; a number may
-// repeat); `nums` and `replies` are then those numbers and the replies of build's commands.
-// `nums` stays empty when the batch took several claims: the caller reads for itself.
+// Reads a caller wants for a batch's customers, made by the reader once the batch is whole:
+// `build` is given the recipients' numbers, in order; `nums` and `replies` are then those
+// numbers and the replies of build's commands (nothing when the batch is empty).
 struct ReadAhead {
   std::function<redis::Batch(const std::vector<uint64_t>& nums)> build;
   std::vector<uint64_t> nums;
@@ -84,13 +81,12 @@ struct ReadAhead {
 
 class AudienceReader {
  public:
-  AudienceReader(redis::Connection& redis, v1::Area area, std::string seen_key,
-                 AudienceCursor start = {}, AudiencePart part = {});
+  AudienceReader(redis::Connection& redis, v1::Area area, AudienceCursor start = {},
+                 AudiencePart part = {});
 
-  // Up to `max` (at least 1) recipients not returned before for seen_key; empty only when the
-  // audience is exhausted. On error the cursor goes back to the batch start, so a retry (or a
-  // reader resumed from the saved cursor) replays the batch. With `ahead`, its reads go in the
-  // pipeline of the batch's claim.
+  // Up to `max` (at least 1) recipients, each once; empty only when the audience is
+  // exhausted. On error the cursor goes back to the batch start, so a retry (or a reader
+  // resumed from the saved cursor) replays the batch. With `ahead`, the reader makes its reads.
   Result<std::vector<Recipient>> next(size_t max, ReadAhead* ahead = nullptr);
   // Save it after the caller has durably handled the batch.
   const AudienceCursor& cursor() const { return cursor_; }
@@ -120,16 +116,9 @@ class AudienceReader {
   void finish_page();
   void next_source();
   Error rewind(const std::string& batch_start, Error error);
-  // Claims `candidates` [from, from + count) for the batch starting at batch_start; `ahead`'s
-  // reads for them go in the same pipeline.
-  Result<std::vector<bool>> claim(const std::string& batch_start,
-                                  const std::vector<Candidate>& candidates, size_t from,
-                                  size_t count, ReadAhead* ahead);
 
   redis::Connection& redis_;
   v1::Area area_;
-  std::string seen_key_;
-  std::string last_key_;
   AudienceCursor cursor_;
   AudiencePart part_;
   std::vector<GeoPoint> polygon_;

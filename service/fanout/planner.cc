@@ -63,7 +63,8 @@ return tonumber(redis.call('GET', KEYS[2]))
 
 // KEYS: intake, the part's cursor, plan:..:finished, plan:{id}:<rev>, plan:..:parts, seen,
 // seen:..:done, funnel. ARGV: group, entry id, part index, parts, count a skipped revision
-// ('1'/'0'), cursor base, seen base. A part done; the last one also ends the revision.
+// ('1'/'0'), cursor base, seen base. A part done; the last one also ends the revision. (`seen`
+// and `<seen>:last:<s>` are only written by an earlier release's audience claims.)
 constexpr std::string_view kPartDoneLua = R"lua(
 redis.call('SET', KEYS[2], 'done')
 redis.call('SADD', KEYS[3], ARGV[3])
@@ -392,8 +393,7 @@ Result<Planner::Step> Planner::prepare(redis::Connection& conn, Job& job, std::s
       redis::cmd("LINDEX", events::revisions_key(job.event_id), std::to_string(job.revision - 1)),
       redis::cmd("GET", cursor_key(job.event_id, job.revision)),
       redis::cmd("GET", cursor_key(job.event_id, job.revision) + ":parts"),
-      redis::cmd("GET", part_cursor_key(job.event_id, job.revision, job.part.index)),
-      redis::cmd("EXISTS", seen_key(job.event_id, job.revision) + ":last")));
+      redis::cmd("GET", part_cursor_key(job.event_id, job.revision, job.part.index))));
   if (!reads.ok()) return std::move(reads).take_error();
   v1::EventState state;
   if ((*reads)[0].is_nil() || (*reads)[1].is_nil() ||
@@ -406,9 +406,9 @@ Result<Planner::Step> Planner::prepare(redis::Connection& conn, Job& job, std::s
     job.part = {};  // the whole revision is done: settled as such, whatever part this was
     return Step::kDone;
   }
-  // Split only a revision of which nothing was planned: a first batch cut short by a crash
-  // left its claims in `<seen>:last` (a part could not replay them) and is planned whole.
-  if (job.part.of == 1 && (*reads)[2].is_nil() && (*reads)[5].integer == 0) {
+  // Split only a revision whose whole planning has no cursor yet. A first batch cut short by a
+  // crash may have committed some customers: their done bits keep the parts off them.
+  if (job.part.of == 1 && (*reads)[2].is_nil()) {
     if (auto ok = split(conn, job, (*reads)[3]); !ok.ok()) return std::move(ok).take_error();
   }
   // A part's cursor; an entry that became part 0 just now has none yet.
@@ -430,7 +430,7 @@ Result<Planner::Step> Planner::prepare(redis::Connection& conn, Job& job, std::s
 
 Result<Planner::Step> Planner::prepare_carried(redis::Connection& conn, Job& job,
                                                std::string& why) {
-  // Never delivered before, so nothing of it was planned: no cursor, no parts, no replay record.
+  // Never delivered before, so nothing of it was planned: no cursor, no parts.
   if (auto ok = split(conn, job, redis::Reply{}); !ok.ok()) return std::move(ok).take_error();
   mark_urgent(job, is_emergency(job.planned));
   return start_reading(conn, job, job.planned, AudienceCursor{}, why);
@@ -449,8 +449,7 @@ Result<Planner::Step> Planner::start_reading(redis::Connection& conn, Job& job,
     why = "overtaken";
     return Step::kDone;
   }
-  job.reader = std::make_unique<AudienceReader>(
-      conn, job.planned.area(), seen_key(job.event_id, job.revision), start, job.part);
+  job.reader = std::make_unique<AudienceReader>(conn, job.planned.area(), start, job.part);
   return Step::kBatch;
 }
 
@@ -563,6 +562,7 @@ Status Planner::settle(redis::Connection& conn, Lane& lane, Job& job, Step outco
                               "1"));
     }
     tx.push_back(redis::cmd("SET", cursor_key(job.event_id, job.revision), "done"));
+    // The seen bitmap and its `:last` are left by an earlier release's claims, if at all.
     const std::string seen = seen_key(job.event_id, job.revision);
     tx.push_back(redis::cmd("DEL", seen, seen + ":last", seen + ":done"));
   }

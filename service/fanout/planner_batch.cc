@@ -70,8 +70,9 @@ bool all_digits(const std::vector<std::string>& f, size_t from) {
 // Whether a batch's reads include the customers' history marks for the event. An audience
 // batch of an event's first revision has none to find: marks are written only by this event's
 // planning, each in the transaction that sets its customer's done bit, and a customer whose bit
-// is set is skipped; the seen bitmap gives every other customer to one batch of the revision.
-// Held and fallback messages (no done key) and later revisions read them.
+// is set is skipped. A batch holds a customer once, a part's batches follow one another on one
+// connection (each reads the done bits its predecessors' transactions set), and parts share no
+// customer. Held and fallback messages (no done key) and later revisions read them.
 bool reads_history(const v1::Event& event, const std::string& done_key) {
   return done_key.empty() || event.revision() > 1;
 }
@@ -167,8 +168,8 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
   // One pipeline (batch_reads): each customer's record, then one command per batch for the
   // history marks, each opt-out or invalid-contact set (set members are customer numbers) and,
   // for an audience batch, the bits of the customers an earlier run of this batch committed.
-  // The audience reader may have sent it with its claim (`ahead`): its numbers are then the
-  // claim's candidates, and pos[i] is where customer i's replies are.
+  // The audience reader may have made it (`ahead`): its numbers are then the batch's
+  // recipients, and pos[i] is where customer i's replies are.
   std::vector<size_t> pos(n);
   std::vector<redis::Reply> own;
   const std::vector<redis::Reply>* replies = &own;

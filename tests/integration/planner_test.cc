@@ -167,6 +167,9 @@ std::vector<int> nice_of_threads(const std::string& name) {
   return out;
 }
 
+void expect_planned_once_and_tidy(redis::Connection& conn, const std::string& id, int customers,
+                                  const std::map<uint64_t, int>& queued);
+
 class PlannerRedis : public ::testing::Test {
  protected:
   PlannerRedis()
@@ -177,9 +180,11 @@ class PlannerRedis : public ::testing::Test {
         catalog_(templates::Catalog::load(std::string(HERALD_SOURCE_DIR) + "/templates")) {}
 
   // `count` customers on feeder F-1 who chose SMS for outages, with every update, and at most
-  // `max_per_day` notifications a day (0: no cap).
+  // `max_per_day` notifications a day (0: no cap); with `second_feeder`, each has a second
+  // premise on it.
   void put_customers(int count, int max_per_day = 0, const v1::QuietHours* quiet = nullptr,
-                     v1::Cadence cadence = v1::EVERY_UPDATE) {
+                     v1::Cadence cadence = v1::EVERY_UPDATE,
+                     const std::string& second_feeder = "") {
     std::vector<v1::Customer> all;
     for (int i = 0; i < count; ++i) {
       v1::Customer c;
@@ -192,6 +197,12 @@ class PlannerRedis : public ::testing::Test {
       p->set_id("P-" + std::to_string(i));
       p->set_address(std::to_string(i) + " Mill Rd");
       p->set_feeder("F-1");
+      if (!second_feeder.empty()) {
+        auto* q = c.add_premises();
+        q->set_id("Q-" + std::to_string(i));
+        q->set_address(std::to_string(i) + " Weir Ln");
+        q->set_feeder(second_feeder);
+      }
       c.mutable_preferences()->mutable_channels()->add_outage(v1::SMS);
       c.mutable_preferences()->set_cadence(cadence);
       if (max_per_day > 0) c.mutable_preferences()->set_max_per_day(max_per_day);
@@ -347,6 +358,45 @@ class PlannerRedis : public ::testing::Test {
     return out;
   }
 
+  // After a cut: past claim_idle, so the entry is taken back, then up to `rounds` rounds until
+  // revision 1 of `id` is planned.
+  void resume_until_planned(fanout::Planner& planner, const std::string& id, int rounds) {
+    std::this_thread::sleep_for(milliseconds(200));
+    for (int round = 0; round < rounds; ++round) {
+      auto again = planner.run_once(conn_, std::chrono::system_clock::now());
+      ASSERT_TRUE(again.ok()) << again.error().message;
+      if (conn_.command(redis::cmd("GET", "plan:{" + id + "}:1"))->str == "done") break;
+    }
+  }
+
+  // kCustomers customers on F-1 and F-2, an outage over both planned in `shards` parts, in
+  // batches of 50 with a crash in the fourth: everyone is decided once.
+  void plan_two_feeder_outage(uint32_t shards) {
+    put_customers(kCustomers, 0, nullptr, v1::EVERY_UPDATE, "F-2");
+    v1::Event e;
+    e.set_id("OUT-TWICE");
+    e.set_kind(v1::OUTAGE);
+    e.set_stage(v1::DETECTED);
+    e.set_severity(v1::ADVISORY);
+    e.mutable_area()->add_feeders("F-1");
+    e.mutable_area()->add_feeders("F-2");
+    events::EventStore events(pool_);
+    run_io([&]() -> awaitable<bool> {
+      auto r = co_await events.create(e, "", "", 1700000000000);
+      co_return r.ok();
+    });
+    fanout::PlannerOptions o = options();
+    o.batch = 50;
+    o.chunk = 25;
+    o.shards = shards;
+    o.shard_min = 100;
+    fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, o);
+    run_until_cut(planner, 7);
+    resume_until_planned(planner, "OUT-TWICE", 40);
+    expect_planned_once_and_tidy(conn_, "OUT-TWICE", kCustomers, queued_per_customer());
+    EXPECT_EQ(funnel_of(conn_, "OUT-TWICE").count("sms:suppressed:duplicate"), 0u);
+  }
+
   RedisServer server_;
   redis::Connection conn_ = connect(server_);
   redis::Pool pool_;
@@ -435,9 +485,9 @@ void expect_planned_once_and_tidy(redis::Connection& conn, const std::string& id
 }
 
 // An EMERGENCY revision's intake entry carries the revision, so the lane that takes it first
-// plans without reading it back. An entry taken again after a crash is not fresh: it must
-// resume from its saved cursor and replay its claimed batch, not start over (starting over
-// would skip the claimed, uncommitted customers for good).
+// plans without reading it back. An entry taken again after a crash is not fresh: it resumes
+// from its saved cursor and replays the batch the crash cut short, whose committed customers
+// its done bits skip.
 TEST_F(PlannerRedis, AnUrgentEntryTakenAgainAfterACrashResumesFromItsCursor) {
   put_customers(kCustomers);
   raise_outage("OUT-URGENT-CUT", v1::EMERGENCY);
@@ -462,12 +512,7 @@ TEST_F(PlannerRedis, AnUrgentEntryTakenAgainAfterACrashResumesFromItsCursor) {
   ASSERT_EQ(f["audience"], 150) << "batch 1 and the first chunk of batch 2 were committed";
   ASSERT_FALSE(conn_.command(redis::cmd("GET", "plan:{OUT-URGENT-CUT}:1"))->is_nil());
 
-  std::this_thread::sleep_for(milliseconds(200));  // past claim_idle
-  for (int round = 0; round < 10; ++round) {
-    auto again = planner.run_once(conn_, std::chrono::system_clock::now());
-    ASSERT_TRUE(again.ok()) << again.error().message;
-    if (conn_.command(redis::cmd("GET", "plan:{OUT-URGENT-CUT}:1"))->str == "done") break;
-  }
+  resume_until_planned(planner, "OUT-URGENT-CUT", 10);
   expect_planned_once_and_tidy(conn_, "OUT-URGENT-CUT", kCustomers, queued_per_customer());
 }
 
@@ -513,6 +558,16 @@ TEST_F(PlannerRedis, AnEntryReplayedAfterItsSplitAddsNoPartAndLosesNoCustomer) {
   ASSERT_TRUE(second.ok()) << second.error().message;
   EXPECT_EQ(intake_entries_of(conn_, "OUT-CUTPART").size(), 2u) << "the replay split nothing";
   expect_planned_once_and_tidy(conn_, "OUT-CUTPART", kCustomers, queued_per_customer());
+}
+
+// The audience reader gives a customer listed by two sources once per batch, not once per
+// revision: here every customer is on F-1 and F-2, so each comes back in a later batch (batches
+// of 50 walk F-1, then F-2). The done bits, read with every batch, keep it to one decision,
+// one message and one count in the funnel, also across a crash and in a split revision.
+TEST_F(PlannerRedis, ACustomerOnTwoFeedersOfTheOutageIsDecidedOnce) { plan_two_feeder_outage(1); }
+
+TEST_F(PlannerRedis, ACustomerOnTwoFeedersIsDecidedOnceInASplitRevision) {
+  plan_two_feeder_outage(2);
 }
 
 TEST_F(PlannerRedis, PartsPlannedByLanesAtOnceDecideEveryoneOnce) {
@@ -566,6 +621,13 @@ TEST_F(PlannerRedis, ALaneOfAProcessStartedUnderNiceReturnsToThatValueNotToZero)
   starter.join();
   raise_outage("OUT-ADVISORY");
   EXPECT_EQ(lane_nice_until_planned("OUT-ADVISORY"), (std::set<int>{3, 7}));
+  // The lane settles the advisory's entry after its cursor reads done, still at the bulk value:
+  // the emergency's samples start once it is back at its own.
+  const auto idle_by = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (nice_of_threads("plan-0") != std::vector<int>{3} &&
+         std::chrono::steady_clock::now() < idle_by) {
+    std::this_thread::sleep_for(milliseconds(1));
+  }
   raise_outage("OUT-EMERGENCY", v1::EMERGENCY);
   EXPECT_EQ(lane_nice_until_planned("OUT-EMERGENCY"), std::set<int>{3})
       << "urgent work ran above or below the process's own nice value";
