@@ -14,7 +14,7 @@ WORK=$HERALD_ROOT/.bench
 mkdir -p "$WORK"
 
 bash "$HERALD_ROOT/scripts/setup.sh"
-build_herald customer_path_bench plan_bench twilio_sink http_engine_bench
+build_herald customer_path_bench plan_bench twilio_sink http_engine_bench redis_floor
 
 echo "== per-customer CPU (tests/bench/customer_path_bench)"
 "$BUILD_DIR/tests/bench/customer_path_bench" --benchmark_min_time=0.2 2>/dev/null | grep BM_
@@ -76,8 +76,10 @@ bash "$HERALD_ROOT/scripts/bench_email.sh" "${EMAIL_ARGS[@]}"
 SKIP_BUILD=1 bash "$HERALD_ROOT/scripts/bench_fanout.sh" "${EMAIL_ARGS[@]}"
 if [ ${#EMAIL_ARGS[@]} -gt 0 ]; then  # --quick ($1 is reused by the wrk loop above)
   SKIP_BUILD=1 COUNT=2000 bash "$HERALD_ROOT/scripts/bench_redis_work.sh"
+  SKIP_BUILD=1 COUNT=20000 bash "$HERALD_ROOT/scripts/bench_redis_floor.sh"
 else
   SKIP_BUILD=1 bash "$HERALD_ROOT/scripts/bench_redis_work.sh"
+  SKIP_BUILD=1 bash "$HERALD_ROOT/scripts/bench_redis_floor.sh"
 fi
 SKIP_BUILD=1 bash "$HERALD_ROOT/scripts/bench_journey.sh" "${EMAIL_ARGS[@]}"
 SKIP_BUILD=1 bash "$HERALD_ROOT/scripts/bench_sms.sh" "${EMAIL_ARGS[@]}"
