@@ -63,11 +63,15 @@ struct AudienceCursor {
 // from a saved cursor (the caller crashed before handling the batch) gives the batch again.
 //
 // A part of a split revision (AudiencePart, `of` > 1) reads the same pages and keeps only the
-// customers whose number n has n % of == index, so parts never share a customer.
+// customers whose number n has n / block % of == index, so parts never share a customer. A
+// revision split since the parts took whole blocks has block 64 (a record bucket: a batch then
+// reads, and its chunks write, about half as many record, history, journey and cap buckets as
+// with every other number); one split by an earlier release keeps block 1.
 struct AudiencePart {
   uint32_t index = 0;
-  uint32_t of = 1;  // 1: the whole audience
-  bool keeps(uint64_t num) const { return of <= 1 || num % of == index; }
+  uint32_t of = 1;     // 1: the whole audience
+  uint32_t block = 1;  // consecutive customer numbers that go to one part
+  bool keeps(uint64_t num) const { return of <= 1 || num / block % of == index; }
 };
 
 // Reads a caller wants for a batch's customers, made by the reader once the batch is whole:

@@ -46,20 +46,34 @@ std::string part_cursor_key(const std::string& event_id, uint32_t revision, uint
   return fmt::format("{}:s{}", cursor_key(event_id, revision), index);
 }
 
-// KEYS: intake, plan:{id}:<rev>:parts. ARGV: parts, event id, revision, urgent ('1'/'0').
-// Records the split and adds the intake entries of parts 1.. only if no earlier run of this
-// entry did; returns the number of parts the revision has.
+constexpr uint32_t kMaxParts = 64;
+
+// KEYS: intake, plan:{id}:<rev>:parts. ARGV: parts, event id, revision, urgent ('1'/'0'),
+// block. Records the split ("<parts>:<block>") and adds the intake entries of parts 1.. only if
+// no earlier run of this entry did; returns the split the revision has ("<parts>" alone if an
+// earlier release split it: block 1).
 constexpr std::string_view kSplitLua = R"lua(
-if redis.call('SET', KEYS[2], ARGV[1], 'NX') then
+if redis.call('SET', KEYS[2], ARGV[1] .. ':' .. ARGV[5], 'NX') then
   for s = 1, tonumber(ARGV[1]) - 1 do
-    local entry = {'event', ARGV[2], 'revision', ARGV[3], 'shard', tostring(s), 'shards', ARGV[1]}
-    if ARGV[4] == '1' then entry[9], entry[10] = 'urgent', '1' end
+    local entry = {'event', ARGV[2], 'revision', ARGV[3], 'shard', tostring(s), 'shards', ARGV[1],
+                   'block', ARGV[5]}
+    if ARGV[4] == '1' then entry[#entry + 1], entry[#entry + 2] = 'urgent', '1' end
     redis.call('XADD', KEYS[1], '*', unpack(entry))
   end
-  return tonumber(ARGV[1])
 end
-return tonumber(redis.call('GET', KEYS[2]))
+return redis.call('GET', KEYS[2])
 )lua";
+
+// The parts marker's value, "<parts>[:<block>]", as a part 0.
+AudiencePart part_zero(std::string_view marker) {
+  AudiencePart part;
+  const char* end = marker.data() + marker.size();
+  auto [at, ec] = std::from_chars(marker.data(), end, part.of);
+  if (ec != std::errc{}) return {};
+  if (at != end && *at == ':') std::from_chars(at + 1, end, part.block);
+  if (part.of < 2 || part.of > kMaxParts || part.block == 0) return {};
+  return part;
+}
 
 // KEYS: intake, the part's cursor, plan:..:finished, plan:{id}:<rev>, plan:..:parts, seen,
 // seen:..:done, funnel. ARGV: group, entry id, part index, parts, count a skipped revision
@@ -82,7 +96,6 @@ end
 return redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 )lua";
 
-constexpr uint32_t kMaxParts = 64;
 // A polygon or circle spanning this many top GEO tiles (about 8 km by 8 km) is split whatever
 // its estimate: counting its premises would cost round trips on an urgent event's path.
 constexpr size_t kLargeGeoTiles = 16;
@@ -302,12 +315,13 @@ Result<int> Planner::take_entries(redis::Connection& conn, Lane& lane, bool bloc
         if (kv[i].str == "urgent" && v == "1") mark_urgent(job, true);
         if (kv[i].str == "shard") std::from_chars(v.data(), v.data() + v.size(), job.part.index);
         if (kv[i].str == "shards") std::from_chars(v.data(), v.data() + v.size(), job.part.of);
+        if (kv[i].str == "block") std::from_chars(v.data(), v.data() + v.size(), job.part.block);
         if (kv[i].str == "planned") job.carried = job.planned.ParseFromString(v);
       }
     }
     ++taken;
-    const bool part_ok =
-        job.part.of >= 1 && job.part.of <= kMaxParts && job.part.index < job.part.of;
+    const bool part_ok = job.part.of >= 1 && job.part.of <= kMaxParts &&
+                         job.part.index < job.part.of && job.part.block >= 1;
     if (job.event_id.empty() || job.revision == 0 || !part_ok) {
       // A deleted entry (XAUTOCLAIM returns it without fields) or one nobody could plan.
       if (auto ok = settle(conn, lane, job, Step::kDead,
@@ -454,9 +468,8 @@ Result<Planner::Step> Planner::start_reading(redis::Connection& conn, Job& job,
 }
 
 Status Planner::split(redis::Connection& conn, Job& job, const redis::Reply& parts) {
-  uint32_t of = 1;
   if (!parts.is_nil()) {  // an earlier run of this entry split the revision
-    std::from_chars(parts.str.data(), parts.str.data() + parts.str.size(), of);
+    job.part = part_zero(parts.str);
   } else if (options_.shards > 1) {
     const v1::Area& area = job.planned.area();
     const size_t tiles = geo_tiles(area);
@@ -484,19 +497,19 @@ Status Planner::split(redis::Connection& conn, Job& job, const redis::Reply& par
     }
     const uint32_t want = std::min(options_.shards, kMaxParts);
     const std::string marker = cursor_key(job.event_id, job.revision) + ":parts";
-    auto r = check_reply(conn.command(redis::cmd(
-        "EVAL", kSplitLua, "2", kIntake, marker, std::to_string(want), job.event_id,
-        std::to_string(job.revision), is_emergency(job.planned) ? "1" : "0")));
+    auto r = check_reply(conn.command(
+        redis::cmd("EVAL", kSplitLua, "2", kIntake, marker, std::to_string(want), job.event_id,
+                   std::to_string(job.revision), is_emergency(job.planned) ? "1" : "0",
+                   std::to_string(store::kRecordBucket))));
     if (!r.ok()) return std::move(r).take_error();
-    of = static_cast<uint32_t>(r->integer);
-    if (of > 1) {
-      spdlog::info("planner: {} revision {} split into {} parts ({})", job.event_id,
-                   job.revision, of,
+    job.part = part_zero(r->str);
+    if (job.part.of > 1) {
+      spdlog::info("planner: {} revision {} split into {} parts ({})", job.event_id, job.revision,
+                   job.part.of,
                    large ? fmt::format("a GEO area of {} tiles", tiles)
                          : fmt::format("about {} customers", estimate));
     }
   }
-  if (of >= 2 && of <= kMaxParts) job.part = AudiencePart{0, of};
   return ok_status();
 }
 

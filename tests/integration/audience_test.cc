@@ -510,16 +510,18 @@ TEST_F(Audience, APartOfASplitRevisionGetsExactlyItsOwnCustomers) {
   add_feeder(conn_, "F-PARTS", 1, 5001);  // five slices
   v1::Area area;
   area.add_feeders("F-PARTS");
-  for (uint32_t of : {2u, 3u}) {
-    std::set<uint64_t> all;
-    for (uint32_t index = 0; index < of; ++index) {
-      AudienceReader reader(conn_, area, {}, AudiencePart{index, of});
-      for (const Recipient& r : read_all(reader, 500)) {
-        EXPECT_EQ(r.num % of, index) << "part " << index << " of " << of;
-        EXPECT_TRUE(all.insert(r.num).second) << "customer " << r.num << " twice";
+  for (uint32_t block : {1u, 64u}) {  // every other number (an earlier release), whole buckets
+    for (uint32_t of : {2u, 3u}) {
+      std::set<uint64_t> all;
+      for (uint32_t index = 0; index < of; ++index) {
+        AudienceReader reader(conn_, area, {}, AudiencePart{index, of, block});
+        for (const Recipient& r : read_all(reader, 500)) {
+          EXPECT_EQ(r.num / block % of, index) << "part " << index << " of " << of;
+          EXPECT_TRUE(all.insert(r.num).second) << "customer " << r.num << " twice";
+        }
       }
+      EXPECT_EQ(all.size(), 5000u) << "parts of " << of << ", blocks of " << block;
     }
-    EXPECT_EQ(all.size(), 5000u) << "parts of " << of;
   }
 }
 

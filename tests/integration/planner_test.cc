@@ -530,6 +530,7 @@ TEST_F(PlannerRedis, ALargeRevisionIsSplitIntoPartsThatTogetherPlanEveryoneOnce)
   EXPECT_EQ(entries[0].count("shard"), 0u);
   EXPECT_EQ(entries[1].at("shard"), "1");
   EXPECT_EQ(entries[1].at("shards"), "2");
+  EXPECT_EQ(entries[1].at("block"), "64") << "parts take whole record buckets";
   expect_planned_once_and_tidy(conn_, "OUT-PARTS", kCustomers, queued_per_customer());
 
   // Below shard_min a revision is planned whole: one intake entry.
@@ -539,6 +540,39 @@ TEST_F(PlannerRedis, ALargeRevisionIsSplitIntoPartsThatTogetherPlanEveryoneOnce)
   ASSERT_TRUE(whole.run_once(conn_, std::chrono::system_clock::now()).ok());
   EXPECT_EQ(intake_entries_of(conn_, "OUT-WHOLE").size(), 1u);
   EXPECT_EQ(funnel_of(conn_, "OUT-WHOLE")["audience"], kCustomers);
+}
+
+// A revision an earlier release split gave part s every customer n with n % K == s; its part
+// entries carry no block, and its parts marker only K. Parts of it taken over after an upgrade
+// keep that partition: here part 0 was finished before the upgrade, and part 1 plans exactly
+// the odd numbers (with whole blocks of 64 it would plan 64..127 and 192..250).
+TEST_F(PlannerRedis, APartSplitByAnEarlierReleaseKeepsItsPartition) {
+  put_customers(kCustomers);
+  raise_outage("OUT-OLDSPLIT");
+  const std::string plan = "plan:{OUT-OLDSPLIT}:1";
+  ASSERT_TRUE(
+      conn_
+          .pipeline(redis::batch(
+              redis::cmd("SET", plan + ":parts", "2"), redis::cmd("SET", plan + ":s0", "done"),
+              redis::cmd("SADD", plan + ":finished", "0"),
+              redis::cmd("XADD", events::kIntakeKey, "*", "event", "OUT-OLDSPLIT", "revision", "1",
+                         "shard", "1", "shards", "2")))
+          .ok());
+  fanout::PlannerOptions o = options();
+  o.shards = 2;
+  o.shard_min = 100;
+  fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, o);
+  for (int round = 0; round < 10; ++round) {
+    ASSERT_TRUE(planner.run_once(conn_, std::chrono::system_clock::now()).ok());
+    if (conn_.command(redis::cmd("GET", plan))->str == "done") break;
+  }
+  EXPECT_EQ(conn_.command(redis::cmd("GET", plan))->str, "done");
+  const auto queued = queued_per_customer();
+  EXPECT_EQ(queued.size(), static_cast<size_t>(kCustomers / 2));
+  for (const auto& [num, n] : queued) {
+    EXPECT_EQ(num % 2, 1u) << "customer " << num << " is not part 1's";
+    EXPECT_EQ(n, 1) << "customer " << num;
+  }
 }
 
 TEST_F(PlannerRedis, AnEntryReplayedAfterItsSplitAddsNoPartAndLosesNoCustomer) {
