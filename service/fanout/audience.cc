@@ -10,7 +10,6 @@
 #include <unordered_set>
 
 #include "service/store/keys.h"
-#include "service/store/scripts.h"
 
 namespace herald::fanout {
 namespace {
@@ -330,7 +329,9 @@ Status AudienceReader::load_set(const std::string& key, std::optional<SetShape> 
       }
     }
     cursor_.part = 0;
-    cursor_.scan_cursor = "0";
+    // Not `= "0"`: GCC 12 warns of an overlapping copy there (a false -Wrestrict).
+    cursor_.scan_cursor.clear();
+    cursor_.scan_cursor.push_back('0');
   }
   redis::Command scan = redis::cmd("SSCAN", key, cursor_.scan_cursor, "COUNT", kScanCount);
   if (cursor_.digits > 0) {
