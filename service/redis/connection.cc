@@ -6,18 +6,15 @@
 
 #include <algorithm>
 #include <charconv>
+#include <memory>
 #include <mutex>
+#include <new>
 #include <string>
 
 #include "service/redis/resp.h"
 
 namespace herald::redis {
 namespace {
-
-struct ReplyDeleter {
-  void operator()(redisReply* r) const { freeReplyObject(r); }
-};
-using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
 
 // hiredis writes with write(2), which raises SIGPIPE on a socket whose peer has gone (at once
 // on a Unix socket; after a reset on TCP). Its default action ends the process; ignored, the
@@ -74,35 +71,76 @@ void append_resp(std::string& out, const std::vector<Command>& cmds) {
   }
 }
 
-Reply convert(const redisReply& r) {
-  Reply out;
-  switch (r.type) {
-    case REDIS_REPLY_STRING:
-      out.type = Reply::Type::kString;
-      out.str.assign(r.str, r.len);
-      break;
-    case REDIS_REPLY_STATUS:
-      out.type = Reply::Type::kStatus;
-      out.str.assign(r.str, r.len);
-      break;
-    case REDIS_REPLY_ERROR:
-      out.type = Reply::Type::kError;
-      out.str.assign(r.str, r.len);
-      break;
-    case REDIS_REPLY_INTEGER:
-      out.type = Reply::Type::kInteger;
-      out.integer = r.integer;
-      break;
-    case REDIS_REPLY_ARRAY:
-      out.type = Reply::Type::kArray;
-      out.elements.reserve(r.elements);
-      for (size_t i = 0; i < r.elements; ++i) out.elements.push_back(convert(*r.element[i]));
-      break;
-    default:
-      out.type = Reply::Type::kNil;
-      break;
+namespace {
+
+// hiredis calls these as it parses; a reply inside an array is built in place in its parent's
+// elements (sized when the array begins), so only the outermost reply is allocated, and only
+// it is ever freed (hiredis frees the reply it was building when a read fails). A nullptr
+// tells hiredis it is out of memory: no exception crosses its C frames.
+Reply* place(const redisReadTask* task) {
+  if (task->parent == nullptr) return new (std::nothrow) Reply;
+  auto* parent = static_cast<Reply*>(task->parent->obj);
+  return &parent->elements[static_cast<size_t>(task->idx)];
+}
+
+void* create_string(const redisReadTask* task, char* str, size_t len) {
+  Reply* r = place(task);
+  if (r == nullptr) return nullptr;
+  r->type = task->type == REDIS_REPLY_ERROR    ? Reply::Type::kError
+            : task->type == REDIS_REPLY_STATUS ? Reply::Type::kStatus
+                                               : Reply::Type::kString;
+  try {
+    r->str.assign(str, len);
+  } catch (const std::bad_alloc&) {
+    if (task->parent == nullptr) delete r;
+    return nullptr;
   }
-  return out;
+  return r;
+}
+
+void* create_array(const redisReadTask* task, int elements) {
+  Reply* r = place(task);
+  if (r == nullptr) return nullptr;
+  r->type = Reply::Type::kArray;
+  try {
+    r->elements.resize(static_cast<size_t>(std::max(elements, 0)));
+  } catch (const std::bad_alloc&) {
+    if (task->parent == nullptr) delete r;
+    return nullptr;
+  }
+  return r;
+}
+
+void* create_integer(const redisReadTask* task, long long value) {
+  Reply* r = place(task);
+  if (r == nullptr) return nullptr;
+  r->type = Reply::Type::kInteger;
+  r->integer = value;
+  return r;
+}
+
+void* create_nil(const redisReadTask* task) { return place(task); }  // a Reply is nil as made
+
+void free_reply(void* obj) { delete static_cast<Reply*>(obj); }
+
+redisReplyObjectFunctions kReplyFunctions{create_string, create_array, create_integer, create_nil,
+                                          free_reply};
+
+}  // namespace
+
+void use_reply_objects(redisReader* reader) {
+  if (reader != nullptr) reader->fn = &kReplyFunctions;
+}
+
+redisReader* new_reader() {
+  redisReader* reader = redisReaderCreate();
+  use_reply_objects(reader);
+  return reader;
+}
+
+Reply take_reply(void* raw) {
+  std::unique_ptr<Reply> owned(static_cast<Reply*>(raw));
+  return std::move(*owned);
 }
 
 void Connection::Deleter::operator()(redisContext* c) const { redisFree(c); }
@@ -128,6 +166,7 @@ Result<Connection> Connection::connect(const Endpoint& endpoint,
     return unavailable("redis " + endpoint.describe() + ": " + ctx->errstr);
   }
 
+  use_reply_objects(ctx->reader);
   Connection conn(std::move(ctx));
   const std::vector<Command> setup = endpoint.setup();
   if (setup.empty()) return conn;
@@ -214,11 +253,10 @@ Result<Reply> Connection::read_one() {
   void* raw = nullptr;
   if (redisGetReply(ctx_.get(), &raw) != REDIS_OK || raw == nullptr) {
     broken_ = true;
-    ReplyPtr guard(static_cast<redisReply*>(raw));
+    if (raw != nullptr) take_reply(raw);
     return unavailable(std::string("redis read failed: ") + ctx_->errstr);
   }
-  ReplyPtr reply(static_cast<redisReply*>(raw));
-  return convert(*reply);
+  return take_reply(raw);
 }
 
 }  // namespace herald::redis

@@ -12,10 +12,6 @@ namespace {
 
 constexpr size_t kReadChunk = 64 * 1024;
 
-struct ReplyDeleter {
-  void operator()(redisReply* r) const { freeReplyObject(r); }
-};
-
 }  // namespace
 
 Link::Link(net::io_context& io, Endpoint endpoint, LinkOptions options, Metrics* metrics)
@@ -29,7 +25,7 @@ Link::Link(net::io_context& io, Endpoint endpoint, LinkOptions options, Metrics*
       backoff_(options.backoff_min),
       rng_(std::random_device{}()),
       in_(kReadChunk),
-      reader_(redisReaderCreate(), redisReaderFree) {}
+      reader_(new_reader(), redisReaderFree) {}
 
 Link::~Link() {
   beast::error_code ec;
@@ -175,13 +171,13 @@ void Link::on_read(size_t n) {
       break;
     }
     if (raw == nullptr) break;
-    std::unique_ptr<redisReply, ReplyDeleter> reply(static_cast<redisReply*>(raw));
+    Reply reply = take_reply(raw);
     if (in_flight_.empty()) {
       broken = "redis sent a reply nobody asked for";
       break;
     }
     InFlight& front = in_flight_.front();
-    front.replies.push_back(convert(*reply));
+    front.replies.push_back(std::move(reply));
     if (--front.remaining == 0) {
       in_flight_commands_ -= front.replies.size();
       answered.push_back(std::move(front));
@@ -223,7 +219,7 @@ void Link::fail(const std::string& why) {
   write_in_flight_ = false;
   out_.clear();
   writing_.clear();
-  reader_.reset(redisReaderCreate());
+  reader_.reset(new_reader());
   std::deque<InFlight> lost;
   lost.swap(in_flight_);
   in_flight_commands_ = 0;

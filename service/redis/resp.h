@@ -6,7 +6,7 @@
 #include "service/common/error.h"
 #include "service/redis/reply.h"
 
-struct redisReply;
+struct redisReader;
 
 namespace herald::redis {
 
@@ -18,8 +18,13 @@ void append_resp(std::string& out, const Command& cmd);
 // the size they need: a batch of an import is hundreds of kilobytes, built without regrowing.
 void append_resp(std::string& out, const std::vector<Command>& cmds);
 
-// hiredis' parsed reply as ours.
-Reply convert(const redisReply& r);
+// A hiredis reader that builds our Reply objects itself (reply_functions), instead of its own
+// redisReply tree that would then be copied: a string reply is one allocation, not two.
+redisReader* new_reader();
+// Makes a reader (a redisContext's) build our Reply objects.
+void use_reply_objects(redisReader* reader);
+// The reply a reader made that way hands over (redisGetReply, redisReaderGetReply), now ours.
+Reply take_reply(void* raw);
 
 // What a connection, link or pool answers when Redis cannot be reached or used.
 inline Error unavailable(std::string message) {
