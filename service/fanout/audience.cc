@@ -127,15 +127,13 @@ AudienceReader::AudienceReader(redis::Connection& redis, v1::Area area, Audience
       part_(part),
       polygon_(to_points(area_.polygon())) {}
 
-Result<std::vector<Recipient>> AudienceReader::next(size_t max, ReadAhead* ahead) {
+Result<std::vector<Recipient>> AudienceReader::next(size_t max) {
   max = std::max<size_t>(max, 1);
   const std::string start = cursor_.encode();
   std::vector<Recipient> out;
   std::unordered_map<uint64_t, size_t> at;
-  if (ahead) ahead->nums.clear();
   // Up to `max` candidates, page after page; a customer met twice (two feeders, two of its
-  // premises) is one recipient. `ahead`'s reads for them are the batch's only round trip
-  // besides the pages.
+  // premises) is one recipient.
   while (out.size() < max && !cursor_.done) {
     if (!loaded_) {
       if (auto s = load_page(); !s) return rewind(start, s.error());
@@ -155,15 +153,6 @@ Result<std::vector<Recipient>> AudienceReader::next(size_t max, ReadAhead* ahead
     ps.insert(ps.end(), c.premises.begin(), c.premises.end());
     std::sort(ps.begin(), ps.end());
     ps.erase(std::unique(ps.begin(), ps.end()), ps.end());
-  }
-  if (ahead && ahead->build && !out.empty()) {
-    std::vector<uint64_t> nums;
-    nums.reserve(out.size());
-    for (const Recipient& r : out) nums.push_back(r.num);
-    auto got = redis_.pipeline(ahead->build(nums));
-    if (!got) return rewind(start, got.error());
-    ahead->nums = std::move(nums);
-    ahead->replies = std::move(*got);
   }
   if (loaded_ && cursor_.offset >= page_.size()) finish_page();
   return out;

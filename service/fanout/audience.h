@@ -1,7 +1,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -74,15 +73,6 @@ struct AudiencePart {
   bool keeps(uint64_t num) const { return of <= 1 || num / block % of == index; }
 };
 
-// Reads a caller wants for a batch's customers, made by the reader once the batch is whole:
-// `build` is given the recipients' numbers, in order; `nums` and `replies` are then those
-// numbers and the replies of build's commands (nothing when the batch is empty).
-struct ReadAhead {
-  std::function<redis::Batch(const std::vector<uint64_t>& nums)> build;
-  std::vector<uint64_t> nums;
-  std::vector<redis::Reply> replies;
-};
-
 class AudienceReader {
  public:
   AudienceReader(redis::Connection& redis, v1::Area area, AudienceCursor start = {},
@@ -90,8 +80,8 @@ class AudienceReader {
 
   // Up to `max` (at least 1) recipients, each once; empty only when the audience is
   // exhausted. On error the cursor goes back to the batch start, so a retry (or a reader
-  // resumed from the saved cursor) replays the batch. With `ahead`, the reader makes its reads.
-  Result<std::vector<Recipient>> next(size_t max, ReadAhead* ahead = nullptr);
+  // resumed from the saved cursor) replays the batch.
+  Result<std::vector<Recipient>> next(size_t max);
   // Save it after the caller has durably handled the batch.
   const AudienceCursor& cursor() const { return cursor_; }
 

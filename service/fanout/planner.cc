@@ -500,7 +500,7 @@ Status Planner::split(redis::Connection& conn, Job& job, const redis::Reply& par
     auto r = check_reply(conn.command(
         redis::cmd("EVAL", kSplitLua, "2", kIntake, marker, std::to_string(want), job.event_id,
                    std::to_string(job.revision), is_emergency(job.planned) ? "1" : "0",
-                   std::to_string(store::kRecordBucket))));
+                   std::to_string(store::kRecordsPerBucket))));
     if (!r.ok()) return std::move(r).take_error();
     job.part = part_zero(r->str);
     if (job.part.of > 1) {
@@ -529,11 +529,7 @@ Result<Planner::Step> Planner::step(redis::Connection& conn, Job& job, std::stri
     return Step::kDone;
   }
   const std::string done = seen_key(job.event_id, job.revision) + ":done";
-  ReadAhead ahead;
-  ahead.build = [&](const std::vector<uint64_t>& nums) {
-    return batch_reads(job.planned, nums, done);
-  };
-  auto batch = job.reader->next(options_.batch, &ahead);
+  auto batch = job.reader->next(options_.batch);
   if (!batch.ok()) return std::move(batch).take_error();
   if (batch->empty()) return Step::kDone;
   std::vector<Work> work;
@@ -548,8 +544,7 @@ Result<Planner::Step> Planner::step(redis::Connection& conn, Job& job, std::stri
                                  ? part_cursor_key(job.event_id, job.revision, job.part.index)
                                  : cursor_key(job.event_id, job.revision);
   tail.push_back(redis::cmd("SET", cursor, job.reader->cursor().encode()));
-  if (auto ok = handle(conn, job.planned, work, done, std::move(tail), now, yield, &ahead);
-      !ok.ok()) {
+  if (auto ok = handle(conn, job.planned, work, done, std::move(tail), now, yield); !ok.ok()) {
     return std::move(ok).take_error();
   }
   if (!job.first_batch_done && job.part.index == 0) observe_first_batch(job);

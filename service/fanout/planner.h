@@ -190,11 +190,9 @@ class Planner {
   // Decides and writes `work` in chunks. `done_key`, for audience batches: the bitmap of
   // customers already committed, read to skip them and written with each chunk. `tail` goes
   // with the last chunk.
-  // `ahead`: the reads already made with the audience batch's claim (batch_reads).
   Status handle(redis::Connection& conn, const v1::Event& event, std::vector<Work>& work,
                 const std::string& done_key, redis::Batch tail,
-                std::chrono::system_clock::time_point now, Yield& yield,
-                const ReadAhead* ahead = nullptr);
+                std::chrono::system_clock::time_point now, Yield& yield);
   // What handle() reads for the customers `nums` before deciding: their records, history marks,
   // opt-out and invalid-contact marks and, with done_key, their done bits.
   static redis::Batch batch_reads(const v1::Event& event, const std::vector<uint64_t>& nums,

@@ -149,7 +149,7 @@ redis::Batch Planner::batch_reads(const v1::Event& event, const std::vector<uint
 
 Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vector<Work>& work,
                        const std::string& done_key, redis::Batch tail, Clock::time_point now,
-                       Yield& yield, const ReadAhead* ahead) {
+                       Yield& yield) {
   std::vector<std::string> nums;
   nums.reserve(work.size());
   for (const Work& w : work) nums.push_back(std::to_string(w.num));
@@ -167,41 +167,17 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
   const size_t n = work.size();
   // One pipeline (batch_reads): each customer's record, then one command per batch for the
   // history marks, each opt-out or invalid-contact set (set members are customer numbers) and,
-  // for an audience batch, the bits of the customers an earlier run of this batch committed.
-  // The audience reader may have made it (`ahead`): its numbers are then the batch's
-  // recipients, and pos[i] is where customer i's replies are.
-  std::vector<size_t> pos(n);
-  std::vector<redis::Reply> own;
-  const std::vector<redis::Reply>* replies = &own;
-  std::vector<uint64_t> plain;
-  const std::vector<uint64_t>* read_for = &plain;  // the customers the reads were for
-  if (ahead && !ahead->nums.empty()) {
-    std::unordered_map<uint64_t, size_t> first;
-    for (size_t k = ahead->nums.size(); k-- > 0;) first[ahead->nums[k]] = k;
-    for (size_t i = 0; i < n; ++i) {
-      auto it = first.find(work[i].num);
-      if (it == first.end()) {
-        return make_error(ErrorCode::kInternal, "planner: a recipient missing from its reads");
-      }
-      pos[i] = it->second;
-    }
-    replies = &ahead->replies;
-    read_for = &ahead->nums;
-  } else {
-    plain.resize(n);
-    for (size_t i = 0; i < n; ++i) {
-      plain[i] = work[i].num;
-      pos[i] = i;
-    }
-    auto got = conn.pipeline(batch_reads(event, plain, done_key));
-    if (!got.ok()) return std::move(got).take_error();
-    own = std::move(*got);
-  }
-  const std::vector<redis::Reply>& read = *replies;
-  const size_t m = read_for->size();
+  // for an audience batch, the bits of the customers an earlier batch or an earlier run of this
+  // one committed. Customer i's replies are at i.
+  std::vector<uint64_t> read_for(n);
+  for (size_t i = 0; i < n; ++i) read_for[i] = work[i].num;
+  auto got = conn.pipeline(batch_reads(event, read_for, done_key));
+  if (!got.ok()) return std::move(got).take_error();
+  const std::vector<redis::Reply>& read = *got;
+  const size_t m = n;
   const bool with_history = reads_history(event, done_key);
   const std::optional<HistoryLayout> layout =
-      with_history ? std::make_optional<HistoryLayout>(*read_for) : std::nullopt;
+      with_history ? std::make_optional<HistoryLayout>(read_for) : std::nullopt;
   const size_t legacy_at = m + (layout ? layout->buckets.size() : 0);
   const size_t sets_at = legacy_at + (layout ? 1 : 0);  // the first SMISMEMBER's reply
   const size_t expected = sets_at + kSetReads + (done_key.empty() ? 0 : 1);
@@ -220,13 +196,11 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
   // Customer i's history mark for the channel in `slot` (kAll's order), if any was read.
   auto history_at = [&](size_t i, size_t slot) {
     if (!layout) return History{};
-    const auto [bucket, first] = layout->at[pos[i]];
+    const auto [bucket, first] = layout->at[i];
     return later_mark(history_in(read[m + bucket], first + slot),
-                      history_in(read[legacy_at], std::size(kAll) * pos[i] + slot));
+                      history_in(read[legacy_at], std::size(kAll) * i + slot));
   };
-  auto marked = [&](size_t set, size_t i) {
-    return read[sets_at + set].elements[pos[i]].integer == 1;
-  };
+  auto marked = [&](size_t set, size_t i) { return read[sets_at + set].elements[i].integer == 1; };
   // A replayed batch: customers whose chunk was committed are left as they are.
   auto committed = [&](size_t i) { return !done_key.empty() && marked(5, i); };
 
@@ -246,7 +220,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
   std::map<std::string, std::vector<size_t>> by_key, by_day;
   for (size_t i = 0; i < n; ++i) {
     if (committed(i)) continue;
-    customers[i] = customer_from(read[pos[i]], sealer_, arena);
+    customers[i] = customer_from(read[i], sealer_, arena);
     if (!customers[i]) continue;
     days[i] = local_day(*customers[i], now);
     if (!cap_may_apply(*customers[i], event)) continue;

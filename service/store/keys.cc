@@ -7,7 +7,6 @@
 namespace herald::store {
 namespace {
 constexpr uint32_t kBuckets = 65536;
-constexpr uint64_t kRecordsPerBucket = 64;
 }  // namespace
 
 uint32_t fnv1a(std::string_view s) {

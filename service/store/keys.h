@@ -17,7 +17,7 @@ std::string premise_key(std::string_view premise_id);       // pm:{h}
 std::string premise_field(std::string_view premise_id, std::string_view num);
 std::string premise_match(std::string_view premise_id);  // "<premise>,*", glob characters escaped
 // A record bucket holds this many consecutive customer numbers.
-inline constexpr uint64_t kRecordBucket = 64;
+inline constexpr uint64_t kRecordsPerBucket = 64;
 std::string record_key(uint64_t num);                       // c:{n/64}
 std::string record_field(uint64_t num);                     // n mod 64
 // A feeder's or a ZIP's set of customer numbers is split in kIndexSlices sets: Redis reads an

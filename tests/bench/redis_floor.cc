@@ -6,8 +6,6 @@
 // is the fastest fan-out this machine's Redis could serve, whatever heraldd does.
 // Run by scripts/bench_redis_floor.sh (which starts redis-server); directly:
 //   build/tests/bench/redis_floor --port 6379 --customers 1000000 [--shape K] [--order random]
-#include <hiredis/hiredis.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -20,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "service/redis/connection.h"
+#include "service/redis/endpoint.h"
 #include "service/store/redis_settings.h"
 
 namespace {
@@ -65,45 +65,30 @@ struct Channel {
 constexpr Channel kChannels[] = {
     {"dq:sms:3", 260, 51}, {"dq:email:3", 1420, 36}, {"dq:voice:3", 470, 13}};
 
-struct Reply {
-  redisReply* r = nullptr;
-  ~Reply() {
-    if (r) freeReplyObject(r);
-  }
-};
-
 [[noreturn]] void die(const std::string& what) {
   std::fprintf(stderr, "redis_floor: %s\n", what.c_str());
   std::exit(1);
 }
 
+// Commands gathered, then sent as one pipeline through heraldd's own client; any error ends
+// the run.
 class Pipe {
  public:
-  explicit Pipe(redisContext* c) : c_(c) {}
-  void add(const std::vector<std::string>& args) {
-    std::vector<const char*> argv;
-    std::vector<size_t> lens;
-    for (const auto& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    if (redisAppendCommandArgv(c_, static_cast<int>(argv.size()), argv.data(), lens.data()) !=
-        REDIS_OK)
-      die("append failed");
-    ++pending_;
-  }
+  explicit Pipe(herald::redis::Connection& c) : c_(c) {}
+  void add(herald::redis::Command cmd) { batch_.push_back(std::move(cmd)); }
   void drain() {
-    for (; pending_ > 0; --pending_) {
-      Reply reply;
-      if (redisGetReply(c_, reinterpret_cast<void**>(&reply.r)) != REDIS_OK || !reply.r)
-        die(std::string("reply: ") + c_->errstr);
-      if (reply.r->type == REDIS_REPLY_ERROR) die(std::string("redis: ") + reply.r->str);
+    if (batch_.empty()) return;
+    auto got = c_.pipeline(batch_);
+    if (!got.ok()) die(got.error().message);
+    for (const auto& r : *got) {
+      if (r.is_error()) die("redis: " + r.str);
     }
+    batch_.clear();
   }
 
  private:
-  redisContext* c_;
-  long pending_ = 0;
+  herald::redis::Connection& c_;
+  herald::redis::Batch batch_;
 };
 
 struct Cpu {
@@ -111,11 +96,10 @@ struct Cpu {
   Cpu operator-(const Cpu& o) const { return {user - o.user, sys - o.sys}; }
 };
 
-Cpu redis_cpu(redisContext* c) {
-  Reply reply;
-  reply.r = static_cast<redisReply*>(redisCommand(c, "INFO cpu"));
-  if (!reply.r || reply.r->type != REDIS_REPLY_STRING) die("INFO cpu");
-  const std::string_view info(reply.r->str, reply.r->len);
+Cpu redis_cpu(herald::redis::Connection& c) {
+  auto reply = c.command({"INFO", "cpu"});
+  if (!reply.ok() || reply->type != herald::redis::Reply::Type::kString) die("INFO cpu");
+  const std::string_view info(reply->str);
   auto field = [&](std::string_view name) {
     const size_t at = info.find(name);
     if (at == std::string_view::npos) die("INFO cpu lacks " + std::string(name));
@@ -136,7 +120,7 @@ std::string hex(long v) {
   return buf;
 }
 
-void load(redisContext* c, const Options& o) {
+void load(herald::redis::Connection& c, const Options& o) {
   std::mt19937_64 rng(7);
   Pipe pipe(c);
   for (long b = 0; b * 64 < o.customers; ++b) {
@@ -182,8 +166,8 @@ std::vector<long> audience(const Options& o) {
 }
 
 // Plans the audience as event `event`; returns Redis's CPU it took.
-Cpu plan(redisContext* c, const Options& o, const std::vector<long>& order, const Shape& s,
-         const std::string& event, double* wall_s) {
+Cpu plan(herald::redis::Connection& c, const Options& o, const std::vector<long>& order,
+         const Shape& s, const std::string& event, double* wall_s) {
   std::mt19937_64 rng(11);
   const std::string tp = bytes(rng, kTouchpointBytes);
   std::vector<std::string> message;
@@ -282,15 +266,17 @@ int main(int argc, char** argv) {
     else
       die("unknown flag " + std::string(flag));
   }
-  std::unique_ptr<redisContext, void (*)(redisContext*)> c(redisConnect("127.0.0.1", o.port),
-                                                           redisFree);
-  if (!c || c->err) die("cannot connect to 127.0.0.1:" + std::to_string(o.port));
+  auto endpoint =
+      herald::redis::Endpoint::parse("redis://127.0.0.1:" + std::to_string(o.port) + "/0");
+  if (!endpoint.ok()) die(endpoint.error().message);
+  auto conn = herald::redis::Connection::connect(*endpoint, std::chrono::seconds(60));
+  if (!conn.ok()) die(conn.error().message);
+  herald::redis::Connection& c = *conn;
   // The encodings heraldd asks Redis for at start-up (record buckets stay listpacks, ...).
-  Pipe settings(c.get());
-  for (const auto& s : herald::store::redis_settings())
-    settings.add({"CONFIG", "SET", std::string(s.name), std::string(s.value)});
+  Pipe settings(c);
+  settings.add(herald::store::config_set_command());
   settings.drain();
-  load(c.get(), o);
+  load(c, o);
   std::printf("%ld customer records loaded\n", o.customers);
   // From the full layout down to the bare minimum, each on its own event's keys.
   const Shape shapes[] = {
@@ -312,7 +298,7 @@ int main(int argc, char** argv) {
       continue;
     }
     double wall = 0;
-    const Cpu cpu = plan(c.get(), o, order, s, "FLOOR-" + std::to_string(++e), &wall);
+    const Cpu cpu = plan(c, o, order, s, "FLOOR-" + std::to_string(++e), &wall);
     const double per = 1e6 / static_cast<double>(o.customers);
     const double us = (cpu.user + cpu.sys) * per;
     std::printf(
@@ -322,7 +308,7 @@ int main(int argc, char** argv) {
         static_cast<double>(o.customers) / wall);
     std::fflush(stdout);
     // The next shape starts from the same memory: the queued messages go (not counted).
-    Pipe pipe(c.get());
+    Pipe pipe(c);
     for (const auto& ch : kChannels) pipe.add({"DEL", ch.stream});
     pipe.drain();
   }

@@ -431,37 +431,29 @@ TEST_F(Audience, ResumesFromASavedCursorWithoutRepeatsOrGaps) {
   EXPECT_EQ(*got.rbegin(), 5000u);
 }
 
-// The planner's reads for a batch (ReadAhead) are made by the reader once the batch is whole:
-// they cover exactly its recipients, in order, whatever the batch size, and a customer on two
-// overlapping feeders is one recipient of a batch and read once.
-TEST_F(Audience, ABatchsReadsCoverExactlyItsRecipientsInOrder) {
+// A customer on two overlapping feeders is one recipient of a batch; it comes again only from a
+// later batch (the planner's done bits then skip it), whatever the batch size.
+TEST_F(Audience, ACustomerOnTwoOverlappingFeedersIsOneRecipientOfABatch) {
   add_feeder(conn_, "F-A", 1, 1001);
   add_feeder(conn_, "F-B", 501, 1501);  // 501..1000 are on both
   v1::Area area;
   area.add_feeders("F-A");
   area.add_feeders("F-B");
-  ReadAhead ahead;
-  ahead.build = [](const std::vector<uint64_t>& nums) {
-    redis::Batch reads;
-    for (uint64_t n : nums) reads.push_back(redis::cmd("ECHO", std::to_string(n)));
-    return reads;
-  };
   for (size_t max : {400u, 1200u, 5000u}) {
     AudienceReader reader(conn_, area);
     std::set<uint64_t> got;
     size_t handed = 0;
     for (int guard = 0; guard < 100; ++guard) {
-      auto batch = reader.next(max, &ahead);
+      auto batch = reader.next(max);
       ASSERT_TRUE(batch.ok()) << batch.error().message;
       if (batch->empty()) break;
-      ASSERT_EQ(ahead.nums.size(), batch->size());
-      ASSERT_EQ(ahead.replies.size(), batch->size());
-      for (size_t k = 0; k < batch->size(); ++k) {
-        EXPECT_EQ(ahead.nums[k], (*batch)[k].num);
-        EXPECT_EQ(ahead.replies[k].str, std::to_string((*batch)[k].num));
+      EXPECT_LE(batch->size(), max);
+      std::set<uint64_t> in_batch;
+      for (const Recipient& r : *batch) {
+        EXPECT_TRUE(in_batch.insert(r.num).second) << "customer " << r.num << " twice in a batch";
+        got.insert(r.num);
       }
       handed += batch->size();
-      for (const Recipient& r : *batch) got.insert(r.num);
     }
     EXPECT_EQ(got.size(), 1500u) << "batches of " << max;
     EXPECT_EQ(*got.rbegin(), 1500u);
