@@ -4,12 +4,15 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <kainjow/mustache.hpp>
 #include <sstream>
 #include <stdexcept>
+#include <unordered_map>
+#include <vector>
 
 namespace herald::templates {
 namespace {
@@ -87,26 +90,104 @@ std::string spoken(std::string_view ref) {
   return out;
 }
 
-// Empty strings stay unset so that {{#var}} sections skip and {{^var}} sections show.
-mustache::data to_data(const Vars& v) {
+// A customer's own values, which differ from one message of a revision to the next; the
+// shared ones are the rest (docs/architecture.md, "Rendering: a stencil per template and
+// shared values").
+constexpr std::array<const char*, 4> kOwnNames = {"first_name", "premises", "manage_link",
+                                                  "callback_line"};
+std::array<const std::string*, 4> own_values(const Vars& v) {
+  return {&v.first_name, &v.premises, &v.manage_link, &v.callback_line};
+}
+std::array<const std::string*, 5> shared_values(const Vars& v) {
+  return {&v.etr_local, &v.window_start_local, &v.window_end_local, &v.cause, &v.event_ref};
+}
+constexpr std::array<const char*, 5> kSharedNames = {"etr_local", "window_start_local",
+                                                     "window_end_local", "cause", "event_ref"};
+
+// An own value while a stencil renders: kMarkStart, its letter ('A' + index), then kMarkRaw,
+// which the stencil templates' escape turns into kMarkEscaped.
+constexpr char kMarkStart = '\x1e';
+constexpr char kMarkRaw = '\x1f';
+constexpr char kMarkEscaped = '\x1d';
+constexpr std::string_view kMarkBytes = "\x1d\x1e\x1f";
+
+// Empty strings stay unset so that {{#var}} sections skip and {{^var}} sections show. With
+// `markers`, each own value that is set stands as its marker.
+mustache::data to_data(const Vars& v, bool markers) {
   mustache::data d{mustache::data::type::object};
-  const std::pair<const char*, const std::string*> fields[] = {
-      {"first_name", &v.first_name},
-      {"premises", &v.premises},
-      {"etr_local", &v.etr_local},
-      {"window_start_local", &v.window_start_local},
-      {"window_end_local", &v.window_end_local},
-      {"cause", &v.cause},
-      {"event_ref", &v.event_ref},
-      {"manage_link", &v.manage_link},
-      {"callback_line", &v.callback_line},
-  };
-  for (const auto& [name, value] : fields) {
-    if (!value->empty()) d.set(name, *value);
+  const auto shared = shared_values(v);
+  for (size_t k = 0; k < shared.size(); ++k) {
+    if (!shared[k]->empty()) d.set(kSharedNames[k], *shared[k]);
   }
   if (!v.event_ref.empty()) d.set("event_ref_spoken", spoken(v.event_ref));
+  const auto own = own_values(v);
+  for (size_t k = 0; k < own.size(); ++k) {
+    if (own[k]->empty()) continue;
+    d.set(kOwnNames[k],
+          markers ? std::string{kMarkStart, static_cast<char>('A' + k), kMarkRaw} : *own[k]);
+  }
   return d;
 }
+
+// A template rendered with markers for the own values, the markers cut out: `text` with
+// `slots` where own values go. Not usable if the rendering held a stray marker byte.
+struct Stencil {
+  struct Slot {
+    size_t at;
+    size_t own;
+    bool escaped;
+  };
+  std::string text;
+  std::vector<Slot> slots;
+  bool usable = true;
+};
+
+Stencil cut(std::string_view rendered) {
+  Stencil s;
+  s.text.reserve(rendered.size());
+  size_t from = 0;
+  for (size_t at; (at = rendered.find_first_of(kMarkBytes, from)) != std::string_view::npos;) {
+    s.text.append(rendered.substr(from, at - from));
+    const bool marker = rendered[at] == kMarkStart && at + 2 < rendered.size() &&
+                        rendered[at + 1] >= 'A' &&
+                        rendered[at + 1] < static_cast<char>('A' + kOwnNames.size()) &&
+                        (rendered[at + 2] == kMarkRaw || rendered[at + 2] == kMarkEscaped);
+    if (!marker) {
+      s.usable = false;
+      return s;
+    }
+    s.slots.push_back({s.text.size(), static_cast<size_t>(rendered[at + 1] - 'A'),
+                       rendered[at + 2] == kMarkEscaped});
+    from = at + 3;
+  }
+  s.text.append(rendered.substr(from));
+  return s;
+}
+
+// The stencil's text with the own values of `v` in their slots (HTML-escaped where the
+// template escapes them, in an HTML part).
+std::string fill(const Stencil& s, const Vars& v, bool html) {
+  const auto own = own_values(v);
+  std::string out;
+  out.reserve(s.text.size() + 256);
+  size_t from = 0;
+  for (const auto& slot : s.slots) {
+    out.append(s.text, from, slot.at - from);
+    if (html && slot.escaped) {
+      out += mustache::html_escape(*own[slot.own]);
+    } else {
+      out += *own[slot.own];
+    }
+    from = slot.at;
+  }
+  out.append(s.text, from);
+  return out;
+}
+
+// Stencils of this thread, by catalog serial, template and Prepared::key_.
+constexpr size_t kMaxStencils = 1024;
+thread_local std::unordered_map<std::string, Stencil> stencils;
+std::atomic<uint64_t> catalogs_loaded{0};
 
 // The template's text for `d`, appended piece by piece to one string (render only reads a
 // template without partials or lambdas, whatever its signature): kainjow's render(data)
@@ -130,13 +211,36 @@ std::string notice_path(std::string_view lang, std::string_view name, Part part)
   return fmt::format("{}/notice/{}.{}.mustache", lang, name, part_suffix(part));
 }
 
-std::unique_ptr<kainjow::mustache::mustache> compile(const std::string& path, Part part) {
-  auto tmpl = std::make_unique<kainjow::mustache::mustache>(read_file(path));
-  if (!tmpl->is_valid()) {
-    throw std::runtime_error(fmt::format("template broken: {}: {}", path, tmpl->error_message()));
+}  // namespace
+
+struct Catalog::Entry {
+  std::unique_ptr<Template> direct;   // renders the values
+  std::unique_ptr<Template> stencil;  // renders markers: an escaped one ends in kMarkEscaped
+  bool html = false;
+  bool one_line = false;
+};
+
+namespace {
+
+std::unique_ptr<Catalog::Entry> compile(const std::string& path, Part part) {
+  auto entry = std::make_unique<Catalog::Entry>();
+  const std::string text = read_file(path);
+  entry->html = part == Part::kEmailHtml;
+  entry->one_line = one_line(part);
+  entry->direct = std::make_unique<mustache::mustache>(text);
+  if (!entry->direct->is_valid()) {
+    throw std::runtime_error(
+        fmt::format("template broken: {}: {}", path, entry->direct->error_message()));
   }
-  if (part != Part::kEmailHtml) tmpl->set_custom_escape([](const std::string& s) { return s; });
-  return tmpl;
+  if (!entry->html) entry->direct->set_custom_escape([](const std::string& s) { return s; });
+  entry->stencil = std::make_unique<mustache::mustache>(text);
+  entry->stencil->set_custom_escape([html = entry->html](const std::string& s) {
+    if (s.size() == 3 && s[0] == kMarkStart && s[2] == kMarkRaw) {
+      return std::string{s[0], s[1], kMarkEscaped};
+    }
+    return html ? mustache::html_escape(s) : s;
+  });
+  return entry;
 }
 
 // Notices are whatever files <fallback language>/notice/ holds; every other language must have
@@ -190,6 +294,7 @@ Catalog::~Catalog() = default;
 
 Catalog Catalog::load(const std::string& dir) {
   Catalog catalog;
+  catalog.serial_ = ++catalogs_loaded;
   for (const auto lang : kLanguages) {
     for (const auto kind : kKinds) {
       for (const auto stage : stages_of(kind)) {
@@ -219,14 +324,51 @@ std::optional<std::string> Catalog::render_notice(std::string_view name, Part pa
   for (const auto& [key, value] : vars) {
     if (!value.empty()) d.set(key, value);
   }
-  std::string out = render_text(*it->second, d);
+  std::string out = render_text(*it->second->direct, d);
   if (one_line(part)) return collapse_whitespace(out);
   return out;
 }
 
-Prepared::Prepared(const Vars& vars) : data_(std::make_unique<mustache::data>(to_data(vars))) {}
+Prepared::Prepared(const Vars& vars) : vars_(&vars) {
+  const auto shared = shared_values(vars);
+  size_t size = 1;
+  for (const std::string* value : shared) size += value->size() + 1;
+  key_.reserve(size);
+  // Values cannot hold kMarkRaw here (it sends them to the direct path): it separates them.
+  for (const std::string* value : shared) {
+    if (value->find_first_of(kMarkBytes) != std::string::npos) stencil_ = false;
+    key_ += *value;
+    key_ += kMarkRaw;
+  }
+  const auto own = own_values(vars);
+  char set = 0x40;
+  for (size_t k = 0; k < own.size(); ++k) {
+    const std::string& value = *own[k];
+    if (value.empty()) continue;
+    set = static_cast<char>(set | 1 << k);
+    // kainjow drops a line holding a section tag that renders to spaces and tabs only; a
+    // marker is neither.
+    if (value.find_first_of(kMarkBytes) != std::string::npos ||
+        value.find_first_not_of(" \t") == std::string::npos) {
+      stencil_ = false;
+    }
+  }
+  key_ += set;
+}
 Prepared::Prepared(Prepared&&) noexcept = default;
 Prepared::~Prepared() = default;
+
+const mustache::data& Prepared::data() const {
+  if (!data_) data_ = std::make_unique<mustache::data>(to_data(*vars_, false));
+  return *data_;
+}
+
+const Catalog::Entry* Catalog::find(v1::EventKind kind, v1::Stage stage, Part part,
+                                    std::string_view lang, std::string& rel) const {
+  rel = template_path(kind, stage, part, pick_language(lang));
+  const auto it = templates_.find(rel);
+  return it == templates_.end() ? nullptr : it->second.get();
+}
 
 std::optional<std::string> Catalog::render(v1::EventKind kind, v1::Stage stage, Part part,
                                            std::string_view lang, const Vars& vars) const {
@@ -235,12 +377,38 @@ std::optional<std::string> Catalog::render(v1::EventKind kind, v1::Stage stage, 
 
 std::optional<std::string> Catalog::render(v1::EventKind kind, v1::Stage stage, Part part,
                                            std::string_view lang, const Prepared& vars) const {
-  const std::string rel = template_path(kind, stage, part, pick_language(lang));
-  const auto it = templates_.find(rel);
-  if (it == templates_.end()) return std::nullopt;
+  std::string rel;
+  const Entry* entry = find(kind, stage, part, lang, rel);
+  if (!entry) return std::nullopt;
   // Safe to share across threads: without partials or lambdas rendering only reads the template.
-  std::string out = render_text(*it->second, *vars.data_);
-  if (one_line(part)) return collapse_whitespace(out);
+  std::string out;
+  if (vars.stencil_) {
+    std::string key;
+    key.reserve(sizeof serial_ + rel.size() + 1 + vars.key_.size());
+    key.append(reinterpret_cast<const char*>(&serial_), sizeof serial_);
+    key += rel;
+    key += '\0';
+    key += vars.key_;
+    auto it = stencils.find(key);
+    if (it == stencils.end()) {
+      if (stencils.size() >= kMaxStencils) stencils.clear();
+      const std::string marked = render_text(*entry->stencil, to_data(*vars.vars_, true));
+      it = stencils.emplace(std::move(key), cut(marked)).first;
+    }
+    if (it->second.usable) out = fill(it->second, *vars.vars_, entry->html);
+  }
+  if (out.empty()) out = render_text(*entry->direct, vars.data());
+  if (entry->one_line) return collapse_whitespace(out);
+  return out;
+}
+
+std::optional<std::string> Catalog::render_direct(v1::EventKind kind, v1::Stage stage, Part part,
+                                                  std::string_view lang, const Vars& vars) const {
+  std::string rel;
+  const Entry* entry = find(kind, stage, part, lang, rel);
+  if (!entry) return std::nullopt;
+  std::string out = render_text(*entry->direct, to_data(vars, false));
+  if (entry->one_line) return collapse_whitespace(out);
   return out;
 }
 

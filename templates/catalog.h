@@ -35,17 +35,23 @@ struct Vars {
   std::string callback_line;  // SMS wording: "Reply CALL for a callback."; empty unless offered
 };
 
-// Vars as the renderer reads them. Preparing copies every value, so a message rendered in
-// several parts (an email's subject, text and HTML) prepares its Vars once.
+// Vars as the renderer reads them, prepared once for every part of a message (an email's
+// subject, text and HTML). Refers to `vars`, which must outlive it.
 class Prepared {
  public:
   explicit Prepared(const Vars& vars);
+  explicit Prepared(Vars&&) = delete;
   Prepared(Prepared&&) noexcept;
   ~Prepared();
 
  private:
   friend class Catalog;
-  std::unique_ptr<kainjow::mustache::basic_data<std::string>> data_;
+  const kainjow::mustache::basic_data<std::string>& data() const;  // built on first use
+
+  const Vars* vars_;
+  std::string key_;      // the shared values and which own values are set (docs/architecture.md)
+  bool stencil_ = true;  // false: a value a stencil cannot stand in for; render directly
+  mutable std::unique_ptr<kainjow::mustache::basic_data<std::string>> data_;
 };
 
 // Variables of a one-off notice, by name; empty values are unset (as with Vars).
@@ -86,6 +92,10 @@ class Catalog {
                                     std::string_view lang, const Prepared& vars) const;
   std::optional<Rendered> render_all(v1::EventKind kind, v1::Stage stage, std::string_view lang,
                                      const Vars& vars) const;
+  // render() with kainjow from the whole set of values, never from a stencil: what a stencil
+  // must reproduce byte for byte.
+  std::optional<std::string> render_direct(v1::EventKind kind, v1::Stage stage, Part part,
+                                           std::string_view lang, const Vars& vars) const;
 
   // A one-off notice part, <lang>/notice/<name>.<part>.mustache (the same escaping and
   // one-line rules as above); nullopt when there is no such notice part.
@@ -94,10 +104,15 @@ class Catalog {
 
   size_t size() const { return templates_.size(); }
 
+  struct Entry;  // one file compiled (catalog.cc)
+
  private:
   using Template = kainjow::mustache::basic_mustache<std::string>;
   Catalog() = default;
-  std::map<std::string, std::unique_ptr<Template>, std::less<>> templates_;
+  const Entry* find(v1::EventKind kind, v1::Stage stage, Part part, std::string_view lang,
+                    std::string& rel) const;
+  std::map<std::string, std::unique_ptr<Entry>, std::less<>> templates_;
+  uint64_t serial_ = 0;  // tells this catalog's stencils from another's (docs/architecture.md)
 };
 
 }  // namespace herald::templates

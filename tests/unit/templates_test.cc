@@ -181,6 +181,68 @@ TEST(Templates, StageOfAnotherKindHasNoTemplate) {
   EXPECT_FALSE(catalog().render_all(v1::BOIL_WATER_ADVISORY, v1::DETECTED, "en", worst_en()));
 }
 
+constexpr std::array kParts = {Part::kSmsText, Part::kEmailSubject, Part::kEmailText,
+                               Part::kEmailHtml, Part::kVoiceScript};
+
+// Vars for the i-th message of a long run: every combination of own values set and unset, with
+// names and addresses that differ from one message to the next (so a stencil reused from an
+// earlier message must not carry its values), HTML's special characters, accents and line
+// breaks; the shared values cycle more slowly, so each stencil is met several times.
+Vars varied(int i) {
+  static const std::array<const char*, 5> names = {"Ana", "O'Brien & Sons", "<b>Luis</b>",
+                                                   "Zoë \"Z\"", "Ñuñez"};
+  Vars v = (i / 16) % 2 ? worst_es() : worst_en();
+  const int own = i % 16;
+  v.first_name = own & 1 ? std::string(names[i % names.size()]) + std::to_string(i) : "";
+  v.premises = own & 2 ? std::to_string(i) + " Elm St & 3 <Oak> Ave\nUnit 2" : "";
+  v.manage_link = own & 4 ? "https://u.example/p/c" + std::to_string(i) + "?token=a&b=\"1\"" : "";
+  if (!(own & 8)) v.callback_line.clear();
+  const int shared = (i / 32) % 4;
+  if (shared == 1) v = sparse(std::move(v));
+  if (shared == 2) v.cause = "tree on <line> & \"pole\" 'B'";
+  if (shared == 3) v.etr_local.clear();
+  return v;
+}
+
+TEST(Templates, StencilsRenderWhatKainjowRendersFromEveryValue) {
+  int compared = 0;
+  for (const auto kind : kKinds) {
+    for (const auto stage : stages_of(kind)) {
+      for (const auto part : kParts) {
+        for (int i = 0; i < 160; ++i) {
+          const Vars v = varied(i);
+          const std::string_view lang = (i / 16) % 2 ? "es" : "en";
+          const auto direct = catalog().render_direct(kind, stage, part, lang, v);
+          ASSERT_TRUE(direct) << template_path(kind, stage, part, lang);
+          EXPECT_EQ(catalog().render(kind, stage, part, lang, v), direct)
+              << template_path(kind, stage, part, lang) << " message " << i;
+          ++compared;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(compared, 12 * 5 * 160);
+}
+
+TEST(Templates, ValuesAStencilCannotStandInForRenderDirectly) {
+  for (const std::string odd : {"  ", "\t",
+                                "Ann\x1e"
+                                "A\x1f",
+                                "\x1d"}) {
+    Vars v = worst_en();
+    v.first_name = odd;
+    v.premises = odd;
+    for (const auto part : kParts) {
+      EXPECT_EQ(catalog().render(v1::OUTAGE, v1::DETECTED, part, "en", v),
+                catalog().render_direct(v1::OUTAGE, v1::DETECTED, part, "en", v));
+    }
+    v = worst_en();
+    v.cause = odd;
+    EXPECT_EQ(catalog().render(v1::OUTAGE, v1::DETECTED, Part::kEmailHtml, "en", v),
+              catalog().render_direct(v1::OUTAGE, v1::DETECTED, Part::kEmailHtml, "en", v));
+  }
+}
+
 class BrokenCatalog : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -207,6 +269,29 @@ TEST_F(BrokenCatalog, MissingFileIsNamed) {
   const std::string error = load_error();
   EXPECT_NE(error.find("es/boil_water_advisory/lifted.voice.mustache"), std::string::npos)
       << error;
+}
+
+// kainjow drops a line that holds a section tag and renders to spaces and tabs only; a name of
+// spaces must not come out of a stencil as a line the direct rendering drops. The same value
+// escaped and raw in one HTML part; and a catalog loaded later never reuses the first's
+// stencils.
+TEST_F(BrokenCatalog, StencilsKeepKainjowsLineRulesAndEachCatalogItsOwn) {
+  Vars v = worst_en();
+  const Catalog before = Catalog::load(dir_.string());
+  const auto old_text = before.render(v1::OUTAGE, v1::UPDATED, Part::kEmailText, "en", v);
+  std::ofstream(dir_ / "en/outage/updated.email_text.mustache")
+      << "Hello\n{{#first_name}}  {{first_name}}{{/first_name}}\nBye\n";
+  std::ofstream(dir_ / "en/outage/updated.email_html.mustache")
+      << "<p>{{first_name}} / {{{first_name}}}</p>\n";
+  const Catalog after = Catalog::load(dir_.string());
+  EXPECT_EQ(after.render(v1::OUTAGE, v1::UPDATED, Part::kEmailText, "en", v),
+            "Hello\n  Alexandrina\nBye\n");
+  EXPECT_EQ(before.render(v1::OUTAGE, v1::UPDATED, Part::kEmailText, "en", v), old_text);
+  v.first_name = "  ";
+  EXPECT_EQ(after.render(v1::OUTAGE, v1::UPDATED, Part::kEmailText, "en", v), "Hello\nBye\n");
+  v.first_name = "<Al & Bo>";
+  EXPECT_EQ(after.render(v1::OUTAGE, v1::UPDATED, Part::kEmailHtml, "en", v),
+            "<p>&lt;Al &amp; Bo&gt; / <Al & Bo></p>\n");
 }
 
 TEST_F(BrokenCatalog, UnclosedSectionIsNamed) {
