@@ -717,8 +717,15 @@ bool Planner::overtaken_here(const Job& job) {
 
 std::string hold_key(int64_t due_ms) { return fmt::format("{}{}", kHoldPrefix, due_ms); }
 
+std::string hold_bits_key(int64_t due_ms, const v1::Event& event, v1::Channel channel) {
+  return fmt::format("{}{}:{}:{}:{}", kHoldBitsPrefix, due_ms, event.revision(),
+                     static_cast<int>(channel), event.id());
+}
+
 redis::Command unhold_command(const std::string& set, const std::string& member) {
   if (set.empty()) return redis::cmd("ZREM", kDeferredKey, member);
+  if (set.starts_with(kHoldBitsPrefix))
+    return redis::cmd("BITFIELD", set, "SET", "u1", member, "0");
   return redis::cmd("SREM", set, member);
 }
 

@@ -98,8 +98,8 @@ class Planner {
   struct Work {
     uint64_t num = 0;
     std::vector<int> premises;
-    std::string deferred;      // the held entry this work re-plans, if any
-    std::string deferred_set;  // the hold set holding it; empty: `deferred` holds it itself
+    std::string deferred;      // the held entry this work re-plans, if any (a bitmap's: n)
+    std::string deferred_set;  // the bitmap or set holding it; empty: `deferred` holds it
     v1::Channel only = v1::CHANNEL_UNSPECIFIED;
     // Set: `only` is a fallback after this channel failed (a dispatcher's deferred member with a
     // fifth field): planned as if chosen for the kind, outside the daily cap.
@@ -223,12 +223,17 @@ class Planner {
 
 inline constexpr std::string_view kPlannerGroup = "planners";
 inline constexpr std::string_view kDeferredKey = "deferred";
-// Messages held until the same moment share a set, `hold:<due ms>`, which `deferred` holds as
-// one member at that score: one SADD a held message instead of a ZADD into a sorted set of
-// hundreds of thousands (docs/architecture.md, "Held messages").
+// Messages of one event revision and channel held until the same moment share a bitmap,
+// `holdb:<due ms>:<revision>:<channel number>:<event id>`, bit n for customer n, which
+// `deferred` holds as one member at that score (docs/architecture.md, "Held messages").
+inline constexpr std::string_view kHoldBitsPrefix = "holdb:";
+std::string hold_bits_key(int64_t due_ms, const v1::Event& event, v1::Channel channel);
+// A fallback held until a moment is a member `<event>|<revision>|<channel>|<n>|<from>` of the
+// set `hold:<due ms>`, as earlier releases held every message.
 inline constexpr std::string_view kHoldPrefix = "hold:";
 std::string hold_key(int64_t due_ms);
-// A command that removes `member` from where it is held (see Work::deferred_set).
+// A command that removes `member` from where it is held (see Work::deferred_set): a bitmap's
+// bit, a set's member or a member of `deferred` itself.
 redis::Command unhold_command(const std::string& set, const std::string& member);
 
 }  // namespace herald::fanout

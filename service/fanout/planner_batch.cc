@@ -2,8 +2,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <map>
+#include <optional>
+#include <random>
 #include <set>
 #include <unordered_map>
 #include <utility>
@@ -28,12 +31,79 @@ constexpr auto& kAll = kHistoryChannels;
 // bits' BITFIELD follows when there is a done key.
 constexpr size_t kSetReads = 5;
 
-// KEYS: deferred, a hold set. ARGV: the set's name. Drops the set's member of `deferred` once
-// the set is gone; a planner holding a message until the same moment meanwhile re-adds both
-// in one transaction, so none is left without its member.
+// KEYS: deferred, a hold bitmap or set. ARGV: its name. Drops its member of `deferred` once it
+// holds nothing (a set is gone with its last member; a bitmap with no bit set is deleted); a
+// planner holding a message until the same moment meanwhile writes both in one transaction,
+// so none is left without its member.
 constexpr std::string_view kDropEmptyHoldLua = R"lua(
-if redis.call('EXISTS', KEYS[2]) == 0 then return redis.call('ZREM', KEYS[1], ARGV[1]) end
+local t = redis.call('TYPE', KEYS[2])['ok']
+if t == 'none' or (t == 'string' and redis.call('BITPOS', KEYS[2], 1) < 0) then
+  redis.call('DEL', KEYS[2])
+  return redis.call('ZREM', KEYS[1], ARGV[1])
+end
 return 0)lua";
+
+// KEYS: a hold bitmap. ARGV: the byte to start at, 1 to wrap round (the start is then taken
+// modulo the length, and the bytes before it follow the end), the bytes to read. Returns the
+// offset of the first byte at or after the start holding a set bit and the bytes from there;
+// -1 when there is none.
+constexpr std::string_view kHeldBitsLua = R"lua(
+local len = redis.call('STRLEN', KEYS[1])
+local from = tonumber(ARGV[1])
+local wrap = ARGV[2] == '1'
+if len == 0 or (not wrap and from >= len) then return {-1, ''} end
+if wrap then from = from % len end
+local p = redis.call('BITPOS', KEYS[1], 1, from)
+if p < 0 and wrap and from > 0 then p = redis.call('BITPOS', KEYS[1], 1, 0) end
+if p < 0 then return {-1, ''} end
+local byte = math.floor(p / 8)
+return {byte, redis.call('GETRANGE', KEYS[1], byte, byte + tonumber(ARGV[3]) - 1)}
+)lua";
+constexpr size_t kHeldBytesPerRead = 512;  // 4,096 customer numbers
+
+// The event, revision and channel of a hold bitmap's key (hold_bits_key).
+struct HeldBits {
+  std::string event;
+  uint32_t revision = 0;
+  v1::Channel channel = v1::CHANNEL_UNSPECIFIED;
+};
+std::optional<HeldBits> parse_hold_bits_key(std::string_view key) {
+  key.remove_prefix(kHoldBitsPrefix.size());
+  std::array<std::string_view, 3> f;  // due, revision, channel
+  for (auto& field : f) {
+    const size_t colon = key.find(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    field = key.substr(0, colon);
+    key.remove_prefix(colon + 1);
+  }
+  HeldBits out;
+  int channel = 0;
+  const auto number = [](std::string_view text, auto& value) {
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    return ec == std::errc() && end == text.data() + text.size();
+  };
+  if (key.empty() || !number(f[1], out.revision) || out.revision == 0 || !number(f[2], channel) ||
+      !v1::Channel_IsValid(channel)) {
+    return std::nullopt;
+  }
+  out.event = std::string(key);
+  out.channel = static_cast<v1::Channel>(channel);
+  return out;
+}
+
+// BITFIELD setting the bits `offsets` of `key` to `value`.
+redis::Command bits_command(std::string key, const std::vector<std::string>& offsets,
+                            std::string_view value) {
+  redis::Command c{"BITFIELD", std::move(key)};
+  c.reserve(2 + 4 * offsets.size());
+  for (const auto& n : offsets) {
+    c.emplace_back("SET");
+    c.emplace_back("u1");
+    c.push_back(n);
+    c.emplace_back(value);
+  }
+  return c;
+}
 
 int64_t ms_of(Time t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
@@ -155,14 +225,10 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
   for (const Work& w : work) nums.push_back(std::to_string(w.num));
   // The done bits of the customers `which`, set to 1.
   auto set_bits = [&](const std::vector<size_t>& which) {
-    redis::Command c{"BITFIELD", done_key};
-    for (size_t i : which) {
-      c.emplace_back("SET");
-      c.emplace_back("u1");
-      c.push_back(nums[i]);
-      c.emplace_back("1");
-    }
-    return c;
+    std::vector<std::string> offsets;
+    offsets.reserve(which.size());
+    for (size_t i : which) offsets.push_back(nums[i]);
+    return bits_command(done_key, offsets, "1");
   };
   const size_t n = work.size();
   // One pipeline (batch_reads): each customer's record, then one command per batch for the
@@ -265,7 +331,9 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     std::map<std::string, long long> funnel;
     std::map<uint64_t, redis::Command> hist_writes;  // bucket -> its HSET
     std::set<std::string> capped;                    // cap counter keys this chunk counts in
-    std::map<int64_t, std::vector<std::string>> holds;  // due ms -> held members
+    std::map<int64_t, std::vector<std::string>> holds;  // due ms -> held fallback members
+    // (due ms, channel) -> customer numbers held, bits of one bitmap
+    std::map<std::pair<int64_t, v1::Channel>, std::vector<std::string>> held_bits;
     dispatch::EntryBatch queued;  // the chunk's messages, a few to an entry of each stream
     store::TouchpointBatch tps;
     std::vector<size_t> members;
@@ -296,6 +364,11 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     for (auto& [bucket, write] : k.hist_writes) tx.push_back(std::move(write));
     for (const auto& key : k.capped) {
       tx.push_back(redis::cmd("EXPIRE", key, std::string(kCapTtlSeconds)));
+    }
+    for (const auto& [at, held] : k.held_bits) {
+      const std::string key = hold_bits_key(at.first, event, at.second);
+      tx.push_back(bits_command(key, held, "1"));
+      tx.push_back(redis::cmd("ZADD", kDeferredKey, std::to_string(at.first), key));
     }
     for (auto& [due, members] : k.holds) {
       const std::string set = hold_key(due);
@@ -382,10 +455,13 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
           ++funnel[name + ":queued"];
           queued_any = true;
         } else if (d.action == Action::kHold) {
-          std::string member =
-              fmt::format("{}|{}|{}|{}", event.id(), event.revision(), static_cast<int>(ch), w.num);
-          if (fallback) member += fmt::format("|{}", static_cast<int>(w.fallback_from));
-          k.holds[ms_of(d.due)].push_back(std::move(member));
+          if (fallback) {
+            k.holds[ms_of(d.due)].push_back(fmt::format("{}|{}|{}|{}|{}", event.id(),
+                                                        event.revision(), static_cast<int>(ch),
+                                                        w.num, static_cast<int>(w.fallback_from)));
+          } else {
+            k.held_bits[{ms_of(d.due), ch}].push_back(nums[i]);
+          }
           add_touchpoint(tx, k.tps, w.num, c, event, ch, "held", d, "", now);
           ++funnel[name + ":held"];
         } else {
@@ -440,8 +516,71 @@ Result<int> Planner::run_due(redis::Connection& conn, Clock::time_point now, Yie
     w.deferred_set = set;
     groups[{f[0], static_cast<uint32_t>(std::stoul(f[1]))}].push_back(std::move(w));
   };
+  // Drops a hold bitmap or set from `deferred` if it holds nothing.
+  auto drop_if_empty = [&](const std::string& key) -> Status {
+    auto gone = conn.command(redis::cmd("EVAL", kDropEmptyHoldLua, "2", kDeferredKey, key, key));
+    if (!gone.ok()) return std::move(gone).take_error();
+    return ok_status();
+  };
+  // A hold bitmap: its set bits from a random byte on (several processes seldom draw the same).
+  auto take_bits = [&](const std::string& key) -> Status {
+    const auto held = parse_hold_bits_key(key);
+    if (!held) {
+      unreadable.emplace_back("", key);
+      return ok_status();
+    }
+    thread_local std::minstd_rand rng{std::random_device{}()};
+    // Read as a ring: from the first byte found (`origin`) to the end, then from the start up
+    // to `origin`.
+    uint64_t start = rng();
+    long long origin = -1;
+    bool wrapped = false;
+    while (taken < kDuePerPass) {
+      auto got =
+          conn.command(redis::cmd("EVAL", kHeldBitsLua, "1", key, std::to_string(start),
+                                  origin < 0 ? "1" : "0", std::to_string(kHeldBytesPerRead)));
+      if (!got.ok()) return std::move(got).take_error();
+      if (got->is_error() || got->elements.size() != 2) {
+        return make_error(ErrorCode::kInternal, "hold bitmap read: " + got->str);
+      }
+      const long long at = got->elements[0].integer;
+      const std::string& bytes = got->elements[1].str;
+      if (origin < 0) {
+        if (at < 0) return drop_if_empty(key);
+        origin = at;
+      }
+      const bool end = at < 0 || bytes.size() < kHeldBytesPerRead;
+      if (wrapped && (at < 0 || at >= origin)) break;  // round to where it began
+      const size_t usable = wrapped ? std::min<size_t>(bytes.size(), origin - at) : bytes.size();
+      for (size_t b = 0; b < usable && taken < kDuePerPass; ++b) {
+        const auto byte = static_cast<unsigned char>(bytes[b]);
+        for (int bit = 0; bit < 8 && byte != 0 && taken < kDuePerPass; ++bit) {
+          if (!(byte & (0x80 >> bit))) continue;
+          ++taken;
+          Work w;
+          w.num = (static_cast<uint64_t>(at) + b) * 8 + static_cast<uint64_t>(bit);
+          w.only = held->channel;
+          w.deferred = std::to_string(w.num);
+          w.deferred_set = key;
+          groups[{held->event, held->revision}].push_back(std::move(w));
+        }
+      }
+      if (end) {
+        if (wrapped || origin == 0) break;
+        wrapped = true;
+        start = 0;
+        continue;
+      }
+      start = static_cast<uint64_t>(at) + bytes.size();
+    }
+    return ok_status();
+  };
   for (const auto& m : due->elements) {
     if (taken >= kDuePerPass) break;
+    if (m.str.starts_with(kHoldBitsPrefix)) {
+      if (auto ok = take_bits(m.str); !ok.ok()) return std::move(ok).take_error();
+      continue;
+    }
     if (!m.str.starts_with(kHoldPrefix)) {
       take("", m.str);
       continue;
@@ -452,9 +591,7 @@ Result<int> Planner::run_due(redis::Connection& conn, Clock::time_point now, Yie
     if (!some.ok()) return std::move(some).take_error();
     if (some->is_error()) return make_error(ErrorCode::kInternal, "hold set read: " + some->str);
     if (some->elements.empty()) {
-      auto gone =
-          conn.command(redis::cmd("EVAL", kDropEmptyHoldLua, "2", kDeferredKey, m.str, m.str));
-      if (!gone.ok()) return std::move(gone).take_error();
+      if (auto ok = drop_if_empty(m.str); !ok.ok()) return std::move(ok).take_error();
       continue;
     }
     for (const auto& member : some->elements) take(m.str, member.str);

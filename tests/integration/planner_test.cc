@@ -4,6 +4,7 @@
 #include "service/fanout/planner.h"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -28,6 +29,7 @@
 #include "service/common/thread_nice.h"
 #include "service/dispatch/queue.h"
 #include "service/events/event_store.h"
+#include "service/events/intake.h"
 #include "service/fanout/ledger.h"
 #include "service/redis/pool.h"
 #include "service/store/customer_store.h"
@@ -814,10 +816,10 @@ TEST_F(PlannerRedis, AHeldMessageGoesOutWhenTheQuietWindowEndsAsTheEventsCurrent
   raise_outage("OUT-Q");
   ASSERT_TRUE(planner.run_once(conn_, night).ok());
   EXPECT_EQ(funnel_of(conn_, "OUT-Q")["sms:held"], kHeld);
-  // Held until the same moment: one set, one member of `deferred` (not one a message).
+  // Held until the same moment: one bitmap, one member of `deferred` (not one a message).
   auto held = conn_.command(redis::cmd("ZRANGE", fanout::kDeferredKey, "0", "-1"));
   ASSERT_EQ(held->elements.size(), 1u);
-  EXPECT_EQ(conn_.command(redis::cmd("SCARD", held->elements[0].str))->integer, kHeld);
+  EXPECT_EQ(conn_.command(redis::cmd("BITCOUNT", held->elements[0].str))->integer, kHeld);
 
   v1::EventUpdate restored;
   restored.set_stage(v1::RESTORED);
@@ -844,7 +846,7 @@ TEST_F(PlannerRedis, AHeldMessageGoesOutWhenTheQuietWindowEndsAsTheEventsCurrent
     }
   }
   EXPECT_EQ(conn_.command(redis::cmd("ZCARD", fanout::kDeferredKey))->integer, 0)
-      << "the emptied set leaves `deferred`";
+      << "the emptied bitmap leaves `deferred`";
   EXPECT_EQ(conn_.command(redis::cmd("EXISTS", held->elements[0].str))->integer, 0);
 }
 
@@ -861,6 +863,79 @@ TEST_F(PlannerRedis, ANightsHoldsGoOutTogetherWhenTheWindowEnds) {
   ASSERT_EQ(funnel_of(conn_, "OUT-N")["sms:held"], kHeld);
   ASSERT_TRUE(planner.run_once(conn_, today + std::chrono::hours(24 + 7)).ok());
   EXPECT_EQ(queued_per_customer().size(), static_cast<size_t>(kHeld));
+}
+
+// Earlier releases held each message as a member `<event>|<revision>|<channel>|<n>` of the set
+// `hold:<due ms>`: a night held so before an upgrade still goes out, once a customer.
+TEST_F(PlannerRedis, MessagesAnEarlierReleaseHeldInASetStillGoOut) {
+  constexpr int kHeld = 30;
+  const auto today = put_night_quiet_customers(kHeld);
+  fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, options());
+  raise_outage("OUT-L");
+  ASSERT_TRUE(planner.run_once(conn_, today + std::chrono::hours(23)).ok());
+  auto held = conn_.command(redis::cmd("ZRANGE", fanout::kDeferredKey, "0", "-1", "WITHSCORES"));
+  ASSERT_EQ(held->elements.size(), 2u);
+  // The same holds as an earlier release wrote them.
+  const std::string bitmap = held->elements[0].str, due = held->elements[1].str;
+  const std::string set = fanout::hold_key(std::stoll(due));
+  redis::Command add{"SADD", set};
+  for (int n = 0; n < 8 * 64; ++n) {
+    if (conn_.command(redis::cmd("GETBIT", bitmap, std::to_string(n)))->integer == 1) {
+      add.push_back(fmt::format("OUT-L|1|{}|{}", static_cast<int>(v1::SMS), n));
+    }
+  }
+  ASSERT_EQ(conn_.command(add)->integer, kHeld);
+  conn_.command(redis::cmd("DEL", bitmap));
+  conn_.command(redis::cmd("ZREM", fanout::kDeferredKey, bitmap));
+  conn_.command(redis::cmd("ZADD", fanout::kDeferredKey, due, set));
+
+  for (int k = 0; k < 3; ++k) {
+    ASSERT_TRUE(
+        planner.run_once(conn_, today + std::chrono::hours(24 + 7) + std::chrono::minutes(1)).ok());
+  }
+  const auto queued = queued_per_customer();
+  EXPECT_EQ(queued.size(), static_cast<size_t>(kHeld));
+  for (const auto& [num, count] : queued) EXPECT_EQ(count, 1) << "customer " << num;
+  EXPECT_EQ(conn_.command(redis::cmd("EXISTS", set))->integer, 0);
+  EXPECT_EQ(conn_.command(redis::cmd("ZCARD", fanout::kDeferredKey))->integer, 0);
+}
+
+// A bitmap's held customers may lie far apart (a small outage over a large utility's number
+// range): a pass reads on past its first 4,096 numbers, and a customer erased meanwhile is
+// counted and let go. A name in `deferred` no release could have written goes to the dead
+// letters, and planning goes on.
+TEST_F(PlannerRedis, HeldCustomersFarApartAllGoOutAndAnUnreadableBitmapNameIsSetAside) {
+  put_customers(3);
+  raise_outage("OUT-S");
+  const auto now = std::chrono::system_clock::now();
+  const int64_t due_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() - 1000;
+  v1::Event revision;
+  revision.set_id("OUT-S");
+  revision.set_revision(1);
+  const std::string bitmap = fanout::hold_bits_key(due_ms, revision, v1::SMS);
+  for (const char* n : {"2", "9000", "40000", "250000"}) {
+    conn_.command(redis::cmd("SETBIT", bitmap, n, "1"));
+  }
+  conn_.command(redis::cmd("ZADD", fanout::kDeferredKey, std::to_string(due_ms), bitmap));
+  conn_.command(
+      redis::cmd("ZADD", fanout::kDeferredKey, std::to_string(due_ms), "holdb:not-a-moment:x:1"));
+  fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, options());
+  // The outage's own fan-out queues customers 0-2; the held customer 2 then is a duplicate.
+  for (int k = 0; k < 3; ++k) ASSERT_TRUE(planner.run_once(conn_, now).ok());
+  auto f = funnel_of(conn_, "OUT-S");
+  EXPECT_EQ(f["erased"], 3) << "9000, 40000 and 250000 hold no customer";
+  EXPECT_EQ(f["sms:queued"], 3);
+  EXPECT_EQ(f["sms:suppressed:duplicate"], 1) << "customer 2, held and already told";
+  EXPECT_EQ(conn_.command(redis::cmd("EXISTS", bitmap))->integer, 0) << "emptied, then deleted";
+  EXPECT_EQ(conn_.command(redis::cmd("ZCARD", fanout::kDeferredKey))->integer, 0);
+  auto dead = conn_.command(redis::cmd("XRANGE", events::kIntakeDeadKey, "-", "+"));
+  ASSERT_EQ(dead->elements.size(), 1u);
+  bool named = false;
+  for (const auto& v : dead->elements[0].elements[1].elements) {
+    named = named || v.str == "holdb:not-a-moment:x:1";
+  }
+  EXPECT_TRUE(named);
 }
 
 TEST_F(PlannerRedis, CustomersWithoutACapAreNeverCapped) {
