@@ -365,19 +365,24 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     for (const auto& key : k.capped) {
       tx.push_back(redis::cmd("EXPIRE", key, std::string(kCapTtlSeconds)));
     }
+    // Each bitmap's and set's member of `deferred`, in one ZADD: re-adding one at the same
+    // score changes nothing.
+    redis::Command deferred{"ZADD", std::string(kDeferredKey)};
     for (const auto& [at, held] : k.held_bits) {
-      const std::string key = hold_bits_key(at.first, event, at.second);
+      std::string key = hold_bits_key(at.first, event, at.second);
       tx.push_back(bits_command(key, held, "1"));
-      tx.push_back(redis::cmd("ZADD", kDeferredKey, std::to_string(at.first), key));
+      deferred.push_back(std::to_string(at.first));
+      deferred.push_back(std::move(key));
     }
     for (auto& [due, members] : k.holds) {
-      const std::string set = hold_key(due);
+      std::string set = hold_key(due);
       redis::Command add{"SADD", set};
       for (auto& m : members) add.push_back(std::move(m));
       tx.push_back(std::move(add));
-      // The set's member of `deferred`: re-adding it at the same score changes nothing.
-      tx.push_back(redis::cmd("ZADD", kDeferredKey, std::to_string(due), set));
+      deferred.push_back(std::to_string(due));
+      deferred.push_back(std::move(set));
     }
+    if (deferred.size() > 2) tx.push_back(std::move(deferred));
     k.tps.flush(tx);
     for (const auto& [field, count] : k.funnel) {
       tx.push_back(
