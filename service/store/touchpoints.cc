@@ -34,18 +34,66 @@ if e then
 end
 return 0)lua";
 
-// KEYS: a journey bucket. ARGV: the customer number. Deletes the customer's entries (the
-// stream too once empty); returns how many.
+// KEYS: a journey bucket. ARGV: the customer number. Deletes the customer's touchpoints:
+// entries of its own go (the stream too once empty); when an entry shares it with other
+// customers, the stream is written again with every entry under its own id and the
+// customer's group a placeholder (`n` = "-", each `t` empty), so every other touchpoint keeps
+// its index in its entry and hence its id; XSETID restores the stream's last id. Returns the
+// entries removed or rewritten.
 constexpr std::string_view kEraseJourneyLua = R"lua(
-local ids = {}
-for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
-  if e[2][1] == 'n' and e[2][2] == ARGV[1] then ids[#ids + 1] = e[1] end
+local entries = redis.call('XRANGE', KEYS[1], '-', '+')
+local own, shared = {}, false
+for _, e in ipairs(entries) do
+  local f = e[2]
+  if f[1] == 'n' and f[2] == ARGV[1] then
+    own[#own + 1] = e[1]
+  elseif f[1] == 'g' then
+    for i = 3, #f, 2 do
+      if f[i] == 'n' and f[i + 1] == ARGV[1] then shared = true end
+    end
+  end
 end
-for i = 1, #ids, 1000 do
-  redis.call('XDEL', KEYS[1], unpack(ids, i, math.min(i + 999, #ids)))
+if not shared then
+  for i = 1, #own, 1000 do
+    redis.call('XDEL', KEYS[1], unpack(own, i, math.min(i + 999, #own)))
+  end
+  if #own > 0 and redis.call('XLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) end
+  return #own
 end
-if #ids > 0 and redis.call('XLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) end
-return #ids)lua";
+local info = redis.call('XINFO', 'STREAM', KEYS[1])
+local last
+for i = 1, #info, 2 do
+  if info[i] == 'last-generated-id' then last = info[i + 1] end
+end
+redis.call('DEL', KEYS[1])
+local kept, changed = 0, 0
+for _, e in ipairs(entries) do
+  local f = e[2]
+  local out, live, mine, owner = {}, false, false, nil
+  for i = 1, #f, 2 do
+    local k, v = f[i], f[i + 1]
+    if k == 'n' then
+      owner = v
+      if v == ARGV[1] then
+        v = '-'
+        mine = true
+      elseif v ~= '-' then
+        live = true
+      end
+    elseif k == 't' and owner == ARGV[1] then
+      v = ''
+    end
+    out[#out + 1] = k
+    out[#out + 1] = v
+  end
+  if mine then changed = changed + 1 end
+  if live then
+    redis.call('XADD', KEYS[1], e[1], unpack(out))
+    kept = kept + 1
+  end
+end
+if kept > 0 then redis.call('XSETID', KEYS[1], last) end
+return changed)lua";
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -167,11 +215,24 @@ void TouchpointBatch::add(redis::Batch& out, uint64_t num, const v1::Touchpoint&
 }
 
 void TouchpointBatch::flush(redis::Batch& out) {
-  for (auto& [num, items] : journeys_) {
-    redis::Command c{"XADD", journey_key(num), "*", "n", std::to_string(num)};
-    for (auto& bytes : items) {
-      c.emplace_back("t");
-      c.push_back(std::move(bytes));
+  // journeys_ is ordered by customer number: a bucket's customers are neighbours.
+  for (auto it = journeys_.begin(); it != journeys_.end();) {
+    const uint64_t bucket = it->first / kJourneyBucket;
+    auto end = it;
+    size_t customers = 0;
+    for (; end != journeys_.end() && end->first / kJourneyBucket == bucket; ++end) ++customers;
+    redis::Command c{"XADD", journey_key(it->first), "*"};
+    if (customers > 1) {
+      c.emplace_back("g");
+      c.push_back(std::to_string(customers));
+    }
+    for (; it != end; ++it) {
+      c.emplace_back("n");
+      c.push_back(std::to_string(it->first));
+      for (auto& bytes : it->second) {
+        c.emplace_back("t");
+        c.push_back(std::move(bytes));
+      }
     }
     out.push_back(std::move(c));
   }
@@ -199,9 +260,10 @@ std::vector<std::string> touchpoints_in(const redis::Reply& range, uint64_t num,
   for (const auto& item : range.elements) {
     if (item.elements.size() < 2) continue;
     const auto& kv = item.elements[1].elements;
-    if (!legacy && (kv.size() < 2 || kv[0].str != "n" || kv[1].str != n)) continue;
-    for (size_t i = legacy ? 0 : 2; i + 1 < kv.size(); i += 2) {
-      if (kv[i].str == "t") out.push_back(kv[i + 1].str);
+    bool mine = legacy;  // a bucket entry: the group of the latest `n`
+    for (size_t i = 0; i + 1 < kv.size(); i += 2) {
+      if (!legacy && kv[i].str == "n") mine = kv[i + 1].str == n;
+      if (mine && kv[i].str == "t") out.push_back(kv[i + 1].str);
     }
   }
   return out;

@@ -18,9 +18,11 @@
 // journey's storage layout lives in one place (docs/architecture.md, "Journeys and reports").
 namespace herald::store {
 
-// Journeys are kept 16 customers to a stream: an entry holds one customer's touchpoints, `n`
-// (the customer number) first, then `t` once per touchpoint. A stream a customer would have
-// had alone cost Redis a key and a 1 KB node for every customer a fan-out reached.
+// Journeys are kept 16 customers to a stream: an entry holds the touchpoints of one or more of
+// its customers, each customer's group `n` (the customer number) then `t` once per touchpoint;
+// an entry of several groups starts with `g` (their count), which releases that took an entry
+// for its first `n`'s skip. A stream a customer would have had alone cost Redis a key and a
+// 1 KB node for every customer a fan-out reached.
 inline constexpr uint64_t kJourneyBucket = 16;
 std::string journey_key(uint64_t num);         // tjb:{n/16}: the journeys of customer n's bucket
 std::string legacy_journey_key(uint64_t num);  // tj:{n}: a journey written by earlier releases
@@ -45,8 +47,8 @@ bool is_opt_out(std::string_view keyword);
 void append_touchpoint(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp);
 
 // For writers of many touchpoints at once (the planner's batch, the dispatcher's round): the
-// counters go to the caller's commands at add(), and flush() writes each customer's journey
-// entries as one stream entry holding them all and each event's search copies as entries of
+// counters go to the caller's commands at add(), and flush() writes one entry per journey
+// bucket holding all its customers' touchpoints and each event's search copies as entries of
 // up to kPerEntry touchpoints, then marks each event touched: a few XADDs per batch instead
 // of two per touchpoint. Readers number the touchpoints of an entry (journey/stream_id.h).
 class TouchpointBatch {

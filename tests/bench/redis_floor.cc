@@ -47,7 +47,8 @@ struct Shape {
   bool record = true;   // HGET of the customer's record in its bucket of 64
   bool done = true;     // the customer's done bit (BITFIELD SET), a chunk's in one command
   bool history = true;  // the history mark (HSET, one a bucket of 32 customers)
-  bool journey = true;  // the decision touchpoint: XADD into the journey bucket (16 customers)
+  bool journey = true;  // the decision touchpoint: one XADD per journey bucket (16 customers)
+                        // a chunk touches, each customer's group in it
   bool search = true;   // its search copy, 100 to an entry of the event's stream
   bool message = true;  // the rendered message, 16 to a dispatch entry
   bool funnel = true;   // funnel HINCRBY per chunk and channel, ZADD GT of the touched index
@@ -205,10 +206,21 @@ Cpu plan(herald::redis::Connection& c, const Options& o, const std::vector<long>
         }
         for (const auto& [bucket, h] : hist) pipe.add(h);
       }
+      if (s.journey) {
+        std::map<long, std::vector<std::string>> groups;  // bucket -> its customers' groups
+        for (long i = cfrom; i < cto; ++i) {
+          auto& g = groups[order[i] / 16];
+          g.insert(g.end(), {"n", std::to_string(order[i]), "t", tp});
+        }
+        for (auto& [bucket, g] : groups) {
+          std::vector<std::string> add{"XADD", "tjb:{" + hex(bucket) + "}", "*"};
+          if (g.size() > 4) add.insert(add.end(), {"g", std::to_string(g.size() / 4)});
+          add.insert(add.end(), g.begin(), g.end());
+          pipe.add(add);
+        }
+      }
       for (long i = cfrom; i < cto; ++i) {
         const long n = order[i];
-        if (s.journey)
-          pipe.add({"XADD", "tjb:{" + hex(n / 16) + "}", "*", "n", std::to_string(n), "t", tp});
         if (s.search) {
           search.insert(search.end(), {"n", std::to_string(n), "t", tp});
           if (search.size() >= 400) {

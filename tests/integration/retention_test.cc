@@ -1,9 +1,11 @@
+#include "service/journey/retention.h"
+
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <thread>
 
-#include "service/journey/retention.h"
 #include "service/store/touchpoints.h"
 #include "tests/support/journey_fixture.h"
 
@@ -94,11 +96,34 @@ TEST_F(Retention, ErasureAnonymisesTouchpointsAndKeepsReportsWhole) {
                            R"("severity":"EMERGENCY","area":{"feeders":["F-1"]}})");
   ASSERT_EQ(await_sent("sms.jsonl", "C-A", 1).size(), 1u) << heraldd_->log();
   ASSERT_EQ(await_sent("sms.jsonl", "C-B", 1).size(), 1u) << heraldd_->log();
-  append("C-A", delivery("OUT-9", v1::SMS, "delivered"));
+  // C-A's delivery comes last: its entry ends the bucket, whose last id must outlive it.
   append("C-B", delivery("OUT-9", v1::SMS, "delivered"));
+  append("C-A", delivery("OUT-9", v1::SMS, "delivered"));
   const uint64_t n = number_of("C-A");
   auto before = get("/v1/reports/events/OUT-9", heraldd_->analyst_key());
   ASSERT_EQ(before.status, 200);
+  // The two were planned in one chunk: their decisions share an entry of the bucket.
+  auto shared = conn().command(redis::cmd("XRANGE", store::journey_key(n), "-", "+"));
+  ASSERT_TRUE(shared.ok());
+  bool grouped = false;
+  for (const auto& e : shared->elements) grouped = grouped || e.elements[1].elements[0].str == "g";
+  ASSERT_TRUE(grouped) << "no entry holds both customers";
+  auto ids_of = [&](const std::string& body) {
+    std::vector<std::string> ids;
+    for (int k = 0; k < 3; ++k) {
+      ids.push_back(json_at(body, fmt::format("touchpoints[{}].id", k)).value_or(""));
+    }
+    return ids;
+  };
+  const auto b_before = ids_of(get("/v1/customers/C-B/journey", heraldd_->agent_key()).body);
+  const auto last_id = [&] {
+    auto info = conn().command(redis::cmd("XINFO", "STREAM", store::journey_key(n)));
+    for (size_t i = 0; i + 1 < info->elements.size(); i += 2) {
+      if (info->elements[i].str == "last-generated-id") return info->elements[i + 1].str;
+    }
+    return std::string();
+  };
+  const std::string last_before = last_id();
 
   auto del = http_->request("DELETE", "/v1/customers/C-A", "", bearer(heraldd_->admin_key()));
   ASSERT_EQ(del.status, 204) << del.body;
@@ -112,6 +137,13 @@ TEST_F(Retention, ErasureAnonymisesTouchpointsAndKeepsReportsWhole) {
       << "C-B's queued, sent and delivered stay";
   auto journey_b = get("/v1/customers/C-B/journey", heraldd_->agent_key());
   EXPECT_EQ(json_at(journey_b.body, "touchpoints[2].status"), "delivered") << journey_b.body;
+  EXPECT_EQ(ids_of(journey_b.body), b_before) << "C-B's touchpoints keep their ids";
+  EXPECT_EQ(last_id(), last_before) << "the bucket's last id is kept";
+  for (const auto& e : bucket->elements) {
+    for (const auto& v : e.elements[1].elements) {
+      EXPECT_NE(v.str, std::to_string(n)) << "C-A's number is left nowhere in the bucket";
+    }
+  }
 
   auto search = get("/v1/touchpoints?event=OUT-9&kind=DELIVERY", heraldd_->agent_key());
   ASSERT_EQ(search.status, 200) << search.body;
