@@ -13,6 +13,9 @@
 #   PLANNING_ONLY=1 bash scripts/bench_fanout.sh  # heraldd plans without sending
 #     (dispatch.enabled false); once the fan-out is planned, a second heraldd sends what was
 #     queued, timed on its own
+#   QUIET_SHARE=0 bash scripts/bench_fanout.sh  # customers without quiet hours (default 0.6
+#     have them): every decision may queue a message whatever the hour, where the default
+#     data's held share follows the clock (60 % at night in the US)
 #   LANE_STATES=1 bash scripts/bench_fanout.sh  # also samples the planner lanes' states for
 #     8 s from a fifth of the audience planned (tests/bench/lane_states.py)
 #   HERALD_BENCH_PHASE_HOOK=CMD  # runs "CMD <phase>" as the fan-out starts (planning), once it
@@ -32,9 +35,14 @@ mkdir -p "$WORK"
 bash "$HERALD_ROOT/scripts/setup.sh"
 [ -n "${SKIP_BUILD:-}" ] || build_herald
 
-DATA=$HERALD_ROOT/.bench/customers-$COUNT.ndjson
+if [ -n "${QUIET_SHARE:-}" ]; then
+  DATA=$HERALD_ROOT/.bench/customers-$COUNT-quiet$QUIET_SHARE.ndjson
+else
+  DATA=$HERALD_ROOT/.bench/customers-$COUNT.ndjson
+fi
 mkdir -p "$(dirname "$DATA")"
-[ -s "$DATA" ] || python3 "$HERALD_ROOT/scripts/gen_customers.py" --count "$COUNT" --seed 11 --out "$DATA"
+[ -s "$DATA" ] || python3 "$HERALD_ROOT/scripts/gen_customers.py" --count "$COUNT" --seed 11 \
+  ${QUIET_SHARE:+--quiet-share "$QUIET_SHARE"} --out "$DATA"
 # Customers for the latency events: one premise each, SMS for outages, no quiet hours.
 LAT=$WORK/latency.ndjson
 python3 - "$LAT" <<'PY'

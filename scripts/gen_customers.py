@@ -267,6 +267,9 @@ def _channel_options(has_phone, has_email):
 
 
 CHANNEL_OPTIONS = {(p, e): _channel_options(p, e) for p, e in ((1, 1), (1, 0), (0, 1))}
+# The share of customers with quiet hours. Which decisions a fan-out holds then depends on the
+# hour it runs; 0 gives customers none, so that every decision can queue a message.
+QUIET_SHARE = 0.6
 QUIET_JSON = tuple(f',"quietHours":{{"start":"{s}","end":"{e}"}}' for s, e in QUIET_HOURS)
 
 
@@ -274,10 +277,14 @@ def pick(r, seq):
     return seq[int(r() * len(seq))]
 
 
-def preferences_json(r, reach):
+def preferences_json(r, reach, quiet_share=QUIET_SHARE):
     out = pick(r, CHANNEL_OPTIONS[reach]) + ',"cadence":"' + pick(r, CADENCES) + '"'
-    if r() < 0.6:
-        out += pick(r, QUIET_JSON)
+    x = r()
+    # The window is drawn exactly when the default share would give one, so that another
+    # share changes who has quiet hours and nothing else.
+    quiet = pick(r, QUIET_JSON) if x < QUIET_SHARE else QUIET_JSON[int(x * 1000) % len(QUIET_JSON)]
+    if x < quiet_share:
+        out += quiet
     if r() < 0.5:
         out += f',"maxPerDay":{3 + int(r() * 8)}'
     x = r()
@@ -292,7 +299,7 @@ def preferences_json(r, reach):
 SEED = _random.Random.seed
 
 
-def customer_fields(grid, rng, seed, n):
+def customer_fields(grid, rng, seed, n, quiet_share=QUIET_SHARE):
     """The customer's JSON members ('"key":value'), in proto field order."""
     SEED(rng, (seed << 32) + n)
     r = rng.random
@@ -318,7 +325,7 @@ def customer_fields(grid, rng, seed, n):
             other = own - step if own > step and r() < 0.5 else own + step
             premises.append(premise_json(grid, r, n * 10 + j, other))
     fields.append('"premises":[' + ",".join(premises) + "]")
-    fields.append('"preferences":' + preferences_json(r, reach))
+    fields.append('"preferences":' + preferences_json(r, reach, quiet_share))
     if r() < 0.015:
         fields.append('"medicallyDependent":true')
     return fields
@@ -362,13 +369,14 @@ def bad_line(fields, kind):
     return text[: len(text) // 2]
 
 
-def generate(count, seed=1, start=0, center=DEFAULT_CENTER, bad_every=0):
+def generate(count, seed=1, start=0, center=DEFAULT_CENTER, bad_every=0,
+             quiet_share=QUIET_SHARE):
     """Yield `count` NDJSON lines (without newline) for customers start+1..start+count."""
     grid = Grid(center)
     rng = random.Random()
     bad = 0
     for i in range(1, count + 1):
-        fields = customer_fields(grid, rng, seed, start + i)
+        fields = customer_fields(grid, rng, seed, start + i, quiet_share)
         if bad_every and i % bad_every == 0:
             yield bad_line(fields, BAD_KINDS[bad % len(BAD_KINDS)])
             bad += 1
@@ -396,16 +404,20 @@ def main(argv=None):
                     metavar="LAT,LON", help="centre of the service area")
     ap.add_argument("--bad-every", type=int, default=0, metavar="K",
                     help="make every K-th line invalid (rotating kinds)")
+    ap.add_argument("--quiet-share", type=float, default=QUIET_SHARE, metavar="X",
+                    help=f"share of customers with quiet hours (default {QUIET_SHARE})")
     args = ap.parse_args(argv)
     if args.count < 0 or args.start < 0 or args.start + args.count > MAX_CUSTOMER:
         ap.error(f"need 0 <= start, 0 <= count, start + count <= {MAX_CUSTOMER}")
     if args.seed < 0 or args.bad_every < 0:
         ap.error("--seed and --bad-every must not be negative")
+    if not 0 <= args.quiet_share <= 1:
+        ap.error("--quiet-share must be between 0 and 1")
     out = sys.stdout.buffer if args.out == "-" else open(args.out, "wb")
     try:
         batch = []
         for line in generate(args.count, args.seed, args.start, args.utility_center,
-                             args.bad_every):
+                             args.bad_every, args.quiet_share):
             batch.append(line)
             if len(batch) == 4096:
                 out.write(("\n".join(batch) + "\n").encode())

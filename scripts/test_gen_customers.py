@@ -178,9 +178,21 @@ class GeneratorTest(unittest.TestCase):
         good = [line for i, line in enumerate(lines, 1) if i % 7]
         self.assertEqual(good, [line for i, line in enumerate(self.lines[:100], 1) if i % 7])
 
+    def test_quiet_share_sets_who_has_quiet_hours_and_nothing_else(self):
+        default = run("--count", "200", "--seed", "5")
+        none = run("--count", "200", "--seed", "5", "--quiet-share", "0")
+        every = run("--count", "200", "--seed", "5", "--quiet-share", "1")
+        self.assertFalse(any("quietHours" in json.loads(l)["preferences"] for l in none))
+        self.assertTrue(all("quietHours" in json.loads(l)["preferences"] for l in every))
+        for a, b in zip(default, none):
+            a, b = json.loads(a), json.loads(b)
+            a["preferences"].pop("quietHours", None)
+            self.assertEqual(a, b)
+
     def test_rejects_bad_arguments(self):
         for args in (["--count", "-1"], ["--count", "5", "--start", "9999999"],
-                     ["--count", "1", "--utility-center", "north"], []):
+                     ["--count", "1", "--utility-center", "north"], ["--count", "1",
+                     "--quiet-share", "1.5"], []):
             result = subprocess.run([sys.executable, SCRIPT, *args],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             self.assertEqual(result.returncode, 2, args)
