@@ -148,8 +148,10 @@ std::string stored_bytes(const v1::Touchpoint& tp) {
   return stored.SerializeAsString();
 }
 
-// The latest-event mark and the report counters a touchpoint moves.
-void append_counters(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp) {
+// The report counters a touchpoint moves; its latest-event mark goes to `last_events` (one
+// HSET per bucket of tl:{n/64}, written at flush).
+void append_counters(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp,
+                     std::map<uint64_t, redis::Command>& last_events) {
   const std::string n = std::to_string(num);
   const std::string_view event = tp.event_id().empty() ? kNoEvent : std::string_view(tp.event_id());
   const int64_t at_ms = TimeUtil::TimestampToMilliseconds(tp.at());
@@ -159,7 +161,12 @@ void append_counters(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp) 
     case v1::SEND:
       // Marked when a message leaves, not when it is queued: the event the customer last
       // heard about, and one write fewer per message on a fan-out's path.
-      if (has_event) out.push_back(redis::cmd("HSET", last_event_key(num), n, tp.event_id()));
+      if (has_event) {
+        auto& mark = last_events[num / 64];
+        if (mark.empty()) mark = {"HSET", last_event_key(num)};
+        mark.push_back(n);
+        mark.push_back(tp.event_id());
+      }
       break;
     case v1::DELIVERY: {
       if (!has_event) break;
@@ -205,13 +212,21 @@ void append_touchpoint(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp
 }
 
 void TouchpointBatch::add(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp) {
+  // A reply reads the latest-event marks (a STOP that names no event): those added before it
+  // are written first.
+  if (tp.kind() == v1::REPLY) flush_last_events(out);
   std::string bytes = stored_bytes(tp);
   const std::string event(tp.event_id().empty() ? kNoEvent : std::string_view(tp.event_id()));
   Copies& copies = events_[event];
   copies.at_ms = std::max(copies.at_ms, TimeUtil::TimestampToMilliseconds(tp.at()));
   copies.items.emplace_back(num, bytes);
   journeys_[num].push_back(std::move(bytes));
-  append_counters(out, num, tp);
+  append_counters(out, num, tp, last_events_);
+}
+
+void TouchpointBatch::flush_last_events(redis::Batch& out) {
+  for (auto& [bucket, mark] : last_events_) out.push_back(std::move(mark));
+  last_events_.clear();
 }
 
 void TouchpointBatch::flush(redis::Batch& out) {
@@ -250,6 +265,7 @@ void TouchpointBatch::flush(redis::Batch& out) {
     }
     out.push_back(touch_event_command(event, copies.at_ms));
   }
+  flush_last_events(out);
   journeys_.clear();
   events_.clear();
 }
