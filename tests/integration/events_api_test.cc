@@ -167,13 +167,20 @@ TEST_F(EventsApi, EmergencyPlanningIsAnnouncedToTheOtherProcesses) {
     if (all.back().fields["lease"] == "0") break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  ASSERT_EQ(create(boil_water("BW-relay")).status, 202);
   std::vector<std::pair<std::string, std::string>> seen;  // (from, lease)
-  for (int i = 0; i < 500; ++i) {
-    seen.clear();
-    for (auto& e : stream("urgent", "(" + after)) seen.emplace_back(e.fields["from"], e.fields["lease"]);
-    if (!seen.empty() && seen.back().second == "0") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // The announcer tells of urgent work still in progress when its thread wakes: on a loaded
+  // machine an emergency's first batch can be committed before that, and then nothing is
+  // announced. Up to five emergencies, until one is.
+  for (int attempt = 0; attempt < 5 && seen.size() < 2; ++attempt) {
+    ASSERT_EQ(create(boil_water("BW-relay-" + std::to_string(attempt))).status, 202);
+    for (int i = 0; i < 150; ++i) {
+      seen.clear();
+      for (auto& e : stream("urgent", "(" + after)) {
+        seen.emplace_back(e.fields["from"], e.fields["lease"]);
+      }
+      if (!seen.empty() && seen.back().second == "0") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
   }
   ASSERT_GE(seen.size(), 2u);
   EXPECT_EQ(seen.front().first.rfind("heraldd-", 0), 0u) << seen.front().first;
