@@ -222,6 +222,11 @@ struct Catalog::Entry {
 
 namespace {
 
+// A rendered part as sent: one-line parts with their whitespace collapsed.
+std::string finished(const Catalog::Entry& entry, std::string out) {
+  return entry.one_line ? collapse_whitespace(out) : out;
+}
+
 std::unique_ptr<Catalog::Entry> compile(const std::string& path, Part part) {
   auto entry = std::make_unique<Catalog::Entry>();
   const std::string text = read_file(path);
@@ -324,9 +329,7 @@ std::optional<std::string> Catalog::render_notice(std::string_view name, Part pa
   for (const auto& [key, value] : vars) {
     if (!value.empty()) d.set(key, value);
   }
-  std::string out = render_text(*it->second->direct, d);
-  if (one_line(part)) return collapse_whitespace(out);
-  return out;
+  return finished(*it->second, render_text(*it->second->direct, d));
 }
 
 Prepared::Prepared(const Vars& vars) : vars_(&vars) {
@@ -381,7 +384,6 @@ std::optional<std::string> Catalog::render(v1::EventKind kind, v1::Stage stage, 
   const Entry* entry = find(kind, stage, part, lang, rel);
   if (!entry) return std::nullopt;
   // Safe to share across threads: without partials or lambdas rendering only reads the template.
-  std::string out;
   if (vars.stencil_) {
     std::string key;
     key.reserve(sizeof serial_ + rel.size() + 1 + vars.key_.size());
@@ -395,11 +397,9 @@ std::optional<std::string> Catalog::render(v1::EventKind kind, v1::Stage stage, 
       const std::string marked = render_text(*entry->stencil, to_data(*vars.vars_, true));
       it = stencils.emplace(std::move(key), cut(marked)).first;
     }
-    if (it->second.usable) out = fill(it->second, *vars.vars_, entry->html);
+    if (it->second.usable) return finished(*entry, fill(it->second, *vars.vars_, entry->html));
   }
-  if (out.empty()) out = render_text(*entry->direct, vars.data());
-  if (entry->one_line) return collapse_whitespace(out);
-  return out;
+  return finished(*entry, render_text(*entry->direct, vars.data()));
 }
 
 std::optional<std::string> Catalog::render_direct(v1::EventKind kind, v1::Stage stage, Part part,
@@ -407,9 +407,7 @@ std::optional<std::string> Catalog::render_direct(v1::EventKind kind, v1::Stage 
   std::string rel;
   const Entry* entry = find(kind, stage, part, lang, rel);
   if (!entry) return std::nullopt;
-  std::string out = render_text(*entry->direct, to_data(vars, false));
-  if (entry->one_line) return collapse_whitespace(out);
-  return out;
+  return finished(*entry, render_text(*entry->direct, to_data(vars, false)));
 }
 
 std::optional<Catalog::Rendered> Catalog::render_all(v1::EventKind kind, v1::Stage stage,

@@ -240,21 +240,20 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
   auto got = conn.pipeline(batch_reads(event, read_for, done_key));
   if (!got.ok()) return std::move(got).take_error();
   const std::vector<redis::Reply>& read = *got;
-  const size_t m = n;
   const bool with_history = reads_history(event, done_key);
   const std::optional<HistoryLayout> layout =
       with_history ? std::make_optional<HistoryLayout>(read_for) : std::nullopt;
-  const size_t legacy_at = m + (layout ? layout->buckets.size() : 0);
+  const size_t legacy_at = n + (layout ? layout->buckets.size() : 0);
   const size_t sets_at = legacy_at + (layout ? 1 : 0);  // the first SMISMEMBER's reply
   const size_t expected = sets_at + kSetReads + (done_key.empty() ? 0 : 1);
   if (read.size() != expected) {
     return make_error(ErrorCode::kInternal, "planner read failed: odd reply count");
   }
-  for (size_t k = m; k < read.size(); ++k) {
+  for (size_t k = n; k < read.size(); ++k) {
     const redis::Reply& r = read[k];
-    const size_t want = k >= sets_at     ? m
-                        : k == legacy_at ? std::size(kAll) * m
-                                         : layout->fields[k - m];
+    const size_t want = k >= sets_at     ? n
+                        : k == legacy_at ? std::size(kAll) * n
+                                         : layout->fields[k - n];
     if (r.is_error() || r.elements.size() != want) {
       return make_error(ErrorCode::kInternal, "planner read failed: " + r.str);
     }
@@ -263,7 +262,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
   auto history_at = [&](size_t i, size_t slot) {
     if (!layout) return History{};
     const auto [bucket, first] = layout->at[i];
-    return later_mark(history_in(read[m + bucket], first + slot),
+    return later_mark(history_in(read[n + bucket], first + slot),
                       history_in(read[legacy_at], std::size(kAll) * i + slot));
   };
   auto marked = [&](size_t set, size_t i) { return read[sets_at + set].elements[i].integer == 1; };

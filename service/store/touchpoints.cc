@@ -149,9 +149,9 @@ std::string stored_bytes(const v1::Touchpoint& tp) {
 }
 
 // The report counters a touchpoint moves; its latest-event mark goes to `last_events` (one
-// HSET per bucket of tl:{n/64}, written at flush).
+// HSET per tl:{n/64} key, written at flush).
 void append_counters(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp,
-                     std::map<uint64_t, redis::Command>& last_events) {
+                     std::map<std::string, redis::Command>& last_events) {
   const std::string n = std::to_string(num);
   const std::string_view event = tp.event_id().empty() ? kNoEvent : std::string_view(tp.event_id());
   const int64_t at_ms = TimeUtil::TimestampToMilliseconds(tp.at());
@@ -162,8 +162,9 @@ void append_counters(redis::Batch& out, uint64_t num, const v1::Touchpoint& tp,
       // Marked when a message leaves, not when it is queued: the event the customer last
       // heard about, and one write fewer per message on a fan-out's path.
       if (has_event) {
-        auto& mark = last_events[num / 64];
-        if (mark.empty()) mark = {"HSET", last_event_key(num)};
+        std::string key = last_event_key(num);
+        auto& mark = last_events[key];
+        if (mark.empty()) mark = {"HSET", std::move(key)};
         mark.push_back(n);
         mark.push_back(tp.event_id());
       }
@@ -225,7 +226,7 @@ void TouchpointBatch::add(redis::Batch& out, uint64_t num, const v1::Touchpoint&
 }
 
 void TouchpointBatch::flush_last_events(redis::Batch& out) {
-  for (auto& [bucket, mark] : last_events_) out.push_back(std::move(mark));
+  for (auto& [key, mark] : last_events_) out.push_back(std::move(mark));
   last_events_.clear();
 }
 

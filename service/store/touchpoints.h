@@ -67,7 +67,7 @@ class TouchpointBatch {
 
   std::map<uint64_t, std::vector<std::string>> journeys_;
   std::map<std::string, Copies> events_;
-  std::map<uint64_t, redis::Command> last_events_;  // tl:{n/64} bucket -> its HSET
+  std::map<std::string, redis::Command> last_events_;  // tl:{n/64} key -> its HSET
 };
 
 // Customer `num`'s touchpoint bytes in an XRANGE/XREVRANGE reply of its journey stream, in
