@@ -57,7 +57,8 @@ build_herald() {
   cmake --build "$BUILD_DIR" -j"$(nproc)" --target heraldd heraldctl "$@" >/dev/null
 }
 
-# start_redis DIR: redis-server with AOF in DIR on a free loopback port; sets REDIS_PORT and
+# start_redis DIR: redis-server with Herald's settings (config/redis.conf: AOF everysec, no RDB
+# snapshots, uncompressed rewrites) in DIR on a free loopback port; sets REDIS_PORT and
 # REDIS_URL. With REDIS_TRANSPORT=unix it also listens on the Unix socket DIR/redis.sock
 # (REDIS_SOCKET), and REDIS_URL names that socket for heraldd. HERALD_REDIS_ARGS adds
 # redis-server arguments, e.g. "--auto-aof-rewrite-min-size 1gb" for an experiment, and
@@ -72,8 +73,8 @@ start_redis() {
     socket_args=(--unixsocket "$REDIS_SOCKET" --unixsocketperm 700)
     REDIS_URL="unix://$REDIS_SOCKET"
   fi
-  ${HERALD_REDIS_WRAP:-} redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$dir" --save '' \
-    "${socket_args[@]}" --appendonly yes --appendfsync everysec --daemonize no \
+  ${HERALD_REDIS_WRAP:-} redis-server "$HERALD_ROOT/config/redis.conf" --bind 127.0.0.1 \
+    --port "$REDIS_PORT" --dir "$dir" "${socket_args[@]}" --daemonize no \
     --logfile "$dir/redis.log" ${HERALD_REDIS_ARGS:-} &
   HERALD_PIDS+=($!)
   for _ in $(seq 1 300); do

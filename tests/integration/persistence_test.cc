@@ -41,6 +41,24 @@ class Persistence : public HeralddSuite {
     return c;
   }
 
+  // A customer whose contact details a test then looks for on disk.
+  static SampleCustomer with_contacts(int i, const char* name, const char* email, const char* phone,
+                                      const char* address) {
+    SampleCustomer c = numbered(i);
+    c.name = name;
+    c.email = email;
+    c.phone = phone;
+    c.premises[0].address = address;
+    return c;
+  }
+
+  static void expect_none_in_clear(const std::string& bytes,
+                                   std::initializer_list<std::string> secrets) {
+    for (const std::string& secret : secrets) {
+      EXPECT_EQ(bytes.find(secret), std::string::npos) << secret << " is on disk in clear";
+    }
+  }
+
   // Polls `path` until it answers `status`; the last response either way.
   HttpResponse wait_for(const std::string& path, long status, std::chrono::seconds limit) {
     const auto deadline = Clock::now() + limit;
@@ -96,18 +114,52 @@ TEST_F(Persistence, CustomersSurviveARestartOfHeralddAndRedis) {
 }
 
 TEST_F(Persistence, TheAppendOnlyFileHoldsNoContactDetailsInClear) {
-  SampleCustomer c = numbered(100);
-  c.name = "Hedy Lamarr Kiesler";
-  c.email = "hedy.kiesler@frequency.example.com";
-  c.phone = "+1 415 867 5309";
-  c.premises[0].address = "42 Spread Spectrum Way";
-  ASSERT_EQ(put_customer(c).status, 201);
+  ASSERT_EQ(
+      put_customer(with_contacts(100, "Hedy Lamarr Kiesler", "hedy.kiesler@frequency.example.com",
+                                 "+1 415 867 5309", "42 Spread Spectrum Way"))
+          .status,
+      201);
   const std::string files = read_tree(redis_server().dir());
   ASSERT_NE(files.find("P-keep-100"), std::string::npos) << "the AOF has not got the customer";
-  for (const std::string secret :
-       {"Hedy Lamarr", "Kiesler", "4158675309", "hedy.kiesler", "Spread Spectrum"}) {
-    EXPECT_EQ(files.find(secret), std::string::npos) << secret << " is on disk in clear";
+  expect_none_in_clear(files,
+                       {"Hedy Lamarr", "Kiesler", "4158675309", "hedy.kiesler", "Spread Spectrum"});
+}
+
+// config/redis.conf is what the tests' Redis runs with; its AOF rewrites write an uncompressed
+// snapshot as the base file, which must hold no contact detail in clear either.
+TEST_F(Persistence, HeraldsRedisSettingsHoldAndARewrittenBaseHasNoContactsInClear) {
+  auto conn = redis_connection();
+  auto compression = conn.command({"CONFIG", "GET", "rdbcompression"});
+  ASSERT_TRUE(compression.ok() && compression->elements.size() == 2);
+  EXPECT_EQ(compression->elements[1].str, "no") << "the tests' Redis did not load redis.conf";
+
+  ASSERT_EQ(
+      put_customer(with_contacts(101, "Grace Brewster Hopper", "grace.hopper@cobol.example.com",
+                                 "+1 212 555 0199", "9 Compiler Lane"))
+          .status,
+      201);
+  ASSERT_TRUE(conn.command({"BGREWRITEAOF"}).ok());
+  const auto deadline = Clock::now() + std::chrono::seconds(20);
+  std::string base;
+  while (Clock::now() < deadline) {
+    auto info = conn.command({"INFO", "persistence"});
+    if (info.ok() && info->str.find("aof_rewrite_in_progress:0") != std::string::npos &&
+        info->str.find("aof_rewrite_scheduled:0") != std::string::npos) {
+      for (const auto& entry :
+           std::filesystem::directory_iterator(redis_server().dir() + "/appendonlydir")) {
+        if (entry.path().string().find(".base.rdb") == std::string::npos) continue;
+        std::ifstream in(entry.path(), std::ios::binary);
+        std::stringstream bytes;
+        bytes << in.rdbuf();
+        base = bytes.str();
+      }
+      if (base.find("P-keep-101") != std::string::npos) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  ASSERT_NE(base.find("P-keep-101"), std::string::npos) << "no rewritten base holds the customer";
+  expect_none_in_clear(base,
+                       {"Grace Brewster", "Hopper", "2125550199", "grace.hopper", "Compiler Lane"});
 }
 
 TEST_F(Persistence, ReadinessFollowsRedisAndThePoolReconnects) {

@@ -93,10 +93,16 @@ redis::Endpoint RedisServer::unix_endpoint() const {
 }
 
 bool RedisServer::launch() {
-  std::vector<std::string> args = {
-      binary_,         "--port",     std::to_string(port_), "--bind",      "127.0.0.1",
-      "--dir",         dir_,         "--save",              "",            "--daemonize",
-      "no",            "--logfile",  dir_ + "/redis.log",   "--appendonly", options_.aof ? "yes" : "no"};
+  // Herald's own Redis settings first (config/redis.conf), then the test's: a test runs
+  // against the configuration the project ships, and a broken file fails every test.
+  std::vector<std::string> args = {binary_,        HERALD_SOURCE_DIR "/config/redis.conf",
+                                   "--port",       std::to_string(port_),
+                                   "--bind",       "127.0.0.1",
+                                   "--dir",        dir_,
+                                   "--save",       "",
+                                   "--daemonize",  "no",
+                                   "--logfile",    dir_ + "/redis.log",
+                                   "--appendonly", options_.aof ? "yes" : "no"};
   args.insert(args.end(), {"--unixsocket", socket_path(), "--unixsocketperm", "700"});
   if (options_.aof) args.insert(args.end(), {"--appendfsync", "always"});
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
