@@ -25,14 +25,15 @@ trap stop_started EXIT
 # CPU steal: on a virtual machine the hypervisor may run other guests on this machine's cores,
 # and a benchmark then measures less than the code can do. `mark=$(steal_mark)` before a
 # measurement, `report_steal "what" "$mark"` after it prints the share of all CPU time in
-# between that was stolen (the `steal` column of /proc/stat, all cores).
-steal_mark() { awk '/^cpu /{t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t}' /proc/stat; }
+# between that was stolen (the `steal` column of /proc/stat, all cores), and the share that
+# was idle (`idle` and `iowait`): the cores no process had work for.
+steal_mark() { awk '/^cpu /{t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t, $5 + $6}' /proc/stat; }
 report_steal() {
-  local s0 t0 s1 t1
-  read -r s0 t0 <<<"$2"
-  read -r s1 t1 <<<"$(steal_mark)"
-  awk -v s=$((s1 - s0)) -v t=$((t1 - t0)) -v what="$1" \
-    'BEGIN { printf "== CPU steal during %s: %.0f %% of the machine'"'"'s CPU time\n", what, (t > 0 ? 100 * s / t : 0) }'
+  local s0 t0 i0 s1 t1 i1
+  read -r s0 t0 i0 <<<"$2"
+  read -r s1 t1 i1 <<<"$(steal_mark)"
+  awk -v s=$((s1 - s0)) -v t=$((t1 - t0)) -v i=$((i1 - i0)) -v what="$1" \
+    'BEGIN { printf "== CPU steal during %s: %.0f %% of the machine'"'"'s CPU time; idle %.0f %%\n", what, (t > 0 ? 100 * s / t : 0), (t > 0 ? 100 * i / t : 0) }'
 }
 
 # cpu_ticks PID: the CPU time a process has used (user + system, clock ticks; stolen time is not

@@ -110,8 +110,8 @@ struct Config {
   // fanout.planner_bulk_nice / HERALD_PLANNER_BULK_NICE, 0..19: a lane's nice value while it
   // plans a bulk batch (0: the same as urgent work).
   int planner_bulk_nice = 19;
-  int planner_batch = 200;  // fanout.planner_batch / HERALD_PLANNER_BATCH, 10..5000
-  int planner_chunk = 50;   // fanout.planner_chunk / HERALD_PLANNER_CHUNK, 10..5000
+  int planner_batch = 400;  // fanout.planner_batch / HERALD_PLANNER_BATCH, 10..5000
+  int planner_chunk = 100;  // fanout.planner_chunk / HERALD_PLANNER_CHUNK, 10..5000
   // fanout.planner_claim_idle_ms / HERALD_PLANNER_CLAIM_IDLE_MS, 100..3600000: an intake entry
   // untouched this long (its planner died) is taken over by another planner.
   int planner_claim_idle_ms = 30000;

@@ -25,10 +25,10 @@ namespace herald::fanout {
 
 struct PlannerOptions {
   std::string consumer = "heraldd";  // unique per process; lane i joins "planners" as "<it>-<i>"
-  size_t batch = 200;
+  size_t batch = 400;
   // Recipients per MULTI/EXEC within a batch: Redis runs a transaction whole, so a smaller one
   // keeps an urgent event's commands from waiting long behind a bulk batch's writes.
-  size_t chunk = 50;
+  size_t chunk = 100;
   int lanes = 3;         // planner threads; each interleaves the revisions it took
   // A revision whose audience is estimated at shard_min or more is split into this many parts,
   // planned side by side by any lanes (docs/architecture.md, "Split revisions"); 1: never.

@@ -181,8 +181,8 @@ TEST_F(ConfigTest, SendingCanBeTurnedOffForAPlanningOnlyProcess) {
 }
 
 TEST_F(ConfigTest, PlannerLanesAndBatchSizeFromFileOrEnvironmentWithinRange) {
-  EXPECT_EQ(load("").planner_chunk, 50);
-  EXPECT_EQ(load("").planner_batch, 200);
+  EXPECT_EQ(load("").planner_chunk, 100);
+  EXPECT_EQ(load("").planner_batch, 400);
   EXPECT_EQ(load("").planner_lanes, 3);
   EXPECT_EQ(load("").planner_shards, 2);
   EXPECT_EQ(load("").planner_shard_min, 2000);
