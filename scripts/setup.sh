@@ -9,7 +9,7 @@ PACKAGES=(
   libhiredis-dev libcurl4-openssl-dev libssl-dev
   libprotobuf-dev protobuf-compiler
   libkainjow-mustache-dev libhowardhinnant-date-dev tzdata
-  libphonenumber-dev libre2-dev libsodium-dev libgoogle-perftools-dev
+  libphonenumber-dev libre2-dev libsodium-dev liblz4-dev libgoogle-perftools-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libsimdjson-dev
   redis-server redis-tools python3 python3-aiosmtpd wrk curl valgrind

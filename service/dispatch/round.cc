@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "herald/v1/touchpoint.pb.h"
+#include "service/dispatch/content.h"
 #include "service/dispatch/fallback.h"
 #include "service/events/event_store.h"
 #include "service/fanout/decide.h"
@@ -260,14 +261,6 @@ Result<std::vector<redis::Reply>> read_guards(redis::Connection& conn,
     out[i] = old ? (*r)[legacy].elements[legacy_at[i] - 1] : guard;
   }
   return out;
-}
-
-Result<v1::MessageContent> open_content(const core::Sealer& sealer, const v1::OutboundMessage& m) {
-  auto opened = sealer.open(m.sealed_content(), m.id());
-  if (!opened.ok()) return make_error(ErrorCode::kInvalidArgument, "unsealable");
-  v1::MessageContent content;
-  if (!content.ParseFromString(*opened)) return make_error(ErrorCode::kInvalidArgument, "bad_content");
-  return content;
 }
 
 // The round's state between its steps.

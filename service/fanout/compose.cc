@@ -4,6 +4,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "service/core/timezone.h"
+#include "service/dispatch/content.h"
 #include "templates/sms.h"
 
 namespace herald::fanout {
@@ -145,7 +146,7 @@ Result<v1::OutboundMessage> compose(const v1::Customer& c, uint64_t num, const v
   msg.set_etr_shown(vars.etr_local);
   *msg.mutable_queued_at() = TimeUtil::TimeTToTimestamp(Clock::to_time_t(now));
   if (auto until = valid_until(e)) *msg.mutable_valid_until() = *until;
-  msg.set_sealed_content(sealer.seal(content.SerializeAsString(), msg.id()));
+  dispatch::seal_content(content, sealer, msg);
   return msg;
 }
 

@@ -5,6 +5,7 @@
 
 #include <charconv>
 
+#include "service/dispatch/content.h"
 #include "service/dispatch/queue.h"
 
 namespace herald::notify {
@@ -116,7 +117,7 @@ Result<v1::OutboundMessage> compose_notice(const v1::Customer& customer, uint64_
   if (notice.valid_for.count() > 0) {
     *msg.mutable_valid_until() = TimeUtil::TimeTToTimestamp(now_s + notice.valid_for.count());
   }
-  msg.set_sealed_content(sealer.seal(content.SerializeAsString(), msg.id()));
+  dispatch::seal_content(content, sealer, msg);
   return msg;
 }
 
