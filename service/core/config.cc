@@ -285,6 +285,10 @@ const Setting kSettings[] = {
      [](Config& c, std::string_view k, std::string_view t) {
        c.planner_chunk = static_cast<int>(parse_int(k, t, 10, 5000));
      }},
+    {"fanout.planner_read_ahead", "HERALD_PLANNER_READ_AHEAD",
+     [](Config& c, std::string_view k, std::string_view t) {
+       c.planner_read_ahead = parse_bool(k, t);
+     }},
     {"fanout.planner_claim_idle_ms", "HERALD_PLANNER_CLAIM_IDLE_MS",
      [](Config& c, std::string_view k, std::string_view t) {
        c.planner_claim_idle_ms = static_cast<int>(parse_int(k, t, 100, 3'600'000));

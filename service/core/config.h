@@ -112,6 +112,9 @@ struct Config {
   int planner_bulk_nice = 19;
   int planner_batch = 400;  // fanout.planner_batch / HERALD_PLANNER_BATCH, 10..5000
   int planner_chunk = 100;  // fanout.planner_chunk / HERALD_PLANNER_CHUNK, 10..5000
+  // fanout.planner_read_ahead / HERALD_PLANNER_READ_AHEAD: a lane planning one revision reads
+  // its next batch while it writes the current one.
+  bool planner_read_ahead = true;
   // fanout.planner_claim_idle_ms / HERALD_PLANNER_CLAIM_IDLE_MS, 100..3600000: an intake entry
   // untouched this long (its planner died) is taken over by another planner.
   int planner_claim_idle_ms = 30000;

@@ -172,6 +172,7 @@ int run_daemon(const core::Config& config, const std::string& ready_file) {
   planner_options.metrics = &metrics;
   planner_options.batch = static_cast<size_t>(config.planner_batch);
   planner_options.chunk = static_cast<size_t>(config.planner_chunk);
+  planner_options.read_ahead = config.planner_read_ahead;
   planner_options.claim_idle = std::chrono::milliseconds(config.planner_claim_idle_ms);
   planner_options.compose.manage_url = config.public_url + "/v1/customers";
   planner_options.compose.token_ttl_s = config.token_ttl_s;

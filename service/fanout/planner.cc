@@ -221,6 +221,7 @@ Result<int> Planner::run_once(redis::Connection& conn, Clock::time_point now) {
   Yield yield = yield_budget(lane, false);
   auto due = run_background(conn, now, false, yield);
   if (!due.ok()) return due;
+  if (auto ok = conn.settle(); !ok.ok()) return std::move(ok).take_error();
   return handled + *due;
 }
 
@@ -366,6 +367,12 @@ Result<int> Planner::round(redis::Connection& conn, Lane& lane, Clock::time_poin
     if (!lane.jobs[i].urgent) order.push_back(i);
   }
   ++lane.turn;
+  // A batch read ahead is used only by a lane planning nothing else: another revision's
+  // batches in between could write what it read (a customer's count toward the daily cap).
+  const bool alone = lane.jobs.size() == 1;
+  if (!alone) {
+    for (Job& job : lane.jobs) drop_ahead(conn, job);
+  }
   std::vector<bool> finished(lane.jobs.size(), false);
   for (size_t i : order) {
     Job& job = lane.jobs[i];
@@ -373,11 +380,12 @@ Result<int> Planner::round(redis::Connection& conn, Lane& lane, Clock::time_poin
     pause(yield);
     step_back(lane, !job.urgent);
     std::string why;
-    auto s = step(conn, job, why, now, yield);
+    auto s = step(conn, job, why, now, yield, alone);
     if (!s.ok()) {
       if (conn.broken()) return std::move(s).take_error();
       release(job);
       job.reader.reset();
+      job.ahead.reset();
       if (++job.failures < options_.max_failures) {
         spdlog::warn("planner: {} revision {}: {} (attempt {})", job.event_id, job.revision,
                      s.error().message, job.failures);
@@ -514,8 +522,9 @@ Status Planner::split(redis::Connection& conn, Job& job, const redis::Reply& par
 }
 
 Result<Planner::Step> Planner::step(redis::Connection& conn, Job& job, std::string& why,
-                                    Clock::time_point now, Yield& yield) {
+                                    Clock::time_point now, Yield& yield, bool read_ahead) {
   if (!job.reader) {
+    job.ahead.reset();
     auto s = prepare(conn, job, why);
     if (!s.ok() || *s != Step::kBatch) return s;
   }
@@ -529,28 +538,76 @@ Result<Planner::Step> Planner::step(redis::Connection& conn, Job& job, std::stri
     return Step::kDone;
   }
   const std::string done = seen_key(job.event_id, job.revision) + ":done";
-  auto batch = job.reader->next(options_.batch);
-  if (!batch.ok()) return std::move(batch).take_error();
-  if (batch->empty()) return Step::kDone;
   std::vector<Work> work;
-  work.reserve(batch->size());
-  for (auto& r : *batch) {
-    Work& w = work.emplace_back();
-    w.num = r.num;
-    w.premises = std::move(r.premises);
+  std::unique_ptr<BatchLoad> loaded;
+  std::string end;  // the reader's cursor after this batch
+  if (job.ahead) {
+    work = std::move(job.ahead->work);
+    loaded = std::move(job.ahead->load);
+    end = std::move(job.ahead->end);
+    job.ahead.reset();
+  } else {
+    auto batch = job.reader->next(options_.batch);
+    if (!batch.ok()) return std::move(batch).take_error();
+    work.reserve(batch->size());
+    for (auto& r : *batch) {
+      Work& w = work.emplace_back();
+      w.num = r.num;
+      w.premises = std::move(r.premises);
+    }
+    end = job.reader->cursor().encode();
+  }
+  if (work.empty()) return Step::kDone;
+  // The next batch, read while this one is written; not while an urgent revision waits for
+  // its first batch, which goes out alone.
+  std::unique_ptr<Ahead> next;
+  if (read_ahead && options_.read_ahead && !job.pass.held()) {
+    AudienceCursor from = job.reader->cursor();
+    auto batch = job.reader->next(options_.batch);
+    if (!batch.ok()) return std::move(batch).take_error();
+    if (!batch->empty()) {
+      next = std::make_unique<Ahead>();
+      next->from = std::move(from);
+      next->end = job.reader->cursor().encode();
+      std::vector<uint64_t> nums;
+      nums.reserve(batch->size());
+      for (auto& r : *batch) {
+        Work& w = next->work.emplace_back();
+        w.num = r.num;
+        w.premises = std::move(r.premises);
+        nums.push_back(r.num);
+      }
+      next->load = std::make_unique<BatchLoad>(job.planned, std::move(nums), done);
+    }
   }
   redis::Batch tail;
   const std::string cursor = job.part.of > 1
                                  ? part_cursor_key(job.event_id, job.revision, job.part.index)
                                  : cursor_key(job.event_id, job.revision);
-  tail.push_back(redis::cmd("SET", cursor, job.reader->cursor().encode()));
-  if (auto ok = handle(conn, job.planned, work, done, std::move(tail), now, yield); !ok.ok()) {
+  tail.push_back(redis::cmd("SET", cursor, end));
+  // With a batch read ahead, the lane goes on to it without waiting for this one's last
+  // transaction: the connection's next use checks it (a failure there resets the job, or the
+  // lane, and the batch is replayed from the saved cursor).
+  if (auto ok = handle(conn, job.planned, work, done, std::move(tail), now, yield,
+                       std::move(loaded), next.get(), next != nullptr);
+      !ok.ok()) {
     return std::move(ok).take_error();
   }
   if (!job.first_batch_done && job.part.index == 0) observe_first_batch(job);
   job.first_batch_done = true;
   job.pass.reset();
+  if (next) {
+    job.ahead = std::move(next);
+    if (job.ahead->failed) drop_ahead(conn, job);
+  }
   return Step::kBatch;
+}
+
+void Planner::drop_ahead(redis::Connection& conn, Job& job) {
+  if (!job.ahead) return;
+  job.reader =
+      std::make_unique<AudienceReader>(conn, job.planned.area(), job.ahead->from, job.part);
+  job.ahead.reset();
 }
 
 Status Planner::settle(redis::Connection& conn, Lane& lane, Job& job, Step outcome,
@@ -579,6 +636,7 @@ Status Planner::settle(redis::Connection& conn, Lane& lane, Job& job, Step outco
   auto done = conn.pipeline(tx);
   release(job);
   job.reader.reset();
+  job.ahead.reset();
   if (!done.ok()) return std::move(done).take_error();
   if (done->back().is_error() || done->back().is_nil()) {
     return make_error(ErrorCode::kInternal, "could not settle intake entry " + job.entry);

@@ -16,6 +16,7 @@
 #include "service/common/thread_nice.h"
 #include "service/core/crypto.h"
 #include "service/fanout/audience.h"
+#include "service/fanout/batch_load.h"
 #include "service/fanout/compose.h"
 #include "service/fanout/decide.h"
 #include "service/redis/connection.h"
@@ -30,6 +31,9 @@ struct PlannerOptions {
   // keeps an urgent event's commands from waiting long behind a bulk batch's writes.
   size_t chunk = 100;
   int lanes = 3;         // planner threads; each interleaves the revisions it took
+  // A lane with one revision in hand reads its next batch while it writes the current one
+  // (docs/architecture.md, "Reading ahead").
+  bool read_ahead = true;
   // A revision whose audience is estimated at shard_min or more is split into this many parts,
   // planned side by side by any lanes (docs/architecture.md, "Split revisions"); 1: never.
   uint32_t shards = 2;
@@ -105,6 +109,14 @@ class Planner {
     // fifth field): planned as if chosen for the kind, outside the daily cap.
     v1::Channel fallback_from = v1::CHANNEL_UNSPECIFIED;
   };
+  // A job's next batch, read while the batch before it was written.
+  struct Ahead {
+    std::vector<Work> work;
+    std::unique_ptr<BatchLoad> load;  // complete once the batch before it is written
+    AudienceCursor from;              // the reader's cursor before it: where a drop rewinds to
+    std::string end;                  // the reader's cursor after it, saved with its last chunk
+    bool failed = false;              // its reads failed: dropped
+  };
   // One intake entry being planned: its audience reader resumes from the saved cursor.
   struct Job {
     std::string entry;  // intake stream id
@@ -120,6 +132,7 @@ class Planner {
     int failures = 0;
     bool holding = false;                    // this revision holds its event in flights_
     std::unique_ptr<AudienceReader> reader;  // null until prepared (again, after a failure)
+    std::unique_ptr<Ahead> ahead;            // the next batch, read ahead
   };
   struct Lane {
     std::string consumer;
@@ -149,8 +162,11 @@ class Planner {
   Result<int> round(redis::Connection& conn, Lane& lane, std::chrono::system_clock::time_point now,
                     bool may_block);
   Result<int> take_entries(redis::Connection& conn, Lane& lane, bool block);
+  // `read_ahead`: the job may read its next batch while it writes this one.
   Result<Step> step(redis::Connection& conn, Job& job, std::string& why,
-                    std::chrono::system_clock::time_point now, Yield& yield);
+                    std::chrono::system_clock::time_point now, Yield& yield, bool read_ahead);
+  // Forgets the batch the job read ahead; its reader goes back to where that batch starts.
+  void drop_ahead(redis::Connection& conn, Job& job);
   Result<Step> prepare(redis::Connection& conn, Job& job, std::string& why);
   // prepare() without its reads, for a fresh entry that carries its revision: nothing of it can
   // have been planned yet, so the audience starts at the beginning.
@@ -189,14 +205,15 @@ class Planner {
   void pause(Yield& yield);
   // Decides and writes `work` in chunks. `done_key`, for audience batches: the bitmap of
   // customers already committed, read to skip them and written with each chunk. `tail` goes
-  // with the last chunk.
+  // with the last chunk. `loaded`: what was read for `work` ahead (null: read here). `next`:
+  // a batch to read meanwhile, between this one's transactions; complete when this returns,
+  // or marked failed. `defer_last`: the last transaction's replies are left to the
+  // connection's next use (redis::Connection::defer), which checks them.
   Status handle(redis::Connection& conn, const v1::Event& event, std::vector<Work>& work,
                 const std::string& done_key, redis::Batch tail,
-                std::chrono::system_clock::time_point now, Yield& yield);
-  // What handle() reads for the customers `nums` before deciding: their records, history marks,
-  // opt-out and invalid-contact marks and, with done_key, their done bits.
-  static redis::Batch batch_reads(const v1::Event& event, const std::vector<uint64_t>& nums,
-                                  const std::string& done_key);
+                std::chrono::system_clock::time_point now, Yield& yield,
+                std::unique_ptr<BatchLoad> loaded = nullptr, Ahead* next = nullptr,
+                bool defer_last = false);
   // One pass over what has fallen due: at most kDuePerPass held messages.
   Result<int> run_due(redis::Connection& conn, std::chrono::system_clock::time_point now,
                       Yield& yield);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <deque>
 #include <map>
 #include <optional>
 #include <random>
@@ -23,13 +24,8 @@ namespace herald::fanout {
 namespace {
 
 using Clock = std::chrono::system_clock;
-constexpr std::string_view kStopAll = "stop:sms";
 // The channels a customer has history marks and invalid-contact marks for, in slot order.
 constexpr auto& kAll = kHistoryChannels;
-// batch_reads' commands after the records: the history HMGETs (when reads_history; see
-// HistoryLayout) and five SMISMEMBER (two STOP sets, three invalid-contact sets); the done
-// bits' BITFIELD follows when there is a done key.
-constexpr size_t kSetReads = 5;
 
 // KEYS: deferred, a hold bitmap or set. ARGV: its name. Drops its member of `deferred` once it
 // holds nothing (a set is gone with its last member; a bitmap with no bit set is deleted); a
@@ -91,6 +87,17 @@ std::optional<HeldBits> parse_hold_bits_key(std::string_view key) {
   return out;
 }
 
+// A chunk's EXEC reply: the transaction ran and none of its commands failed.
+Status check_exec(const redis::Reply& exec) {
+  if (exec.is_error() || exec.is_nil()) {
+    return make_error(ErrorCode::kInternal, "planner transaction failed: " + exec.str);
+  }
+  for (const auto& r : exec.elements) {
+    if (r.is_error()) return make_error(ErrorCode::kInternal, "planner write failed: " + r.str);
+  }
+  return ok_status();
+}
+
 // BITFIELD setting the bits `offsets` of `key` to `value`.
 redis::Command bits_command(std::string key, const std::vector<std::string>& offsets,
                             std::string_view value) {
@@ -107,10 +114,6 @@ redis::Command bits_command(std::string key, const std::vector<std::string>& off
 
 int64_t ms_of(Time t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
-std::string stop_key(v1::EventKind kind) {
-  return fmt::format("stop:sms:{}", v1::EventKind_Name(kind));
 }
 
 // A fallback channel counts as chosen for the kind: the customer chose it for some kind.
@@ -137,89 +140,12 @@ bool all_digits(const std::vector<std::string>& f, size_t from) {
   });
 }
 
-// Whether a batch's reads include the customers' history marks for the event. An audience
-// batch of an event's first revision has none to find: marks are written only by this event's
-// planning, each in the transaction that sets its customer's done bit, and a customer whose bit
-// is set is skipped. A batch holds a customer once, a part's batches follow one another on one
-// connection (each reads the done bits its predecessors' transactions set), and parts share no
-// customer. Held and fallback messages (no done key) and later revisions read them.
-bool reads_history(const v1::Event& event, const std::string& done_key) {
-  return done_key.empty() || event.revision() > 1;
-}
-
-// Where a batch's history marks are read: one HMGET per bucket among the customers, in the
-// order the buckets first appear, then one HMGET of the legacy hash for all of them. Each
-// customer's fields are kAll's, in a row.
-struct HistoryLayout {
-  explicit HistoryLayout(const std::vector<uint64_t>& nums) {
-    std::unordered_map<uint64_t, uint32_t> index;
-    at.reserve(nums.size());
-    for (uint64_t num : nums) {
-      auto [it, fresh] = index.try_emplace(num / kHistoryBucket, buckets.size());
-      if (fresh) {
-        buckets.push_back(num);
-        fields.push_back(0);
-      }
-      at.emplace_back(it->second, fields[it->second]);
-      fields[it->second] += std::size(kAll);
-    }
-  }
-
-  std::vector<uint64_t> buckets;                // a customer number of each bucket
-  std::vector<size_t> fields;                   // fields each bucket's HMGET asks for
-  std::vector<std::pair<uint32_t, size_t>> at;  // per customer: its bucket, its first field
-};
-
 }  // namespace
-
-redis::Batch Planner::batch_reads(const v1::Event& event, const std::vector<uint64_t>& nums,
-                                  const std::string& done_key) {
-  std::vector<std::string> texts;
-  texts.reserve(nums.size());
-  for (uint64_t num : nums) texts.push_back(std::to_string(num));
-  auto members_of = [&](std::string verb, std::string key) {
-    redis::Command c{std::move(verb), std::move(key)};
-    c.insert(c.end(), texts.begin(), texts.end());
-    return c;
-  };
-  redis::Batch reads;
-  reads.reserve(nums.size() + kSetReads + 2);
-  for (uint64_t num : nums) {
-    reads.push_back(redis::cmd("HGET", store::record_key(num), store::record_field(num)));
-  }
-  if (reads_history(event, done_key)) {
-    const HistoryLayout layout(nums);
-    const size_t first = reads.size();
-    for (uint64_t num : layout.buckets) {
-      reads.push_back(redis::cmd("HMGET", history_key(event.id(), num)));
-    }
-    redis::Command legacy{"HMGET", legacy_history_key(event.id())};
-    for (size_t k = 0; k < nums.size(); ++k) {
-      add_history_fields(reads[first + layout.at[k].first], nums[k]);
-      add_history_fields(legacy, nums[k]);
-    }
-    reads.push_back(std::move(legacy));
-  }
-  reads.push_back(members_of("SMISMEMBER", std::string(kStopAll)));
-  reads.push_back(members_of("SMISMEMBER", stop_key(event.kind())));
-  for (v1::Channel ch : kAll) {  // marked by bounces and refused sends (invalid_contact)
-    reads.push_back(members_of("SMISMEMBER", fmt::format("invalid:{}", channels::channel_key(ch))));
-  }
-  if (!done_key.empty()) {
-    redis::Command bits{"BITFIELD", done_key};
-    for (const auto& t : texts) {
-      bits.emplace_back("GET");
-      bits.emplace_back("u1");
-      bits.push_back(t);
-    }
-    reads.push_back(std::move(bits));
-  }
-  return reads;
-}
 
 Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vector<Work>& work,
                        const std::string& done_key, redis::Batch tail, Clock::time_point now,
-                       Yield& yield) {
+                       Yield& yield, std::unique_ptr<BatchLoad> loaded, Ahead* next,
+                       bool defer_last) {
   std::vector<std::string> nums;
   nums.reserve(work.size());
   for (const Work& w : work) nums.push_back(std::to_string(w.num));
@@ -231,98 +157,78 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     return bits_command(done_key, offsets, "1");
   };
   const size_t n = work.size();
-  // One pipeline (batch_reads): each customer's record, then one command per batch for the
-  // history marks, each opt-out or invalid-contact set (set members are customer numbers) and,
-  // for an audience batch, the bits of the customers an earlier batch or an earlier run of this
-  // one committed. Customer i's replies are at i.
   std::vector<uint64_t> read_for(n);
   for (size_t i = 0; i < n; ++i) read_for[i] = work[i].num;
-  auto got = conn.pipeline(batch_reads(event, read_for, done_key));
-  if (!got.ok()) return std::move(got).take_error();
-  const std::vector<redis::Reply>& read = *got;
-  const bool with_history = reads_history(event, done_key);
-  const std::optional<HistoryLayout> layout =
-      with_history ? std::make_optional<HistoryLayout>(read_for) : std::nullopt;
-  const size_t legacy_at = n + (layout ? layout->buckets.size() : 0);
-  const size_t sets_at = legacy_at + (layout ? 1 : 0);  // the first SMISMEMBER's reply
-  const size_t expected = sets_at + kSetReads + (done_key.empty() ? 0 : 1);
-  if (read.size() != expected) {
-    return make_error(ErrorCode::kInternal, "planner read failed: odd reply count");
+  if (!loaded) {
+    loaded = std::make_unique<BatchLoad>(event, read_for, done_key);
+    if (auto ok = loaded->load(conn, event, sealer_, now); !ok.ok()) return ok;
   }
-  for (size_t k = n; k < read.size(); ++k) {
-    const redis::Reply& r = read[k];
-    const size_t want = k >= sets_at     ? n
-                        : k == legacy_at ? std::size(kAll) * n
-                                         : layout->fields[k - n];
-    if (r.is_error() || r.elements.size() != want) {
-      return make_error(ErrorCode::kInternal, "planner read failed: " + r.str);
-    }
-  }
-  // Customer i's history mark for the channel in `slot` (kAll's order), if any was read.
-  auto history_at = [&](size_t i, size_t slot) {
-    if (!layout) return History{};
-    const auto [bucket, first] = layout->at[i];
-    return later_mark(history_in(read[n + bucket], first + slot),
-                      history_in(read[legacy_at], std::size(kAll) * i + slot));
-  };
-  auto marked = [&](size_t set, size_t i) { return read[sets_at + set].elements[i].integer == 1; };
-  // A replayed batch: customers whose chunk was committed are left as they are.
-  auto committed = [&](size_t i) { return !done_key.empty() && marked(5, i); };
-
-  // Today's count, for the customers whose cap can apply (none for an EMERGENCY revision,
-  // which so saves a round trip): one HMGET per counter bucket of a local day among them, and
-  // one of each such day's legacy hash.
-  // The batch's customers live on one arena: decoding a record is a few dozen allocations, and
-  // the arena makes each a pointer bump and frees them all at once.
-  google::protobuf::ArenaOptions arena_options;
-  arena_options.start_block_size = 64 << 10;
-  arena_options.max_block_size = 256 << 10;
-  google::protobuf::Arena arena(arena_options);
-  std::vector<v1::Customer*> customers(n, nullptr);
-  std::vector<std::string> days(n);
-  // The customers whose cap can apply, by the counter key they are in (their local day's
-  // bucket) and by the legacy key of their day.
-  std::map<std::string, std::vector<size_t>> by_key, by_day;
-  for (size_t i = 0; i < n; ++i) {
-    if (committed(i)) continue;
-    customers[i] = customer_from(read[i], sealer_, arena);
-    if (!customers[i]) continue;
-    days[i] = local_day(*customers[i], now);
-    if (!cap_may_apply(*customers[i], event)) continue;
-    by_key[cap_key(days[i], work[i].num)].push_back(i);
-    by_day[legacy_cap_key(days[i])].push_back(i);
-  }
-  std::vector<int> sent_today(n, 0);
-  if (!by_key.empty()) {
-    redis::Batch cap_reads;
-    for (const auto* keys : {&by_key, &by_day}) {
-      for (const auto& [key, which] : *keys) {
-        redis::Command c{"HMGET", key};
-        for (size_t i : which) c.push_back(nums[i]);
-        cap_reads.push_back(std::move(c));
-      }
-    }
-    auto caps = conn.pipeline(cap_reads);
-    if (!caps.ok()) return std::move(caps).take_error();
-    size_t d = 0;
-    for (const auto* keys : {&by_key, &by_day}) {
-      for (const auto& [key, which] : *keys) {
-        const redis::Reply& r = (*caps)[d++];
-        if (r.elements.size() != which.size()) {
-          return make_error(ErrorCode::kInternal, "planner cap read failed: " + r.str);
-        }
-        for (size_t k = 0; k < which.size(); ++k) {
-          const redis::Reply& v = r.elements[k];
-          int count = 0;
-          if (v.type == redis::Reply::Type::kString) {
-            std::from_chars(v.str.data(), v.str.data() + v.str.size(), count);
-          }
-          sent_today[which[k]] += count;
-        }
-      }
-    }
-  }
+  const BatchLoad& in = *loaded;
   pause(yield);
+
+  // What the connection owes, oldest first: a chunk's transaction, or the next batch's reads or
+  // cap reads, sent between this batch's transactions so Redis runs them while this lane
+  // composes (docs/architecture.md, "Reading ahead").
+  enum class Owed { kChunk, kReads, kCaps };
+  std::deque<std::pair<Owed, size_t>> owed;
+  // The previous batch's last transaction, left unread (defer_last): received with this
+  // batch's first. Without a batch read ahead, load() above has read it already.
+  if (const size_t left = conn.take_deferred(); left > 0) owed.emplace_back(Owed::kChunk, left);
+  // The next batch's replies, received and not yet taken.
+  std::optional<std::pair<Owed, std::vector<redis::Reply>>> stash;
+  auto send = [&](const redis::Batch& batch, Owed what) -> Status {
+    auto sent = conn.send(batch);
+    if (!sent.ok()) return std::move(sent).take_error();
+    owed.emplace_back(what, *sent);
+    return ok_status();
+  };
+  // Receives everything owed, so the connection is in step whatever fails: the first failed
+  // transaction is the error; the next batch's replies go to `stash`.
+  auto receive_owed = [&]() -> Status {
+    size_t total = 0;
+    for (const auto& [what, count] : owed) total += count;
+    if (total == 0) return ok_status();
+    auto got = conn.receive(total);
+    if (!got.ok()) return std::move(got).take_error();
+    Status status = ok_status();
+    auto at = got->begin();
+    for (const auto& [what, count] : owed) {
+      const auto end = at + static_cast<long>(count);
+      if (what == Owed::kChunk) {
+        if (status.ok()) status = check_exec(*(end - 1));
+      } else {
+        stash.emplace(what, std::vector<redis::Reply>(std::make_move_iterator(at),
+                                                      std::make_move_iterator(end)));
+      }
+      at = end;
+    }
+    owed.clear();
+    return status;
+  };
+  // Takes what `stash` holds for the next batch, and sends its cap reads once its records are
+  // decoded. A failure of the next batch's own is its alone: it is marked failed and dropped.
+  auto advance_next = [&]() -> Status {
+    if (!stash) return ok_status();
+    auto [what, replies] = std::move(*stash);
+    stash.reset();
+    if (next->failed) return ok_status();
+    if (what == Owed::kCaps) {
+      next->failed = !next->load->take_caps(replies).ok();
+      return ok_status();
+    }
+    // Read before this batch's transactions: its customers that this batch holds are skipped
+    // there, as their done bits were not yet set.
+    next->load->skip(read_for);
+    if (!next->load->take_reads(event, std::move(replies), sealer_, now).ok()) {
+      next->failed = true;
+      return ok_status();
+    }
+    const redis::Batch caps = next->load->cap_reads();
+    return caps.empty() ? ok_status() : send(caps, Owed::kCaps);
+  };
+  if (next && next->load && !next->failed) {
+    if (auto ok = send(next->load->reads(), Owed::kReads); !ok.ok()) return ok;
+  }
 
   // What one chunk writes; sent as one MULTI/EXEC.
   struct Chunk {
@@ -342,20 +248,6 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
   const std::string sent_mark = encode_history_text(history_of(event));
   std::optional<Chunk> chunk;
   // One chunk at a time is in flight: Redis runs it while the next one is composed.
-  size_t in_flight = 0;  // replies the chunk sent last still owes
-  auto finish_sent = [&]() -> Status {
-    if (in_flight == 0) return ok_status();
-    auto done = conn.receive(std::exchange(in_flight, 0));
-    if (!done.ok()) return std::move(done).take_error();
-    const redis::Reply& exec = done->back();
-    if (exec.is_error() || exec.is_nil()) {
-      return make_error(ErrorCode::kInternal, "planner transaction failed: " + exec.str);
-    }
-    for (const auto& r : exec.elements) {
-      if (r.is_error()) return make_error(ErrorCode::kInternal, "planner write failed: " + r.str);
-    }
-    return ok_status();
-  };
   auto commit = [&](bool last) -> Status {
     Chunk& k = *chunk;
     redis::Batch& tx = k.tx;
@@ -393,12 +285,10 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     }
     if (tx.size() == 1) return ok_status();  // nothing to write
     tx.push_back(redis::cmd("EXEC"));
-    if (auto ok = finish_sent(); !ok.ok()) return ok;
+    if (auto ok = receive_owed(); !ok.ok()) return ok;
     pause(yield);
-    auto sent = conn.send(tx);
-    if (!sent.ok()) return std::move(sent).take_error();
-    in_flight = *sent;
-    return ok_status();
+    if (auto ok = send(tx, Owed::kChunk); !ok.ok()) return ok;
+    return advance_next();
   };
 
   for (size_t i = 0; i < n; ++i) {
@@ -408,21 +298,22 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     redis::Batch& tx = k.tx;
     auto& funnel = k.funnel;
     const Work& w = work[i];
-    if (committed(i)) continue;
+    if (in.committed(i)) continue;
     k.members.push_back(i);
     if (!w.deferred.empty()) tx.push_back(unhold_command(w.deferred_set, w.deferred));
-    if (!customers[i]) {
+    v1::Customer* const customer = in.customer(i);
+    if (!customer) {
       ++funnel["erased"];
     } else {
       const bool fallback = w.fallback_from != v1::CHANNEL_UNSPECIFIED;
-      if (fallback) choose_for_kind(*customers[i], event.kind(), w.only);
-      const v1::Customer& c = *customers[i];
+      if (fallback) choose_for_kind(*customer, event.kind(), w.only);
+      const v1::Customer& c = *customer;
       CustomerState s;
-      if (!fallback) s.sent_today = sent_today[i];
-      s.sms_stopped = marked(0, i);
-      if (marked(1, i)) s.sms_stopped_kinds.insert(event.kind());
+      if (!fallback) s.sent_today = in.sent_today(i);
+      s.sms_stopped = in.marked(0, i);
+      if (in.marked(1, i)) s.sms_stopped_kinds.insert(event.kind());
       for (size_t ch = 0; ch < std::size(kAll); ++ch) {
-        if (marked(2 + ch, i)) s.invalid_channels.insert(kAll[ch]);
+        if (in.marked(2 + ch, i)) s.invalid_channels.insert(kAll[ch]);
       }
       if (w.deferred.empty()) ++funnel["audience"];
 
@@ -434,7 +325,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
       bool queued_any = false;
       for (v1::Channel ch : channels) {
         const size_t slot = ch == v1::SMS ? 0 : ch == v1::EMAIL ? 1 : 2;
-        const History history = history_at(i, slot);
+        const History history = in.history_at(i, slot);
         Decision d = decide(c, event, ch, history, s, now, options_.settings);
         const std::string name(channels::channel_key(ch));
         if (d.action == Action::kQueue) {
@@ -474,7 +365,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
         }
       }
       if (queued_any && counts_toward_cap(event) && !fallback) {
-        std::string key = cap_key(days[i], w.num);
+        std::string key = cap_key(in.day(i), w.num);
         tx.push_back(redis::cmd("HINCRBY", key, nums[i], "1"));
         k.capped.insert(std::move(key));
       }
@@ -486,7 +377,22 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
   }
   if (!chunk) chunk.emplace();
   if (auto ok = commit(true); !ok.ok()) return ok;
-  return finish_sent();
+  // Whatever the next batch still owes (its cap reads are sent once its reads are taken), and
+  // the last transaction, unless it is left for the connection's next use.
+  auto next_owes = [&] {
+    return stash || std::any_of(owed.begin(), owed.end(),
+                                [](const auto& o) { return o.first != Owed::kChunk; });
+  };
+  while (next_owes()) {
+    if (auto ok = receive_owed(); !ok.ok()) return ok;
+    if (auto ok = advance_next(); !ok.ok()) return ok;
+  }
+  if (defer_last && owed.size() == 1) {
+    conn.defer(owed.front().second,
+               [](std::vector<redis::Reply> replies) { return check_exec(replies.back()); });
+    return ok_status();
+  }
+  return receive_owed();
 }
 
 Result<int> Planner::run_due(redis::Connection& conn, Clock::time_point now, Yield& yield) {

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <new>
 #include <string>
+#include <utility>
 
 #include "service/redis/resp.h"
 
@@ -183,7 +184,27 @@ Result<Connection> Connection::connect(const Endpoint& endpoint,
   return conn;
 }
 
+void Connection::defer(size_t count, std::function<Status(std::vector<Reply>)> check) {
+  deferred_ = count;
+  check_deferred_ = std::move(check);
+}
+
+Status Connection::settle() {
+  if (deferred_ == 0) return ok_status();
+  auto got = receive(std::exchange(deferred_, 0));
+  auto check = std::move(check_deferred_);
+  check_deferred_ = nullptr;
+  if (!got.ok()) return std::move(got).take_error();
+  return check ? check(std::move(*got)) : ok_status();
+}
+
+size_t Connection::take_deferred() {
+  check_deferred_ = nullptr;
+  return std::exchange(deferred_, 0);
+}
+
 Result<Reply> Connection::command(const Command& cmd) {
+  if (auto ok = settle(); !ok.ok()) return std::move(ok).take_error();
   if (cmd.empty()) return Reply{Reply::Type::kError, "ERR empty command", 0, {}};
   std::string wire;
   append_resp(wire, cmd);
@@ -198,6 +219,7 @@ Status Connection::append(const std::vector<Command>& cmds) {
 }
 
 Result<std::vector<Reply>> Connection::pipeline(const std::vector<Command>& cmds) {
+  if (auto ok = settle(); !ok.ok()) return std::move(ok).take_error();
   if (auto sent = append(cmds); !sent.ok()) return std::move(sent).take_error();
   std::vector<Reply> out;
   out.reserve(cmds.size());
@@ -214,6 +236,7 @@ Result<std::vector<Reply>> Connection::pipeline(const std::vector<Command>& cmds
 }
 
 Result<size_t> Connection::send(const std::vector<Command>& cmds) {
+  if (auto ok = settle(); !ok.ok()) return std::move(ok).take_error();
   if (auto sent = append(cmds); !sent.ok()) return std::move(sent).take_error();
   const auto count = static_cast<size_t>(
       std::count_if(cmds.begin(), cmds.end(), [](const Command& c) { return !c.empty(); }));

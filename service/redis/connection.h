@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -34,6 +35,17 @@ class Connection {
   Result<std::vector<Reply>> receive(size_t count);
   bool broken() const { return broken_; }
 
+  // The next `count` replies, of commands already sent, left unread on purpose so the caller
+  // can go on working while Redis runs them (the planner's last transaction of a batch). The
+  // next command(), pipeline() or send() first reads them and hands them to `check`, whose
+  // error is then that call's error; they are read either way, so replies stay in step.
+  void defer(size_t count, std::function<Status(std::vector<Reply>)> check);
+  // Reads the deferred replies now, if any, and returns what their check says.
+  Status settle();
+  // Hands the deferred replies back to a caller that receives them itself, in order, before
+  // any of its own: returns how many (0: none), and their check is dropped.
+  size_t take_deferred();
+
  private:
   struct Deleter {
     void operator()(redisContext* c) const;
@@ -44,6 +56,8 @@ class Connection {
   Result<Reply> read_one();
   std::unique_ptr<redisContext, Deleter> ctx_;
   bool broken_ = false;
+  size_t deferred_ = 0;
+  std::function<Status(std::vector<Reply>)> check_deferred_;
 };
 
 }  // namespace herald::redis

@@ -185,8 +185,8 @@ class PlannerRedis : public ::testing::Test {
   // `max_per_day` notifications a day (0: no cap); with `second_feeder`, each has a second
   // premise on it.
   void put_customers(int count, int max_per_day = 0, const v1::QuietHours* quiet = nullptr,
-                     v1::Cadence cadence = v1::EVERY_UPDATE,
-                     const std::string& second_feeder = "") {
+                     v1::Cadence cadence = v1::EVERY_UPDATE, const std::string& second_feeder = "",
+                     int second_from = 0) {
     std::vector<v1::Customer> all;
     for (int i = 0; i < count; ++i) {
       v1::Customer c;
@@ -199,7 +199,7 @@ class PlannerRedis : public ::testing::Test {
       p->set_id("P-" + std::to_string(i));
       p->set_address(std::to_string(i) + " Mill Rd");
       p->set_feeder("F-1");
-      if (!second_feeder.empty()) {
+      if (!second_feeder.empty() && i >= second_from) {
         auto* q = c.add_premises();
         q->set_id("Q-" + std::to_string(i));
         q->set_address(std::to_string(i) + " Weir Ln");
@@ -371,12 +371,10 @@ class PlannerRedis : public ::testing::Test {
     }
   }
 
-  // kCustomers customers on F-1 and F-2, an outage over both planned in `shards` parts, in
-  // batches of 50 with a crash in the fourth: everyone is decided once.
-  void plan_two_feeder_outage(uint32_t shards) {
-    put_customers(kCustomers, 0, nullptr, v1::EVERY_UPDATE, "F-2");
+  // An ADVISORY outage over feeders F-1 and F-2, its audience read feeder by feeder.
+  void raise_two_feeder_outage(const std::string& id) {
     v1::Event e;
-    e.set_id("OUT-TWICE");
+    e.set_id(id);
     e.set_kind(v1::OUTAGE);
     e.set_stage(v1::DETECTED);
     e.set_severity(v1::ADVISORY);
@@ -387,6 +385,13 @@ class PlannerRedis : public ::testing::Test {
       auto r = co_await events.create(e, "", "", 1700000000000);
       co_return r.ok();
     });
+  }
+
+  // kCustomers customers on F-1 and F-2, an outage over both planned in `shards` parts, in
+  // batches of 50 with a crash in the fourth: everyone is decided once.
+  void plan_two_feeder_outage(uint32_t shards) {
+    put_customers(kCustomers, 0, nullptr, v1::EVERY_UPDATE, "F-2");
+    raise_two_feeder_outage("OUT-TWICE");
     fanout::PlannerOptions o = options();
     o.batch = 50;
     o.chunk = 25;
@@ -604,6 +609,23 @@ TEST_F(PlannerRedis, ACustomerOnTwoFeedersOfTheOutageIsDecidedOnce) { plan_two_f
 
 TEST_F(PlannerRedis, ACustomerOnTwoFeedersIsDecidedOnceInASplitRevision) {
   plan_two_feeder_outage(2);
+}
+
+// A lane reads its next batch before the batch in hand is written, so the next batch's done
+// bits are read before this one sets them. Here F-1's last batch and F-2's first are the same
+// 50 customers: each is still decided once, by the first.
+TEST_F(PlannerRedis, ACustomerInTheBatchReadAheadAndTheOneBeingWrittenIsDecidedOnce) {
+  put_customers(kCustomers, 0, nullptr, v1::EVERY_UPDATE, "F-2", kCustomers - 50);
+  raise_two_feeder_outage("OUT-AHEAD");
+  fanout::PlannerOptions o = options();
+  o.batch = 50;
+  o.chunk = 25;
+  o.shards = 1;
+  ASSERT_TRUE(o.read_ahead);
+  fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, o);
+  auto planned = planner.run_once(conn_, std::chrono::system_clock::now());
+  ASSERT_TRUE(planned.ok()) << planned.error().message;
+  expect_planned_once_and_tidy(conn_, "OUT-AHEAD", kCustomers, queued_per_customer());
 }
 
 TEST_F(PlannerRedis, PartsPlannedByLanesAtOnceDecideEveryoneOnce) {

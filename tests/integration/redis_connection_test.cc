@@ -81,5 +81,52 @@ TEST(RedisConnection, SendOnALostServerFailsAndMarksTheConnectionBroken) {
   EXPECT_FALSE(c.send(batch(cmd("PING"))).ok()) << "a broken connection sends nothing";
 }
 
+// The planner leaves a batch's last transaction unread and goes on to the next batch: whatever
+// uses the connection next reads those replies first and hands them to the check, whose error
+// is that call's error, and the replies after them stay in step.
+TEST(RedisConnection, DeferredRepliesAreCheckedByTheNextUse) {
+  testing::RedisServer server;
+  Connection c = connect(server);
+  auto sent = c.send(batch(cmd("MULTI"), cmd("SET", "k", "v1"), cmd("EXEC")));
+  ASSERT_TRUE(sent.ok());
+  std::vector<Reply> checked;
+  c.defer(*sent, [&](std::vector<Reply> replies) {
+    checked = std::move(replies);
+    return ok_status();
+  });
+  auto got = c.command(cmd("GET", "k"));
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  EXPECT_EQ(got->str, "v1") << "the command's own reply, not a deferred one";
+  ASSERT_EQ(checked.size(), 3u) << "the check saw the deferred replies first";
+  EXPECT_EQ(checked[2].elements.size(), 1u) << "EXEC's reply";
+
+  // A failed check is the next call's error; the call's own command is not sent.
+  sent = c.send(batch(cmd("INCR", "k")));  // not an integer: an error reply
+  ASSERT_TRUE(sent.ok());
+  c.defer(*sent, [](std::vector<Reply> replies) {
+    return replies[0].is_error() ? make_error(ErrorCode::kInternal, "deferred: " + replies[0].str)
+                                 : ok_status();
+  });
+  auto failed = c.pipeline(batch(cmd("SET", "after", "1")));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.error().message.find("deferred"), std::string::npos) << failed.error().message;
+  EXPECT_FALSE(c.broken());
+  EXPECT_TRUE(c.command(cmd("GET", "after"))->is_nil()) << "the failed call sent nothing";
+  EXPECT_TRUE(c.settle().ok()) << "nothing is deferred any more";
+
+  // take_deferred(): the caller reads them itself, before the replies of what it sends next.
+  sent = c.send(batch(cmd("INCR", "n")));
+  ASSERT_TRUE(sent.ok());
+  c.defer(*sent, [](std::vector<Reply>) { return make_error(ErrorCode::kInternal, "unused"); });
+  const size_t owed = c.take_deferred();
+  EXPECT_EQ(owed, 1u);
+  auto more = c.send(batch(cmd("INCR", "n")));
+  ASSERT_TRUE(more.ok()) << "the dropped check did not run";
+  auto replies = c.receive(owed + *more);
+  ASSERT_TRUE(replies.ok());
+  EXPECT_EQ((*replies)[0].integer, 1);
+  EXPECT_EQ((*replies)[1].integer, 2);
+}
+
 }  // namespace
 }  // namespace herald::redis

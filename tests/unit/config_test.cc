@@ -187,9 +187,16 @@ TEST_F(ConfigTest, PlannerLanesAndBatchSizeFromFileOrEnvironmentWithinRange) {
   EXPECT_EQ(load("").planner_shards, 2);
   EXPECT_EQ(load("").planner_shard_min, 2000);
   EXPECT_EQ(load("").planner_bulk_nice, 19);
+  EXPECT_TRUE(load("").planner_read_ahead);
   Config c =
       load(yaml("fanout:\n  planner_lanes: 4\n  planner_batch: 300\n  planner_chunk: 75\n"
-                "  planner_shards: 1\n  planner_shard_min: 0\n  planner_bulk_nice: 0\n"));
+                "  planner_shards: 1\n  planner_shard_min: 0\n  planner_bulk_nice: 0\n"
+                "  planner_read_ahead: false\n"));
+  EXPECT_FALSE(c.planner_read_ahead);
+  env_["HERALD_PLANNER_READ_AHEAD"] = "no";
+  EXPECT_FALSE(load("").planner_read_ahead);
+  EXPECT_EQ(error(yaml("fanout:\n  planner_read_ahead: later\n")),
+            "fanout.planner_read_ahead: expected true or false, got 'later'");
   EXPECT_EQ(c.planner_bulk_nice, 0);
   env_["HERALD_PLANNER_BULK_NICE"] = "5";
   EXPECT_EQ(load("").planner_bulk_nice, 5);
