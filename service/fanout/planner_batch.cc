@@ -182,17 +182,27 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     owed.emplace_back(what, *sent);
     return ok_status();
   };
-  // Receives everything owed, so the connection is in step whatever fails: the first failed
-  // transaction is the error; the next batch's replies go to `stash`.
-  auto receive_owed = [&]() -> Status {
+  // Receives what is owed, so the connection is in step whatever fails: the first failed
+  // transaction is the error; the next batch's replies go to `stash`. `leave_last`: the last
+  // chunk sent, and what was sent after it, stay owed (two chunks in flight).
+  auto receive_owed = [&](bool leave_last = false) -> Status {
+    size_t groups = owed.size();
+    if (leave_last) {
+      while (groups > 0 && owed[groups - 1].first != Owed::kChunk) --groups;
+      if (groups > 0) --groups;
+    }
     size_t total = 0;
-    for (const auto& [what, count] : owed) total += count;
-    if (total == 0) return ok_status();
+    for (size_t g = 0; g < groups; ++g) total += owed[g].second;
+    if (total == 0) {
+      owed.erase(owed.begin(), owed.begin() + static_cast<long>(groups));
+      return ok_status();
+    }
     auto got = conn.receive(total);
     if (!got.ok()) return std::move(got).take_error();
     Status status = ok_status();
     auto at = got->begin();
-    for (const auto& [what, count] : owed) {
+    for (size_t g = 0; g < groups; ++g) {
+      const auto& [what, count] = owed[g];
       const auto end = at + static_cast<long>(count);
       if (what == Owed::kChunk) {
         if (status.ok()) status = check_exec(*(end - 1));
@@ -202,7 +212,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
       }
       at = end;
     }
-    owed.clear();
+    owed.erase(owed.begin(), owed.begin() + static_cast<long>(groups));
     return status;
   };
   // Takes what `stash` holds for the next batch, and sends its cap reads once its records are
@@ -247,7 +257,8 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
   // The history mark every message queued here leaves: what this revision told.
   const std::string sent_mark = encode_history_text(history_of(event));
   std::optional<Chunk> chunk;
-  // One chunk at a time is in flight: Redis runs it while the next one is composed.
+  // Two chunks at a time are in flight: Redis runs them while the next one is composed, and
+  // still has the second when the first's replies are read.
   auto commit = [&](bool last) -> Status {
     Chunk& k = *chunk;
     redis::Batch& tx = k.tx;
@@ -285,7 +296,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     }
     if (tx.size() == 1) return ok_status();  // nothing to write
     tx.push_back(redis::cmd("EXEC"));
-    if (auto ok = receive_owed(); !ok.ok()) return ok;
+    if (auto ok = receive_owed(true); !ok.ok()) return ok;
     pause(yield);
     if (auto ok = send(tx, Owed::kChunk); !ok.ok()) return ok;
     return advance_next();
@@ -386,6 +397,9 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
   while (next_owes()) {
     if (auto ok = receive_owed(); !ok.ok()) return ok;
     if (auto ok = advance_next(); !ok.ok()) return ok;
+  }
+  if (defer_last) {
+    if (auto ok = receive_owed(true); !ok.ok()) return ok;
   }
   if (defer_last && owed.size() == 1) {
     conn.defer(owed.front().second,
