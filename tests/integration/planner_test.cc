@@ -48,8 +48,9 @@ constexpr int kNiceAudience = 3000;
 constexpr std::string_view kExec = "*1\r\n$4\r\nEXEC\r\n";
 
 // A TCP relay on 127.0.0.1 between one client and Redis that forwards everything until the
-// client sends its `cut_at`-th EXEC, then closes both sides before that EXEC reaches Redis:
-// Redis discards the transaction queued so far, exactly as when the client's process dies.
+// client sends its `cut_at`-th EXEC, then closes both sides before that EXEC reaches Redis
+// (once Redis has answered what came before it): Redis discards the transaction queued so
+// far, exactly as when the client's process dies.
 // One connection, bounded by a 60 s deadline; stops with the object.
 class CuttingRelay {
  public:
@@ -86,9 +87,10 @@ class CuttingRelay {
     }
     return true;
   }
-  bool wait_readable(int fd) {
+  bool wait_readable(int fd) { return wait_readable_for(fd, 100); }
+  bool wait_readable_for(int fd, int ms) {
     pollfd p{fd, POLLIN, 0};
-    return ::poll(&p, 1, 100) > 0;
+    return ::poll(&p, 1, ms) > 0;
   }
 
   void run() {
@@ -139,6 +141,14 @@ class CuttingRelay {
         const size_t upto = upstream.size() - keep;
         if (!send_all(server, upstream.data(), upto)) break;
         upstream.erase(0, upto);
+      }
+    }
+    // Redis runs what was forwarded before the cut (the client may have sent it without
+    // waiting for the replies before, two chunks in flight): read its replies until it has
+    // been quiet for 50 ms, so closing cannot throw away a transaction Redis had not yet read.
+    if (cut_) {
+      while (wait_readable_for(server, 50) && std::chrono::steady_clock::now() < deadline) {
+        if (::recv(server, buf, sizeof buf, 0) <= 0) break;
       }
     }
     ::close(client);
