@@ -182,9 +182,10 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     owed.emplace_back(what, *sent);
     return ok_status();
   };
-  // Receives what is owed, so the connection is in step whatever fails: the first failed
-  // transaction is the error; the next batch's replies go to `stash`. `leave_last`: the last
-  // chunk sent, and what was sent after it, stay owed (two chunks in flight).
+  // Receives what is owed: the first failed transaction is the error; the next batch's replies
+  // go to `stash`. `leave_last`: the last chunk sent, and what was sent after it, stay owed
+  // (two chunks in flight), unless something failed: then everything is read, so the
+  // connection is in step for whatever uses it next.
   auto receive_owed = [&](bool leave_last = false) -> Status {
     size_t groups = owed.size();
     if (leave_last) {
@@ -213,6 +214,13 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
       at = end;
     }
     owed.erase(owed.begin(), owed.begin() + static_cast<long>(groups));
+    if (!status.ok() && !owed.empty()) {
+      size_t rest = 0;
+      for (const auto& [what, count] : owed) rest += count;
+      owed.clear();
+      stash.reset();
+      if (auto more = conn.receive(rest); !more.ok()) return std::move(more).take_error();
+    }
     return status;
   };
   // Takes what `stash` holds for the next batch, and sends its cap reads once its records are

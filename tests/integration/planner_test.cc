@@ -970,6 +970,28 @@ TEST_F(PlannerRedis, HeldCustomersFarApartAllGoOutAndAnUnreadableBitmapNameIsSet
   EXPECT_TRUE(named);
 }
 
+// A chunk's transaction fails while the next chunk is already sent (two in flight): the lane
+// reads that one's replies too before it goes on, so its connection stays in step, and tries
+// the batch again. (Redis runs the rest of a transaction whose command fails, so each attempt
+// commits what it decided, and the done bits skip those customers the next time.)
+TEST_F(PlannerRedis, AFailedChunkLeavesTheConnectionInStepAndTheBatchIsTriedAgain) {
+  put_customers(kCustomers);
+  raise_outage("OUT-WRONG");
+  // The funnel hash as a string: every chunk's HINCRBY of it fails (WRONGTYPE).
+  ASSERT_EQ(conn_.command(redis::cmd("SET", "fn:{OUT-WRONG}", "not a hash"))->str, "OK");
+  fanout::PlannerOptions o = options();
+  o.chunk = 50;  // five chunks: the second is sent before the first's replies are read
+  fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, o);
+  auto planned = planner.run_once(conn_, std::chrono::system_clock::now());
+  ASSERT_TRUE(planned.ok()) << planned.error().message;
+  EXPECT_EQ(conn_.command(redis::cmd("PING"))->str, "PONG") << "no reply left unread";
+  EXPECT_EQ(conn_.command(redis::cmd("GET", "plan:{OUT-WRONG}:1"))->str, "done");
+  EXPECT_EQ(conn_.command(redis::cmd("XLEN", events::kIntakeDeadKey))->integer, 0);
+  const auto queued = queued_per_customer();
+  EXPECT_EQ(queued.size(), static_cast<size_t>(kCustomers));
+  for (const auto& [num, n] : queued) EXPECT_EQ(n, 1) << "customer " << num;
+}
+
 TEST_F(PlannerRedis, CustomersWithoutACapAreNeverCapped) {
   put_customers(20);
   fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, options());
