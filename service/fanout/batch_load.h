@@ -78,6 +78,7 @@ class BatchLoad {
   int sent_today(size_t i) const { return sent_today_[i]; }
   size_t size() const { return nums_.size(); }
   const std::vector<uint64_t>& nums() const { return nums_; }
+  const std::vector<std::string>& texts() const { return texts_; }  // nums() as text
 
   static constexpr size_t kDoneSet = 5;
 

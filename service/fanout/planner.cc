@@ -549,12 +549,7 @@ Result<Planner::Step> Planner::step(redis::Connection& conn, Job& job, std::stri
   } else {
     auto batch = job.reader->next(options_.batch);
     if (!batch.ok()) return std::move(batch).take_error();
-    work.reserve(batch->size());
-    for (auto& r : *batch) {
-      Work& w = work.emplace_back();
-      w.num = r.num;
-      w.premises = std::move(r.premises);
-    }
+    work = to_work(std::move(*batch));
     end = job.reader->cursor().encode();
   }
   if (work.empty()) return Step::kDone;
@@ -569,15 +564,8 @@ Result<Planner::Step> Planner::step(redis::Connection& conn, Job& job, std::stri
       next = std::make_unique<Ahead>();
       next->from = std::move(from);
       next->end = job.reader->cursor().encode();
-      std::vector<uint64_t> nums;
-      nums.reserve(batch->size());
-      for (auto& r : *batch) {
-        Work& w = next->work.emplace_back();
-        w.num = r.num;
-        w.premises = std::move(r.premises);
-        nums.push_back(r.num);
-      }
-      next->load = std::make_unique<BatchLoad>(job.planned, std::move(nums), done);
+      next->work = to_work(std::move(*batch));
+      next->load = std::make_unique<BatchLoad>(job.planned, work_nums(next->work), done);
     }
   }
   redis::Batch tail;
@@ -601,6 +589,21 @@ Result<Planner::Step> Planner::step(redis::Connection& conn, Job& job, std::stri
     if (job.ahead->failed) drop_ahead(conn, job);
   }
   return Step::kBatch;
+}
+
+std::vector<Planner::Work> Planner::to_work(std::vector<Recipient> batch) {
+  std::vector<Work> work(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    work[i].num = batch[i].num;
+    work[i].premises = std::move(batch[i].premises);
+  }
+  return work;
+}
+
+std::vector<uint64_t> Planner::work_nums(const std::vector<Work>& work) {
+  std::vector<uint64_t> nums(work.size());
+  for (size_t i = 0; i < work.size(); ++i) nums[i] = work[i].num;
+  return nums;
 }
 
 void Planner::drop_ahead(redis::Connection& conn, Job& job) {

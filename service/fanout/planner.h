@@ -109,10 +109,13 @@ class Planner {
     // fifth field): planned as if chosen for the kind, outside the daily cap.
     v1::Channel fallback_from = v1::CHANNEL_UNSPECIFIED;
   };
+  // An audience batch as work, and a work list's customer numbers.
+  static std::vector<Work> to_work(std::vector<Recipient> batch);
+  static std::vector<uint64_t> work_nums(const std::vector<Work>& work);
   // A job's next batch, read while the batch before it was written.
   struct Ahead {
     std::vector<Work> work;
-    std::unique_ptr<BatchLoad> load;  // complete once the batch before it is written
+    std::unique_ptr<BatchLoad> load;  // never null; complete once the batch before it is written
     AudienceCursor from;              // the reader's cursor before it: where a drop rewinds to
     std::string end;                  // the reader's cursor after it, saved with its last chunk
     bool failed = false;              // its reads failed: dropped

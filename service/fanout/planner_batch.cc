@@ -146,9 +146,13 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
                        const std::string& done_key, redis::Batch tail, Clock::time_point now,
                        Yield& yield, std::unique_ptr<BatchLoad> loaded, Ahead* next,
                        bool defer_last) {
-  std::vector<std::string> nums;
-  nums.reserve(work.size());
-  for (const Work& w : work) nums.push_back(std::to_string(w.num));
+  const size_t n = work.size();
+  if (!loaded) {
+    loaded = std::make_unique<BatchLoad>(event, work_nums(work), done_key);
+    if (auto ok = loaded->load(conn, event, sealer_, now); !ok.ok()) return ok;
+  }
+  const BatchLoad& in = *loaded;
+  const std::vector<std::string>& nums = in.texts();  // customer i's number as text
   // The done bits of the customers `which`, set to 1.
   auto set_bits = [&](const std::vector<size_t>& which) {
     std::vector<std::string> offsets;
@@ -156,14 +160,6 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     for (size_t i : which) offsets.push_back(nums[i]);
     return bits_command(done_key, offsets, "1");
   };
-  const size_t n = work.size();
-  std::vector<uint64_t> read_for(n);
-  for (size_t i = 0; i < n; ++i) read_for[i] = work[i].num;
-  if (!loaded) {
-    loaded = std::make_unique<BatchLoad>(event, read_for, done_key);
-    if (auto ok = loaded->load(conn, event, sealer_, now); !ok.ok()) return ok;
-  }
-  const BatchLoad& in = *loaded;
   pause(yield);
 
   // What the connection owes, oldest first: a chunk's transaction, or the next batch's reads or
@@ -236,7 +232,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     }
     // Read before this batch's transactions: its customers that this batch holds are skipped
     // there, as their done bits were not yet set.
-    next->load->skip(read_for);
+    next->load->skip(in.nums());
     if (!next->load->take_reads(event, std::move(replies), sealer_, now).ok()) {
       next->failed = true;
       return ok_status();
@@ -244,7 +240,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     const redis::Batch caps = next->load->cap_reads();
     return caps.empty() ? ok_status() : send(caps, Owed::kCaps);
   };
-  if (next && next->load && !next->failed) {
+  if (next && !next->failed) {
     if (auto ok = send(next->load->reads(), Owed::kReads); !ok.ok()) return ok;
   }
 

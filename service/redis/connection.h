@@ -38,7 +38,8 @@ class Connection {
   // The next `count` replies, of commands already sent, left unread on purpose so the caller
   // can go on working while Redis runs them (the planner's last transaction of a batch). The
   // next command(), pipeline() or send() first reads them and hands them to `check`, whose
-  // error is then that call's error; they are read either way, so replies stay in step.
+  // error is then that call's error; they are read either way, so replies stay in step. Any
+  // earlier deferral must have been read (settle(), or taken back with take_deferred()).
   void defer(size_t count, std::function<Status(std::vector<Reply>)> check);
   // Reads the deferred replies now, if any, and returns what their check says.
   Status settle();
