@@ -57,19 +57,22 @@ bool one_line(Part part) {
   return part == Part::kSmsText || part == Part::kEmailSubject || part == Part::kVoiceScript;
 }
 
-// Templates wrap lines for readability; one-line parts are sent with single spaces only.
+bool blank(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
+// Templates wrap lines for readability; one-line parts are sent with single spaces only. Words
+// are copied whole.
 std::string collapse_whitespace(std::string_view s) {
   std::string out;
   out.reserve(s.size());
-  bool pending_space = false;
-  for (const char c : s) {
-    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
-      pending_space = !out.empty();
-      continue;
-    }
-    if (pending_space) out.push_back(' ');
-    pending_space = false;
-    out.push_back(c);
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  while (p != end) {
+    while (p != end && blank(*p)) ++p;
+    const char* word = p;
+    while (p != end && !blank(*p)) ++p;
+    if (word == p) break;
+    if (!out.empty()) out.push_back(' ');
+    out.append(word, p);
   }
   return out;
 }
@@ -110,6 +113,17 @@ constexpr char kMarkStart = '\x1e';
 constexpr char kMarkRaw = '\x1f';
 constexpr char kMarkEscaped = '\x1d';
 constexpr std::string_view kMarkBytes = "\x1d\x1e\x1f";
+
+// Whether `s` holds a marker byte: one comparison a byte, where find_first_of(kMarkBytes) would
+// search the three markers for each.
+bool has_mark(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) { return c >= '\x1d' && c <= '\x1f'; });
+}
+
+// Whether `s` is only spaces and tabs (or empty).
+bool only_spaces_and_tabs(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t'; });
+}
 
 // Empty strings stay unset so that {{#var}} sections skip and {{^var}} sections show. With
 // `markers`, each own value that is set stands as its marker.
@@ -164,6 +178,34 @@ Stencil cut(std::string_view rendered) {
   return s;
 }
 
+// kainjow's html_escape, appended to `out` run by run rather than character by character.
+void append_html_escaped(std::string& out, std::string_view s) {
+  constexpr std::string_view kSpecial = "&<>\"'";
+  size_t from = 0;
+  for (size_t at; (at = s.find_first_of(kSpecial, from)) != std::string_view::npos;) {
+    out.append(s.substr(from, at - from));
+    switch (s[at]) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += "&apos;";
+        break;
+    }
+    from = at + 1;
+  }
+  out.append(s.substr(from));
+}
+
 // The stencil's text with the own values of `v` in their slots (HTML-escaped where the
 // template escapes them, in an HTML part).
 std::string fill(const Stencil& s, const Vars& v, bool html) {
@@ -174,7 +216,7 @@ std::string fill(const Stencil& s, const Vars& v, bool html) {
   for (const auto& slot : s.slots) {
     out.append(s.text, from, slot.at - from);
     if (html && slot.escaped) {
-      out += mustache::html_escape(*own[slot.own]);
+      append_html_escaped(out, *own[slot.own]);
     } else {
       out += *own[slot.own];
     }
@@ -184,7 +226,7 @@ std::string fill(const Stencil& s, const Vars& v, bool html) {
   return out;
 }
 
-// Stencils of this thread, by catalog serial, template and Prepared::key_.
+// Stencils of this thread, by catalog serial, template (its entry) and Prepared::key_.
 constexpr size_t kMaxStencils = 1024;
 thread_local std::unordered_map<std::string, Stencil> stencils;
 std::atomic<uint64_t> catalogs_loaded{0};
@@ -224,7 +266,8 @@ namespace {
 
 // A rendered part as sent: one-line parts with their whitespace collapsed.
 std::string finished(const Catalog::Entry& entry, std::string out) {
-  return entry.one_line ? collapse_whitespace(out) : out;
+  if (entry.one_line) return collapse_whitespace(out);
+  return out;
 }
 
 std::unique_ptr<Catalog::Entry> compile(const std::string& path, Part part) {
@@ -266,12 +309,14 @@ std::vector<std::pair<std::string, Part>> notice_files(const std::string& dir) {
   return out;
 }
 
-std::string_view pick_language(std::string_view lang) {
-  for (const auto l : kLanguages) {
-    if (l == lang) return l;
+size_t language_index(std::string_view lang) {
+  for (size_t k = 0; k < kLanguages.size(); ++k) {
+    if (kLanguages[k] == lang) return k;
   }
-  return kLanguages.front();
+  return 0;
 }
+
+std::string_view pick_language(std::string_view lang) { return kLanguages[language_index(lang)]; }
 
 }  // namespace
 
@@ -306,7 +351,9 @@ Catalog Catalog::load(const std::string& dir) {
         for (const auto part : kParts) {
           const std::string rel = template_path(kind, stage, part, lang);
           const std::string path = dir + "/" + rel;
-          catalog.templates_.emplace(rel, compile(path, part));
+          auto entry = compile(path, part);
+          catalog.by_code_.emplace(code(kind, stage, part, lang), entry.get());
+          catalog.templates_.emplace(rel, std::move(entry));
         }
       }
     }
@@ -339,7 +386,7 @@ Prepared::Prepared(const Vars& vars) : vars_(&vars) {
   key_.reserve(size);
   // Values cannot hold kMarkRaw here (it sends them to the direct path): it separates them.
   for (const std::string* value : shared) {
-    if (value->find_first_of(kMarkBytes) != std::string::npos) stencil_ = false;
+    if (has_mark(*value)) stencil_ = false;
     key_ += *value;
     key_ += kMarkRaw;
   }
@@ -351,8 +398,7 @@ Prepared::Prepared(const Vars& vars) : vars_(&vars) {
     set = static_cast<char>(set | 1 << k);
     // kainjow drops a line holding a section tag that renders to spaces and tabs only; a
     // marker is neither.
-    if (value.find_first_of(kMarkBytes) != std::string::npos ||
-        value.find_first_not_of(" \t") == std::string::npos) {
+    if (has_mark(value) || only_spaces_and_tabs(value)) {
       stencil_ = false;
     }
   }
@@ -366,11 +412,16 @@ const mustache::data& Prepared::data() const {
   return *data_;
 }
 
+uint64_t Catalog::code(v1::EventKind kind, v1::Stage stage, Part part, std::string_view lang) {
+  return static_cast<uint64_t>(language_index(lang)) << 56 |
+         static_cast<uint64_t>(static_cast<uint8_t>(part)) << 48 |
+         static_cast<uint64_t>(static_cast<uint16_t>(kind)) << 32 | static_cast<uint32_t>(stage);
+}
+
 const Catalog::Entry* Catalog::find(v1::EventKind kind, v1::Stage stage, Part part,
-                                    std::string_view lang, std::string& rel) const {
-  rel = template_path(kind, stage, part, pick_language(lang));
-  const auto it = templates_.find(rel);
-  return it == templates_.end() ? nullptr : it->second.get();
+                                    std::string_view lang) const {
+  const auto it = by_code_.find(code(kind, stage, part, lang));
+  return it == by_code_.end() ? nullptr : it->second;
 }
 
 std::optional<std::string> Catalog::render(v1::EventKind kind, v1::Stage stage, Part part,
@@ -380,16 +431,14 @@ std::optional<std::string> Catalog::render(v1::EventKind kind, v1::Stage stage, 
 
 std::optional<std::string> Catalog::render(v1::EventKind kind, v1::Stage stage, Part part,
                                            std::string_view lang, const Prepared& vars) const {
-  std::string rel;
-  const Entry* entry = find(kind, stage, part, lang, rel);
+  const Entry* entry = find(kind, stage, part, lang);
   if (!entry) return std::nullopt;
   // Safe to share across threads: without partials or lambdas rendering only reads the template.
   if (vars.stencil_) {
     std::string key;
-    key.reserve(sizeof serial_ + rel.size() + 1 + vars.key_.size());
+    key.reserve(sizeof serial_ + sizeof entry + vars.key_.size());
     key.append(reinterpret_cast<const char*>(&serial_), sizeof serial_);
-    key += rel;
-    key += '\0';
+    key.append(reinterpret_cast<const char*>(&entry), sizeof entry);
     key += vars.key_;
     auto it = stencils.find(key);
     if (it == stencils.end()) {
@@ -404,8 +453,7 @@ std::optional<std::string> Catalog::render(v1::EventKind kind, v1::Stage stage, 
 
 std::optional<std::string> Catalog::render_direct(v1::EventKind kind, v1::Stage stage, Part part,
                                                   std::string_view lang, const Vars& vars) const {
-  std::string rel;
-  const Entry* entry = find(kind, stage, part, lang, rel);
+  const Entry* entry = find(kind, stage, part, lang);
   if (!entry) return std::nullopt;
   return finished(*entry, render_text(*entry->direct, to_data(vars, false)));
 }

@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "herald/v1/common.pb.h"
 #include "herald/v1/event.pb.h"
@@ -109,9 +110,11 @@ class Catalog {
  private:
   using Template = kainjow::mustache::basic_mustache<std::string>;
   Catalog() = default;
-  const Entry* find(v1::EventKind kind, v1::Stage stage, Part part, std::string_view lang,
-                    std::string& rel) const;
-  std::map<std::string, std::unique_ptr<Entry>, std::less<>> templates_;
+  // One number for a kind x stage x part x language (an unknown language as the fallback).
+  static uint64_t code(v1::EventKind kind, v1::Stage stage, Part part, std::string_view lang);
+  const Entry* find(v1::EventKind kind, v1::Stage stage, Part part, std::string_view lang) const;
+  std::map<std::string, std::unique_ptr<Entry>, std::less<>> templates_;  // by file
+  std::unordered_map<uint64_t, const Entry*> by_code_;  // the event templates, by code()
   uint64_t serial_ = 0;  // tells this catalog's stencils from another's (docs/architecture.md)
 };
 

@@ -1,38 +1,40 @@
 #include "templates/sms.h"
 
-#include <vector>
+#include <array>
+#include <cstdint>
 
 namespace herald::templates {
 namespace {
 
 constexpr char32_t kReplacement = 0xFFFD;
 
-// Decodes UTF-8; malformed bytes become U+FFFD, which forces UCS-2 as a carrier would.
-std::vector<char32_t> decode(std::string_view s) {
-  std::vector<char32_t> out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    int len = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
-    if (len == 0 || i + len > s.size()) {
-      out.push_back(kReplacement);
-      ++i;
-      continue;
-    }
-    char32_t cp = len == 1 ? b : b & (0x7F >> len);
-    bool ok = true;
-    for (int k = 1; k < len; ++k) {
-      const auto c = static_cast<unsigned char>(s[i + k]);
-      ok = ok && (c >> 6) == 0x2;
-      cp = (cp << 6) | (c & 0x3F);
-    }
-    out.push_back(ok ? cp : kReplacement);
-    i += ok ? len : 1;
+// The code point of `s` at `i`, moving `i` past it; malformed bytes become U+FFFD, which forces
+// UCS-2 as a carrier would.
+char32_t next_char(std::string_view s, size_t& i) {
+  const auto b = static_cast<unsigned char>(s[i]);
+  if (b < 0x80) {
+    ++i;
+    return b;
   }
-  return out;
+  const size_t len = (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
+  if (len == 0 || i + len > s.size()) {
+    ++i;
+    return kReplacement;
+  }
+  char32_t cp = b & (0x7F >> len);
+  for (size_t k = 1; k < len; ++k) {
+    const auto c = static_cast<unsigned char>(s[i + k]);
+    if ((c >> 6) != 0x2) {
+      ++i;
+      return kReplacement;
+    }
+    cp = (cp << 6) | (c & 0x3F);
+  }
+  i += len;
+  return cp;
 }
 
-bool gsm_basic(char32_t c) {
+constexpr bool gsm_basic(char32_t c) {
   if (c >= 0x20 && c < 0x7F) {
     // Printable ASCII is basic except the extension characters and the backtick.
     switch (c) {
@@ -42,53 +44,49 @@ bool gsm_basic(char32_t c) {
         return true;
     }
   }
-  static constexpr std::u32string_view kOthers =
-      U"\n\r£¥èéùìòÇØøÅåΔΦΓΛΩΠΨΣΘΞÆæßÉ¤¡ÄÖÑÜ§¿äöñüà";
+  constexpr std::u32string_view kOthers = U"\n\r£¥èéùìòÇØøÅåΔΦΓΛΩΠΨΣΘΞÆæßÉ¤¡ÄÖÑÜ§¿äöñüà";
   return kOthers.find(c) != std::u32string_view::npos;
 }
 
-bool gsm_extension(char32_t c) {
-  static constexpr std::u32string_view kExtension = U"\f^{}\\[~]|€";
+constexpr bool gsm_extension(char32_t c) {
+  constexpr std::u32string_view kExtension = U"\f^{}\\[~]|€";
   return kExtension.find(c) != std::u32string_view::npos;
 }
 
-// Packs per-character costs into segments of `single` units, or `multi` units once split.
-int segments_for(const std::vector<int>& costs, int total, int single, int multi) {
-  if (total == 0) return 0;
-  if (total <= single) return 1;
-  int segments = 1;
-  int used = 0;
-  for (const int cost : costs) {
-    if (used + cost > multi) {
-      ++segments;
-      used = 0;
-    }
-    used += cost;
-  }
-  return segments;
-}
+// GSM-7 septets of a character: 1 in the basic table, 2 in the extension table, 0 in neither.
+constexpr int gsm_septets(char32_t c) { return gsm_basic(c) ? 1 : gsm_extension(c) ? 2 : 0; }
+
+constexpr std::array<uint8_t, 0x80> kAsciiSeptets = [] {
+  std::array<uint8_t, 0x80> t{};
+  for (char32_t c = 0; c < t.size(); ++c) t[c] = static_cast<uint8_t>(gsm_septets(c));
+  return t;
+}();
+
+int septets(char32_t c) { return c < kAsciiSeptets.size() ? kAsciiSeptets[c] : gsm_septets(c); }
 
 }  // namespace
 
 SmsInfo sms_info(std::string_view utf8) {
-  const std::vector<char32_t> chars = decode(utf8);
   bool gsm7 = true;
-  for (const char32_t c : chars) {
-    if (!gsm_basic(c) && !gsm_extension(c)) {
-      gsm7 = false;
-      break;
-    }
+  for (size_t i = 0; i < utf8.size() && gsm7;) {
+    gsm7 = septets(next_char(utf8, i)) != 0;
   }
-  std::vector<int> costs;
-  costs.reserve(chars.size());
+  const int single = gsm7 ? 160 : 70;
+  const int multi = gsm7 ? 153 : 67;
   int total = 0;
-  for (const char32_t c : chars) {
-    const int cost = gsm7 ? (gsm_basic(c) ? 1 : 2) : (c > 0xFFFF ? 2 : 1);
-    costs.push_back(cost);
+  int split = 1;  // segments if the text is split: whole characters of `multi` units each
+  int used = 0;   // units in the last of those
+  for (size_t i = 0; i < utf8.size();) {
+    const char32_t c = next_char(utf8, i);
+    const int cost = gsm7 ? septets(c) : (c > 0xFFFF ? 2 : 1);
     total += cost;
+    if (used + cost > multi) {
+      ++split;
+      used = 0;
+    }
+    used += cost;
   }
-  const int segments =
-      gsm7 ? segments_for(costs, total, 160, 153) : segments_for(costs, total, 70, 67);
+  const int segments = total == 0 ? 0 : total <= single ? 1 : split;
   return SmsInfo{gsm7, segments, total};
 }
 
