@@ -57,7 +57,8 @@ HistoryLayout::HistoryLayout(const std::vector<uint64_t>& nums) {
 // connection (each reads the done bits its predecessors' transactions set, or skips the
 // customers of the one batch still being written when it was read), and parts share no
 // customer. Held and fallback messages (no done key) and later revisions read them.
-BatchLoad::BatchLoad(const v1::Event& event, std::vector<uint64_t> nums, std::string done_key)
+BatchLoad::BatchLoad(const v1::Event& event, std::vector<uint64_t> nums, std::string done_key,
+                     std::string legacy_caps_until)
     : event_id_(event.id()),
       kind_(event.kind()),
       read_history_(done_key.empty() || event.revision() > 1),
@@ -68,6 +69,7 @@ BatchLoad::BatchLoad(const v1::Event& event, std::vector<uint64_t> nums, std::st
       arena_(arena_options()),
       customers_(nums_.size(), nullptr),
       days_(nums_.size()),
+      legacy_caps_until_(std::move(legacy_caps_until)),
       sent_today_(nums_.size(), 0) {
   texts_.reserve(nums_.size());
   for (uint64_t num : nums_) texts_.push_back(std::to_string(num));
@@ -140,27 +142,38 @@ Status BatchLoad::take_reads(const v1::Event& event, std::vector<redis::Reply> r
     if (!customers_[i]) continue;
     days_[i] = local_day(*customers_[i], now);
     if (!cap_may_apply(*customers_[i], event)) continue;
-    by_key_[cap_key(days_[i], nums_[i])].push_back(i);
-    by_day_[legacy_cap_key(days_[i])].push_back(i);
+    by_day_[cap_key(days_[i])].push_back(i);
+    if (days_[i] <= legacy_caps_until_) {  // ISO days compare as text; "" is before any
+      by_legacy_[bucket_cap_key(days_[i], nums_[i])].push_back(i);
+      by_legacy_[legacy_cap_key(days_[i])].push_back(i);
+    }
   }
   return ok_status();
 }
 
 redis::Batch BatchLoad::cap_reads() const {
   redis::Batch reads;
-  for (const auto* keys : {&by_key_, &by_day_}) {
-    for (const auto& [key, which] : *keys) {
-      redis::Command c{"HMGET", key};
-      for (size_t i : which) c.push_back(texts_[i]);
-      reads.push_back(std::move(c));
+  for (const auto& [key, which] : by_day_) {
+    redis::Command c{"BITFIELD_RO", key};
+    c.reserve(2 + 3 * which.size());
+    for (size_t i : which) {
+      c.emplace_back("GET");
+      c.emplace_back(kCapType);
+      c.push_back(cap_offset(texts_[i]));
     }
+    reads.push_back(std::move(c));
+  }
+  for (const auto& [key, which] : by_legacy_) {
+    redis::Command c{"HMGET", key};
+    for (size_t i : which) c.push_back(texts_[i]);
+    reads.push_back(std::move(c));
   }
   return reads;
 }
 
 Status BatchLoad::take_caps(const std::vector<redis::Reply>& replies) {
   size_t d = 0;
-  for (const auto* keys : {&by_key_, &by_day_}) {
+  for (const auto* keys : {&by_day_, &by_legacy_}) {
     for (const auto& [key, which] : *keys) {
       if (d >= replies.size() || replies[d].elements.size() != which.size()) {
         return make_error(ErrorCode::kInternal,
@@ -169,11 +182,13 @@ Status BatchLoad::take_caps(const std::vector<redis::Reply>& replies) {
       const redis::Reply& r = replies[d++];
       for (size_t k = 0; k < which.size(); ++k) {
         const redis::Reply& v = r.elements[k];
-        int count = 0;
-        if (v.type == redis::Reply::Type::kString) {
+        long long count = 0;
+        if (v.type == redis::Reply::Type::kInteger) {  // BITFIELD_RO: the byte, 0 if unset
+          count = v.integer;
+        } else if (v.type == redis::Reply::Type::kString) {  // HMGET: the field, if set
           std::from_chars(v.str.data(), v.str.data() + v.str.size(), count);
         }
-        sent_today_[which[k]] += count;
+        sent_today_[which[k]] += static_cast<int>(count);
       }
     }
   }

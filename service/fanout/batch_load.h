@@ -38,8 +38,10 @@ struct HistoryLayout {
 class BatchLoad {
  public:
   // `done_key`, for audience batches: the bitmap of customers already committed (read, to skip
-  // them). Empty for held and fallback messages.
-  BatchLoad(const v1::Event& event, std::vector<uint64_t> nums, std::string done_key);
+  // them). Empty for held and fallback messages. `legacy_caps_until`: legacy_caps_until()'s
+  // answer, the last local day whose cap counts earlier releases' hashes may hold.
+  BatchLoad(const v1::Event& event, std::vector<uint64_t> nums, std::string done_key,
+            std::string legacy_caps_until);
   BatchLoad(const BatchLoad&) = delete;
   BatchLoad& operator=(const BatchLoad&) = delete;
 
@@ -51,9 +53,10 @@ class BatchLoad {
   // `event` is the one the load was made for.
   Status take_reads(const v1::Event& event, std::vector<redis::Reply> replies,
                     const core::Sealer& sealer, Time now);
-  // After take_reads(): one HMGET per cap counter bucket of a local day among the customers
-  // whose cap can apply (none for an EMERGENCY revision), and one of each such day's legacy
-  // hash. Empty: nothing to read, and the load is complete.
+  // After take_reads(): one BITFIELD_RO of each local day's counters among the customers
+  // whose cap can apply (none for an EMERGENCY revision) and, for a day up to
+  // legacy_caps_until, one HMGET of each earlier release's hash holding them. Empty: nothing to
+  // read, and the load is complete.
   redis::Batch cap_reads() const;
   Status take_caps(const std::vector<redis::Reply>& replies);
   // Loads synchronously: both round trips on `conn`.
@@ -98,9 +101,10 @@ class BatchLoad {
   google::protobuf::Arena arena_;
   std::vector<v1::Customer*> customers_;
   std::vector<std::string> days_;
-  // The customers whose cap can apply, by the counter key they are in (their local day's
-  // bucket) and by the legacy key of their day.
-  std::map<std::string, std::vector<size_t>> by_key_, by_day_;
+  std::string legacy_caps_until_;
+  // The customers whose cap can apply, by their local day's counter key, and by the keys of
+  // earlier releases' hashes that may hold counts of theirs.
+  std::map<std::string, std::vector<size_t>> by_day_, by_legacy_;
   std::vector<int> sent_today_;
 };
 

@@ -4,9 +4,11 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <charconv>
+#include <sstream>
 
 #include "herald/v1/store.pb.h"
 #include "herald/v1/touchpoint.pb.h"
+#include "service/core/timezone.h"
 #include "service/dispatch/queue.h"
 #include "service/store/codec.h"
 #include "service/store/touchpoints.h"
@@ -98,8 +100,66 @@ std::string legacy_history_key(std::string_view event_id) {
   return fmt::format("hist:{{{}}}", event_id);
 }
 
-std::string cap_key(std::string_view day, uint64_t num) {
+std::string cap_key(std::string_view day) { return fmt::format("caps:{}", day); }
+
+std::string cap_offset(std::string_view num) {
+  std::string out;
+  out.reserve(num.size() + 1);
+  out += '#';
+  out += num;
+  return out;
+}
+
+std::string bucket_cap_key(std::string_view day, uint64_t num) {
   return fmt::format("cap:{}:{}", day, num / kCapBucket);
+}
+
+namespace {
+
+std::string utc_day(Time t) {
+  const date::year_month_day ymd{std::chrono::floor<date::days>(t)};
+  return fmt::format("{:04}-{:02}-{:02}", static_cast<int>(ymd.year()),
+                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+}
+
+// Whether any key of an earlier release's counters (cap:...) exists: a SCAN to its end.
+Result<bool> counter_hashes_exist(redis::Connection& conn) {
+  std::string cursor = "0";
+  do {
+    auto page = conn.command(redis::cmd("SCAN", cursor, "MATCH", "cap:*", "COUNT", "1000"));
+    if (!page.ok()) return std::move(page).take_error();
+    if (page->elements.size() != 2) {
+      return make_error(ErrorCode::kInternal, "SCAN for earlier cap counters: odd reply");
+    }
+    if (!page->elements[1].elements.empty()) return true;
+    cursor = page->elements[0].str;
+  } while (cursor != "0");
+  return false;
+}
+
+}  // namespace
+
+Result<std::string> legacy_caps_until(redis::Connection& conn, Time now) {
+  auto since = conn.command(redis::cmd("GET", std::string(kCapsSinceKey)));
+  if (!since.ok()) return std::move(since).take_error();
+  if (since->type != redis::Reply::Type::kString) {
+    auto found = counter_hashes_exist(conn);
+    if (!found.ok()) return std::move(found).take_error();
+    // SET NX GET: the value already there if another planner set it first, else nil.
+    const std::string mine = *found ? utc_day(now) : "none";
+    since = conn.command(redis::cmd("SET", std::string(kCapsSinceKey), mine, "NX", "GET"));
+    if (!since.ok()) return std::move(since).take_error();
+    if (since->type != redis::Reply::Type::kString) since->str = mine;
+  }
+  if (since->str == "none") return std::string();
+  date::year_month_day ymd{};
+  std::istringstream in(since->str);
+  in >> date::parse("%F", ymd);
+  if (in.fail() || !ymd.ok()) {
+    return make_error(ErrorCode::kInternal,
+                      fmt::format("{} holds no day: {}", kCapsSinceKey, since->str));
+  }
+  return utc_day(date::sys_days(ymd) + date::days(1));
 }
 
 std::string legacy_cap_key(std::string_view day) { return fmt::format("cap:{}", day); }

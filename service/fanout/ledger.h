@@ -11,6 +11,7 @@
 #include "service/common/result.h"
 #include "service/core/crypto.h"
 #include "service/fanout/decide.h"
+#include "service/redis/connection.h"
 #include "service/redis/reply.h"
 #include "service/store/touchpoints.h"
 
@@ -29,14 +30,29 @@ inline constexpr v1::Channel kHistoryChannels[] = {v1::SMS, v1::EMAIL, v1::VOICE
 std::string history_key(std::string_view event_id, uint64_t num);
 std::string legacy_history_key(std::string_view event_id);
 std::string history_field(uint64_t num, v1::Channel ch);
-// The daily-cap counters of a local day (YYYY-MM-DD), field "<n>", in buckets of 64 customer
-// numbers for the same reason: cap:<day>:<n/64>. An earlier release kept one hash per day,
-// cap:<day> (legacy_cap_key), read and added to the bucket's count until it expires.
+// The daily-cap counters of a local day (YYYY-MM-DD): caps:<day>, a string holding one unsigned
+// byte per customer number (byte n), counted with one saturating BITFIELD INCRBY per chunk and
+// read with one BITFIELD_RO GET per batch, where a hash field cost a command per customer.
+std::string cap_key(std::string_view day);
+// Customer `num`'s counter in a BITFIELD of cap_key: "u8" at "#<num>" (`num` as text).
+inline constexpr std::string_view kCapType = "u8";
+std::string cap_offset(std::string_view num);
+// Earlier releases kept the counts in hashes, field "<n>": cap:<day>:<n/64> (bucket_cap_key)
+// and before that cap:<day> (legacy_cap_key). Both are read and added to a day's counts
+// while that day may hold counts they wrote (legacy_caps_until), never written.
 inline constexpr uint64_t kCapBucket = 64;
-std::string cap_key(std::string_view day, uint64_t num);
+std::string bucket_cap_key(std::string_view day, uint64_t num);
 std::string legacy_cap_key(std::string_view day);
 // How long a day's counters are kept: past the end of the customer's day in any time zone.
 inline constexpr std::string_view kCapTtlSeconds = "172800";
+// Since when caps:<day> counts: the UTC day the first planner that writes them started, or
+// "none" when no counter hash existed then (a new installation).
+inline constexpr std::string_view kCapsSinceKey = "caps:since";
+// The last local day whose counts may be in the hashes of earlier releases ("" for none):
+// the day after kCapsSinceKey's, as a customer's day runs up to 14 hours ahead of UTC. Sets
+// kCapsSinceKey first if it is missing, looking for counter hashes with a SCAN (once per
+// installation, a bounded walk of the keyspace).
+Result<std::string> legacy_caps_until(redis::Connection& conn, Time now);
 
 // Appends customer `num`'s field of each of kHistoryChannels to an HMGET.
 void add_history_fields(redis::Command& hmget, uint64_t num);

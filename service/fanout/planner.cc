@@ -225,8 +225,24 @@ Result<int> Planner::run_once(redis::Connection& conn, Clock::time_point now) {
   return handled + *due;
 }
 
+Status Planner::know_legacy_caps(redis::Connection& conn, Clock::time_point now) {
+  if (caps_known_.load(std::memory_order_acquire)) return ok_status();
+  std::lock_guard lock(caps_mu_);
+  if (caps_known_.load(std::memory_order_relaxed)) return ok_status();
+  auto until = legacy_caps_until(conn, now);
+  if (!until.ok()) return std::move(until).take_error();
+  if (!until->empty()) {
+    spdlog::info("planner: daily-cap counts of earlier releases are read for days up to {}",
+                 *until);
+  }
+  legacy_caps_until_ = std::move(*until);
+  caps_known_.store(true, std::memory_order_release);
+  return ok_status();
+}
+
 Result<int> Planner::run_background(redis::Connection& conn, Clock::time_point now,
                                     bool housekeeping, Yield& yield) {
+  if (auto ok = know_legacy_caps(conn, now); !ok.ok()) return std::move(ok).take_error();
   int due = 0;
   for (int pass = 0; pass < kDuePassesPerRound; ++pass) {
     auto handled = run_due(conn, now, yield);
@@ -343,6 +359,7 @@ Result<int> Planner::round(redis::Connection& conn, Lane& lane, Clock::time_poin
   // starts a new event at once instead of after this lane's next batches.
   int progress = 0;
   step_back(lane, false);  // also after a round an error cut short
+  if (auto ok = know_legacy_caps(conn, now); !ok.ok()) return std::move(ok).take_error();
   if (lane.jobs.empty() || !lane.resumed || waiting_lanes_.load() == 0) {
     const bool had_jobs = !lane.jobs.empty();
     auto taken = take_entries(conn, lane, may_block && lane.jobs.empty());
@@ -565,7 +582,8 @@ Result<Planner::Step> Planner::step(redis::Connection& conn, Job& job, std::stri
       next->from = std::move(from);
       next->end = job.reader->cursor().encode();
       next->work = to_work(std::move(*batch));
-      next->load = std::make_unique<BatchLoad>(job.planned, work_nums(next->work), done);
+      next->load =
+          std::make_unique<BatchLoad>(job.planned, work_nums(next->work), done, legacy_caps_until_);
     }
   }
   redis::Batch tail;

@@ -217,6 +217,8 @@ class Planner {
                 std::chrono::system_clock::time_point now, Yield& yield,
                 std::unique_ptr<BatchLoad> loaded = nullptr, Ahead* next = nullptr,
                 bool defer_last = false);
+  // Learns legacy_caps_until once (ledger.h) for every lane; the batches' cap reads need it.
+  Status know_legacy_caps(redis::Connection& conn, std::chrono::system_clock::time_point now);
   // One pass over what has fallen due: at most kDuePerPass held messages.
   Result<int> run_due(redis::Connection& conn, std::chrono::system_clock::time_point now,
                       Yield& yield);
@@ -237,6 +239,9 @@ class Planner {
   std::shared_ptr<PriorityGate> gate_;
   std::atomic<std::chrono::steady_clock::duration::rep> yielded_{0};
   std::vector<std::thread> threads_;
+  std::mutex caps_mu_;
+  std::atomic<bool> caps_known_{false};
+  std::string legacy_caps_until_;  // written once under caps_mu_ before caps_known_ is set
   std::mutex flights_mu_;
   std::map<std::string, Flight> flights_;
 };

@@ -148,7 +148,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
                        bool defer_last) {
   const size_t n = work.size();
   if (!loaded) {
-    loaded = std::make_unique<BatchLoad>(event, work_nums(work), done_key);
+    loaded = std::make_unique<BatchLoad>(event, work_nums(work), done_key, legacy_caps_until_);
     if (auto ok = loaded->load(conn, event, sealer_, now); !ok.ok()) return ok;
   }
   const BatchLoad& in = *loaded;
@@ -249,7 +249,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     redis::Batch tx{redis::cmd("MULTI")};
     std::map<std::string, long long> funnel;
     std::map<uint64_t, redis::Command> hist_writes;  // bucket -> its HSET
-    std::set<std::string> capped;                    // cap counter keys this chunk counts in
+    std::map<std::string, redis::Command> caps;      // day's counters -> their BITFIELD
     std::map<int64_t, std::vector<std::string>> holds;  // due ms -> held fallback members
     // (due ms, channel) -> customer numbers held, bits of one bitmap
     std::map<std::pair<int64_t, v1::Channel>, std::vector<std::string>> held_bits;
@@ -268,7 +268,8 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     redis::Batch& tx = k.tx;
     k.queued.flush(tx);
     for (auto& [bucket, write] : k.hist_writes) tx.push_back(std::move(write));
-    for (const auto& key : k.capped) {
+    for (auto& [key, count] : k.caps) {
+      tx.push_back(std::move(count));
       tx.push_back(redis::cmd("EXPIRE", key, std::string(kCapTtlSeconds)));
     }
     // Each bitmap's and set's member of `deferred`, in one ZADD: re-adding one at the same
@@ -380,9 +381,16 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
         }
       }
       if (queued_any && counts_toward_cap(event) && !fallback) {
-        std::string key = cap_key(in.day(i), w.num);
-        tx.push_back(redis::cmd("HINCRBY", key, nums[i], "1"));
-        k.capped.insert(std::move(key));
+        std::string key = cap_key(in.day(i));
+        auto count = k.caps.find(key);
+        if (count == k.caps.end()) {
+          // Saturating: a counter stays at 255 rather than wrapping to 0.
+          count = k.caps.emplace(key, redis::cmd("BITFIELD", key, "OVERFLOW", "SAT")).first;
+        }
+        count->second.emplace_back("INCRBY");
+        count->second.emplace_back(kCapType);
+        count->second.push_back(cap_offset(nums[i]));
+        count->second.emplace_back("1");
       }
     }
     if (k.members.size() >= per_chunk && i + 1 < n) {

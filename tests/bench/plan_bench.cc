@@ -122,12 +122,13 @@ BENCHMARK(BM_Compose)->Arg(v1::SMS)->Arg(v1::EMAIL)->Arg(v1::VOICE);
 // The planner's whole work for one customer with SMS and email queued: open the record (on an
 // arena, as a batch's are), find the premises, decide both channels, compose, and write the
 // dispatch entries, history fields, touchpoints and cap count into a transaction's commands
-// (the messages and touchpoints flushed every 50 customers, as a chunk does).
+// (the messages, touchpoints and cap counts flushed every 50 customers, as a chunk does).
 void BM_PlanOneCustomer(benchmark::State& state) {
   const World& w = world();
   const redis::Reply r = record_reply();
   const fanout::CustomerState s;
   redis::Batch tx;
+  redis::Command caps = redis::cmd("BITFIELD", "caps:2026-11-23", "OVERFLOW", "SAT");
   store::TouchpointBatch tps;
   dispatch::EntryBatch queued;
   size_t in_chunk = 0;
@@ -146,8 +147,13 @@ void BM_PlanOneCustomer(benchmark::State& state) {
                               fanout::encode_history_text({})));
       fanout::add_touchpoint(tx, tps, 1, *c, w.event, ch, "queued", d, "ETR 6:00 PM", kNoon);
     }
-    tx.push_back(redis::cmd("HINCRBY", "cap:2026-11-23", "1", "1"));
+    caps.emplace_back("INCRBY");
+    caps.emplace_back(fanout::kCapType);
+    caps.push_back(fanout::cap_offset("1"));
+    caps.emplace_back("1");
     if (++in_chunk == 50) {
+      tx.push_back(std::move(caps));
+      caps = redis::cmd("BITFIELD", "caps:2026-11-23", "OVERFLOW", "SAT");
       arena = std::make_unique<google::protobuf::Arena>();
       queued.flush(tx);
       tps.flush(tx);

@@ -283,6 +283,12 @@ class PlannerRedis : public ::testing::Test {
 
   // Moves the fields of every bucket of `key` into the one hash `key`, the layout an earlier
   // release wrote.
+  // How many customers' daily-cap counters in `key` (a day's string) hold `count`.
+  int64_t count_of(const std::string& key, int count) {
+    const auto bytes = conn_.command(redis::cmd("GET", key))->str;
+    return std::count(bytes.begin(), bytes.end(), static_cast<char>(count));
+  }
+
   void into_one_hash(const std::string& key) {
     for (const auto& bucket : buckets_of(key)) {
       redis::Command copy{"HSET", key};
@@ -784,46 +790,82 @@ TEST_F(PlannerRedis, TheDailyCapCountsAcrossEventsAndEmergenciesAreExempt) {
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(funnel_of(conn_, "OUT-E")["sms:queued"], kCapped) << "an emergency is never capped";
 
-  // Each customer's counter (UTC customers: today's UTC date) stayed at the two that counted.
-  auto keys = conn_.command(redis::cmd("KEYS", "cap:*"));
-  ASSERT_TRUE(keys.ok());
-  ASSERT_FALSE(keys->elements.empty());
-  size_t counters = 0;
-  for (const auto& key : keys->elements) {
-    EXPECT_TRUE(key.str.starts_with(fanout::legacy_cap_key(utc_day(noon)) + ":"))
-        << key.str << ": one day, in buckets";
-    auto counts = conn_.command(redis::cmd("HVALS", key.str));
-    ASSERT_TRUE(counts.ok());
-    counters += counts->elements.size();
-    for (const auto& v : counts->elements) EXPECT_EQ(v.str, "2");
-    EXPECT_GT(conn_.command(redis::cmd("TTL", key.str))->integer, 86400)
-        << "the counter outlives the customer's day, then expires";
-  }
-  EXPECT_EQ(counters, static_cast<size_t>(kCapped));
+  // Each customer's counter (UTC customers: today's UTC date) stayed at the two that counted:
+  // one byte per customer number in the day's string, no counter hash.
+  const std::string day_key = fanout::cap_key(utc_day(noon));
+  EXPECT_EQ(count_of(day_key, 2), kCapped);
+  EXPECT_EQ(count_of(day_key, 0) + count_of(day_key, 2),
+            conn_.command(redis::cmd("STRLEN", day_key))->integer);
+  EXPECT_GT(conn_.command(redis::cmd("TTL", day_key))->integer, 86400)
+      << "the counters outlive the customer's day, then expire";
+  EXPECT_TRUE(conn_.command(redis::cmd("KEYS", "cap:*"))->elements.empty());
+  EXPECT_EQ(conn_.command(redis::cmd("GET", fanout::kCapsSinceKey))->str, "none")
+      << "a new installation has no earlier counters to read";
 }
 
-// A day's counts kept by an earlier release (one hash for the day) still cap that day.
-TEST_F(PlannerRedis, TodaysCountsKeptByAnEarlierReleaseStillCount) {
+// A day's counts kept by earlier releases (hashes of 64 customers, or one for the day) still cap
+// that day after an upgrade: the first planner to start finds them and reads them through the
+// day after.
+TEST_F(PlannerRedis, TodaysCountsKeptByEarlierReleasesStillCount) {
   constexpr int kCapped = 30;
   put_customers(kCapped, 2);
   const auto noon = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()) +
                     std::chrono::hours(12);
-  fanout::Planner planner(server_.endpoint(), sealer_, signer_, catalog_, options());
-  raise_outage("OUT-A");
-  ASSERT_TRUE(planner.run_once(conn_, noon).ok());
-  ASSERT_EQ(funnel_of(conn_, "OUT-A")["sms:queued"], kCapped);
-  // The one notice each got so far, moved into the earlier release's hash for the day.
-  const std::string legacy = fanout::legacy_cap_key(utc_day(noon));
-  into_one_hash(legacy);
-  ASSERT_EQ(conn_.command(redis::cmd("HLEN", legacy))->integer, kCapped);
+  const std::string day = utc_day(noon);
+  {
+    fanout::Planner before(server_.endpoint(), sealer_, signer_, catalog_, options());
+    raise_outage("OUT-A");
+    ASSERT_TRUE(before.run_once(conn_, noon).ok());
+    ASSERT_EQ(funnel_of(conn_, "OUT-A")["sms:queued"], kCapped);
+  }
+  // The one notice each got so far, as earlier releases kept it: even numbers in the buckets,
+  // odd ones in the day's hash; nothing in the day's string, and no mark of the new layout.
+  const auto bytes = conn_.command(redis::cmd("GET", fanout::cap_key(day)))->str;
+  int moved = 0;
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    if (bytes[n] == 0) continue;
+    const std::string key = n % 2 ? fanout::legacy_cap_key(day) : fanout::bucket_cap_key(day, n);
+    ASSERT_FALSE(conn_.command(redis::cmd("HSET", key, std::to_string(n), "1"))->is_error());
+    ++moved;
+  }
+  ASSERT_EQ(moved, kCapped);
+  ASSERT_EQ(conn_.command(redis::cmd("DEL", fanout::cap_key(day), fanout::kCapsSinceKey))->integer,
+            2);
+
+  fanout::Planner upgraded(server_.endpoint(), sealer_, signer_, catalog_, options());
   raise_outage("OUT-B");
-  ASSERT_TRUE(planner.run_once(conn_, noon).ok());
+  ASSERT_TRUE(upgraded.run_once(conn_, noon).ok());
+  EXPECT_EQ(conn_.command(redis::cmd("GET", fanout::kCapsSinceKey))->str, day);
   EXPECT_EQ(funnel_of(conn_, "OUT-B")["sms:queued"], kCapped) << "the second of two";
   raise_outage("OUT-C");
-  ASSERT_TRUE(planner.run_once(conn_, noon).ok());
+  ASSERT_TRUE(upgraded.run_once(conn_, noon).ok());
   auto f = funnel_of(conn_, "OUT-C");
-  EXPECT_EQ(f["sms:queued"], 0) << "one in the old hash and one in the buckets make two";
+  EXPECT_EQ(f["sms:queued"], 0) << "one in an old hash and one in the day's string make two";
   EXPECT_EQ(f["sms:suppressed:daily_cap"], kCapped);
+}
+
+// The last day earlier releases' counters are read for: the day after the upgrade (a customer's
+// day runs up to 14 hours ahead of UTC); none on a new installation.
+TEST_F(PlannerRedis, EarlierCountersAreReadOnlyThroughTheDayAfterTheUpgrade) {
+  const auto t = std::chrono::sys_days(std::chrono::year(2026) / 12 / 31) + std::chrono::hours(9);
+  auto fresh = fanout::legacy_caps_until(conn_, t);
+  ASSERT_TRUE(fresh.ok()) << fresh.error().message;
+  EXPECT_EQ(*fresh, "") << "nothing to read on a new installation";
+  EXPECT_EQ(conn_.command(redis::cmd("GET", fanout::kCapsSinceKey))->str, "none");
+
+  ASSERT_EQ(conn_.command(redis::cmd("DEL", fanout::kCapsSinceKey))->integer, 1);
+  ASSERT_FALSE(conn_.command(redis::cmd("HSET", "cap:2026-12-31:7", "450", "1"))->is_error());
+  auto upgrade = fanout::legacy_caps_until(conn_, t);
+  ASSERT_TRUE(upgrade.ok()) << upgrade.error().message;
+  EXPECT_EQ(*upgrade, "2027-01-01");
+  auto later = fanout::legacy_caps_until(conn_, t + std::chrono::days(30));
+  ASSERT_TRUE(later.ok());
+  EXPECT_EQ(*later, "2027-01-01") << "kept from the first start, not the latest";
+
+  ASSERT_FALSE(conn_.command(redis::cmd("SET", fanout::kCapsSinceKey, "yesterday"))->is_error());
+  auto broken = fanout::legacy_caps_until(conn_, t);
+  ASSERT_FALSE(broken.ok());
+  EXPECT_NE(broken.error().message.find("caps:since"), std::string::npos) << broken.error().message;
 }
 
 TEST_F(PlannerRedis, AnAcceptedEmergencyHoldsTheGateAndOtherRevisionsDoNot) {
