@@ -142,7 +142,7 @@ Status BatchLoad::take_reads(const v1::Event& event, std::vector<redis::Reply> r
     if (!customers_[i]) continue;
     days_[i] = local_day(*customers_[i], now);
     if (!cap_may_apply(*customers_[i], event)) continue;
-    by_day_[cap_key(days_[i])].push_back(i);
+    by_day_[days_[i]].push_back(i);
     if (days_[i] <= legacy_caps_until_) {  // ISO days compare as text; "" is before any
       by_legacy_[bucket_cap_key(days_[i], nums_[i])].push_back(i);
       by_legacy_[legacy_cap_key(days_[i])].push_back(i);
@@ -153,8 +153,8 @@ Status BatchLoad::take_reads(const v1::Event& event, std::vector<redis::Reply> r
 
 redis::Batch BatchLoad::cap_reads() const {
   redis::Batch reads;
-  for (const auto& [key, which] : by_day_) {
-    redis::Command c{"BITFIELD_RO", key};
+  for (const auto& [day, which] : by_day_) {
+    redis::Command c{"BITFIELD_RO", cap_key(day)};
     c.reserve(2 + 3 * which.size());
     for (size_t i : which) {
       c.emplace_back("GET");

@@ -102,8 +102,8 @@ class BatchLoad {
   std::vector<v1::Customer*> customers_;
   std::vector<std::string> days_;
   std::string legacy_caps_until_;
-  // The customers whose cap can apply, by their local day's counter key, and by the keys of
-  // earlier releases' hashes that may hold counts of theirs.
+  // The customers whose cap can apply, by their local day, and by the keys of earlier
+  // releases' hashes that may hold counts of theirs.
   std::map<std::string, std::vector<size_t>> by_day_, by_legacy_;
   std::vector<int> sent_today_;
 };

@@ -161,14 +161,25 @@ std::vector<v1::Channel> channels_for(const v1::Customer& c, v1::EventKind kind)
   return out;
 }
 
-std::string local_day(const v1::Customer& c, Time t) {
-  const date::local_seconds local =
-      zone_of(c)->to_local(std::chrono::floor<std::chrono::seconds>(t));
-  const date::year_month_day ymd{std::chrono::floor<date::days>(local)};
+namespace {
+
+std::string day_text(const date::year_month_day& ymd) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
                 static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
   return buf;
+}
+
+}  // namespace
+
+std::string local_day(const v1::Customer& c, Time t) {
+  const date::local_seconds local =
+      zone_of(c)->to_local(std::chrono::floor<std::chrono::seconds>(t));
+  return day_text(date::year_month_day{std::chrono::floor<date::days>(local)});
+}
+
+std::string utc_day(Time t) {
+  return day_text(date::year_month_day{std::chrono::floor<date::days>(t)});
 }
 
 }  // namespace herald::fanout

@@ -94,5 +94,7 @@ std::vector<v1::Channel> channels_for(const v1::Customer& c, v1::EventKind kind)
 
 // The customer's local calendar day at t, "YYYY-MM-DD": the key of daily-cap counters.
 std::string local_day(const v1::Customer& c, Time t);
+// The UTC calendar day at t, in the same form.
+std::string utc_day(Time t);
 
 }  // namespace herald::fanout

@@ -116,12 +116,6 @@ std::string bucket_cap_key(std::string_view day, uint64_t num) {
 
 namespace {
 
-std::string utc_day(Time t) {
-  const date::year_month_day ymd{std::chrono::floor<date::days>(t)};
-  return fmt::format("{:04}-{:02}-{:02}", static_cast<int>(ymd.year()),
-                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
-}
-
 // Whether any key of an earlier release's counters (cap:...) exists: a SCAN to its end.
 Result<bool> counter_hashes_exist(redis::Connection& conn) {
   std::string cursor = "0";

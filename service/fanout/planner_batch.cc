@@ -249,7 +249,7 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     redis::Batch tx{redis::cmd("MULTI")};
     std::map<std::string, long long> funnel;
     std::map<uint64_t, redis::Command> hist_writes;  // bucket -> its HSET
-    std::map<std::string, redis::Command> caps;      // day's counters -> their BITFIELD
+    std::map<std::string, redis::Command> caps;      // local day -> its counters' BITFIELD
     std::map<int64_t, std::vector<std::string>> holds;  // due ms -> held fallback members
     // (due ms, channel) -> customer numbers held, bits of one bitmap
     std::map<std::pair<int64_t, v1::Channel>, std::vector<std::string>> held_bits;
@@ -268,9 +268,10 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
     redis::Batch& tx = k.tx;
     k.queued.flush(tx);
     for (auto& [bucket, write] : k.hist_writes) tx.push_back(std::move(write));
-    for (auto& [key, count] : k.caps) {
+    for (auto& [day, count] : k.caps) {
+      redis::Command expire{"EXPIRE", count[1], std::string(kCapTtlSeconds)};
       tx.push_back(std::move(count));
-      tx.push_back(redis::cmd("EXPIRE", key, std::string(kCapTtlSeconds)));
+      tx.push_back(std::move(expire));
     }
     // Each bitmap's and set's member of `deferred`, in one ZADD: re-adding one at the same
     // score changes nothing.
@@ -381,11 +382,13 @@ Status Planner::handle(redis::Connection& conn, const v1::Event& event, std::vec
         }
       }
       if (queued_any && counts_toward_cap(event) && !fallback) {
-        std::string key = cap_key(in.day(i));
-        auto count = k.caps.find(key);
+        auto count = k.caps.find(in.day(i));
         if (count == k.caps.end()) {
           // Saturating: a counter stays at 255 rather than wrapping to 0.
-          count = k.caps.emplace(key, redis::cmd("BITFIELD", key, "OVERFLOW", "SAT")).first;
+          count =
+              k.caps
+                  .emplace(in.day(i), redis::cmd("BITFIELD", cap_key(in.day(i)), "OVERFLOW", "SAT"))
+                  .first;
         }
         count->second.emplace_back("INCRBY");
         count->second.emplace_back(kCapType);

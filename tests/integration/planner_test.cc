@@ -262,13 +262,6 @@ class PlannerRedis : public ::testing::Test {
     });
   }
 
-  // The local day, as cap counters name it, of the UTC customers put_customers makes.
-  static std::string utc_day(std::chrono::system_clock::time_point t) {
-    v1::Customer c;
-    c.set_time_zone("UTC");
-    return fanout::local_day(c, t);
-  }
-
   // The bucket hashes of `key` (key:<bucket>), e.g. an event's history buckets.
   std::vector<std::string> buckets_of(const std::string& key) {
     std::vector<std::string> keys;
@@ -792,7 +785,7 @@ TEST_F(PlannerRedis, TheDailyCapCountsAcrossEventsAndEmergenciesAreExempt) {
 
   // Each customer's counter (UTC customers: today's UTC date) stayed at the two that counted:
   // one byte per customer number in the day's string, no counter hash.
-  const std::string day_key = fanout::cap_key(utc_day(noon));
+  const std::string day_key = fanout::cap_key(fanout::utc_day(noon));
   EXPECT_EQ(count_of(day_key, 2), kCapped);
   EXPECT_EQ(count_of(day_key, 0) + count_of(day_key, 2),
             conn_.command(redis::cmd("STRLEN", day_key))->integer);
@@ -811,7 +804,7 @@ TEST_F(PlannerRedis, TodaysCountsKeptByEarlierReleasesStillCount) {
   put_customers(kCapped, 2);
   const auto noon = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()) +
                     std::chrono::hours(12);
-  const std::string day = utc_day(noon);
+  const std::string day = fanout::utc_day(noon);
   {
     fanout::Planner before(server_.endpoint(), sealer_, signer_, catalog_, options());
     raise_outage("OUT-A");
